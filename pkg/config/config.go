@@ -1,0 +1,338 @@
+// Package config provides the guardrail's one typed configuration, read from
+// GUARDRAIL_* environment variables and validated as a whole, so that a Lambda
+// with a bad setting fails at start with a message naming the variable and the
+// value instead of guessing (DESIGN.md §6).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// Mode says what one control (trusted access or lockdown) does.
+type Mode string
+
+// The modes of DESIGN.md §6.
+const (
+	// Enforce changes roles. It is the default: a guardrail that only
+	// watches has to be asked for.
+	Enforce Mode = "enforce"
+	// Check evaluates and records what it would do without changing anything.
+	Check Mode = "check"
+	// Skip turns the control off.
+	Skip Mode = "skip"
+)
+
+// Environment variable names. They are part of the deployment contract with
+// the CDK app (infra/) and must never be renamed.
+const (
+	// EnvMode is the default mode for both controls (default enforce).
+	EnvMode = "GUARDRAIL_MODE"
+	// EnvTrustMode overrides EnvMode for the trusted-access control.
+	EnvTrustMode = "GUARDRAIL_TRUST_MODE"
+	// EnvLockdownMode overrides EnvMode for the lockdown control.
+	EnvLockdownMode = "GUARDRAIL_LOCKDOWN_MODE"
+	// EnvTrustedAccounts lists trusted 12-digit account IDs, comma-separated.
+	EnvTrustedAccounts = "GUARDRAIL_TRUSTED_ACCOUNTS"
+	// EnvTrustedOrgIDs lists trusted organization IDs (o-…), comma-separated.
+	EnvTrustedOrgIDs = "GUARDRAIL_TRUSTED_ORG_IDS"
+	// EnvExemptRoles lists exemption globs on role name or path, comma-separated.
+	EnvExemptRoles = "GUARDRAIL_EXEMPT_ROLES"
+	// EnvProtectedRoleARNs lists the guardrail's own role ARNs ('*' and '?'
+	// wildcards allowed after "role/"), comma-separated.
+	EnvProtectedRoleARNs = "GUARDRAIL_PROTECTED_ROLE_ARNS"
+	// EnvLockdownPolicyARN is the ARN of the lockdown managed policy.
+	EnvLockdownPolicyARN = "GUARDRAIL_LOCKDOWN_POLICY_ARN"
+	// EnvRevokeSessions is "true" (default) or "false": whether removing an
+	// external principal also revokes the role's older sessions (DESIGN.md §5).
+	EnvRevokeSessions = "GUARDRAIL_REVOKE_SESSIONS"
+	// EnvMetricsNamespace is the CloudWatch namespace of the EMF counters.
+	EnvMetricsNamespace = "GUARDRAIL_METRICS_NAMESPACE"
+)
+
+// DefaultMetricsNamespace is used when EnvMetricsNamespace is unset.
+const DefaultMetricsNamespace = "IamRoleGuardrail"
+
+// Config is the validated configuration of one guardrail deployment. The own
+// account is not part of it: it is taken from each role's ARN.
+type Config struct {
+	// TrustMode and LockdownMode are the per-control modes after applying
+	// the global default.
+	TrustMode, LockdownMode Mode
+	// TrustedAccounts holds 12-digit account IDs whose principals may stay
+	// in trust policies, in configuration order, without duplicates.
+	TrustedAccounts []string
+	// TrustedOrgIDs holds organization IDs that restricting conditions
+	// (aws:PrincipalOrgID) may name.
+	TrustedOrgIDs []string
+	// ExemptRoles holds globs (path.Match syntax): without '/' they match
+	// the role name, starting with '/' they match the role path.
+	ExemptRoles []string
+	// ProtectedRoleARNs holds the guardrail's own role ARNs or ARN globs;
+	// those roles are never touched.
+	ProtectedRoleARNs []string
+	// LockdownPolicyARN is the managed policy attached to every service
+	// role. Required unless LockdownMode is Skip.
+	LockdownPolicyARN string
+	// RevokeSessions says whether stripping an external principal also
+	// revokes sessions issued before the change.
+	RevokeSessions bool
+	// MetricsNamespace is the CloudWatch namespace for EMF counters.
+	MetricsNamespace string
+}
+
+// Error reports one invalid setting. Callers can use errors.As to tell a
+// configuration error from other start-up failures.
+type Error struct {
+	Var   string // environment variable name
+	Value string // offending value (one list item for list variables); "" when unset
+	Err   error  // what is wrong; its message quotes the value
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying validation error.
+func (e *Error) Unwrap() error { return e.Err }
+
+var (
+	accountIDRe = regexp.MustCompile(`^[0-9]{12}$`)
+	// Organization IDs: "o-" then 10 to 32 lowercase letters or digits
+	// (Organizations API reference, Organization.Id pattern).
+	orgIDRe = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	// Partitions are "aws" or "aws-<suffix>" (aws-cn, aws-us-gov, aws-iso-b, …).
+	partitionPat = `aws(?:-[a-z]+)*`
+	// Managed policy ARN: optional path, name of [\w+=,.@-]{1,128}
+	// (IAM API reference, CreatePolicy PolicyName and Path patterns).
+	policyARNRe = regexp.MustCompile(`^arn:` + partitionPat + `:iam::[0-9]{12}:policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$`)
+	// Role ARN or ARN glob: literal partition and account, then "role/" and
+	// a path+name made of IAM name characters, '/' and the wildcards * and ?.
+	roleARNRe = regexp.MustCompile(`^arn:` + partitionPat + `:iam::[0-9]{12}:role/[\w+=,.@/*?-]+$`)
+	// CloudWatch namespace characters (PutMetricData reference).
+	namespaceRe = regexp.MustCompile(`^[A-Za-z0-9.\-_/#: ]{1,255}$`)
+	// Characters of role names and paths (IAM API reference, CreateRole),
+	// plus the path.Match metacharacters.
+	globRe = regexp.MustCompile(`^[\w+=,.@/*?\[\]^!\\-]+$`)
+)
+
+// ParseMode parses a mode name. Surrounding space and letter case are
+// ignored; anything but enforce, check and skip is an error, never a default.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
+	case Enforce, Check, Skip:
+		return m, nil
+	}
+	return "", fmt.Errorf("%q is not a mode (want %s, %s or %s)", s, Enforce, Check, Skip)
+}
+
+// ValidateAccountID reports whether s is a 12-digit AWS account ID.
+func ValidateAccountID(s string) error {
+	if !accountIDRe.MatchString(s) {
+		return fmt.Errorf("%q is not a 12-digit account ID", s)
+	}
+	return nil
+}
+
+// ValidateOrgID reports whether s is an AWS Organizations ID (o- followed by
+// 10 to 32 lowercase letters or digits).
+func ValidateOrgID(s string) error {
+	if !orgIDRe.MatchString(s) {
+		return fmt.Errorf("%q is not an organization ID (o- followed by 10-32 lowercase letters or digits)", s)
+	}
+	return nil
+}
+
+// ValidateGlob reports whether s is a usable exemption glob. A glob without
+// '/' matches role names; a glob starting with '/' matches role paths (which
+// IAM always begins and ends with '/'). Syntax is path.Match's, so '*' never
+// crosses a '/'. A glob made only of '*' is refused: it would exempt every
+// role, which is what GUARDRAIL_MODE=skip is for, and an exemption list is
+// no place to switch the guardrail off by accident.
+func ValidateGlob(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty exemption glob")
+	case len(s) > 512:
+		return fmt.Errorf("%q is longer than 512 characters (IAM's path limit)", s)
+	case !globRe.MatchString(s):
+		return fmt.Errorf("%q contains characters that cannot occur in a role name or path", s)
+	case strings.Contains(s, "/") && !strings.HasPrefix(s, "/"):
+		return fmt.Errorf("%q contains '/' but does not start with it: name globs have no '/', path globs start with '/'", s)
+	case strings.Trim(s, "*") == "":
+		return fmt.Errorf("%q would exempt every role; use %s=skip to turn the guardrail off", s, EnvMode)
+	}
+	if _, err := path.Match(s, ""); err != nil {
+		return fmt.Errorf("%q is not a valid glob: %w", s, err)
+	}
+	return nil
+}
+
+// ValidateRoleARNPattern reports whether s is a role ARN, or a role ARN with
+// '*' or '?' wildcards after "role/", in a literal partition and account.
+func ValidateRoleARNPattern(s string) error {
+	if !roleARNRe.MatchString(s) {
+		return fmt.Errorf("%q is not a role ARN (arn:<partition>:iam::<12 digits>:role/<path/name>, '*' and '?' allowed after role/)", s)
+	}
+	return nil
+}
+
+// ValidatePolicyARN reports whether s is a customer-managed policy ARN
+// (arn:<partition>:iam::<12 digits>:policy/[path/]name).
+func ValidatePolicyARN(s string) error {
+	if !policyARNRe.MatchString(s) {
+		return fmt.Errorf("%q is not a managed policy ARN (arn:<partition>:iam::<12 digits>:policy/<name>)", s)
+	}
+	return nil
+}
+
+// ValidateMetricsNamespace reports whether s is a CloudWatch namespace a
+// customer may publish to (1-255 allowed characters, not starting with "AWS/",
+// which is reserved for AWS services).
+func ValidateMetricsNamespace(s string) error {
+	if !namespaceRe.MatchString(s) {
+		return fmt.Errorf("%q is not a CloudWatch namespace (1-255 of A-Z a-z 0-9 . - _ / # : space)", s)
+	}
+	if strings.HasPrefix(s, "AWS/") {
+		return fmt.Errorf("%q uses the AWS/ prefix reserved for AWS services", s)
+	}
+	return nil
+}
+
+// FromEnv reads and validates the configuration. getenv is os.Getenv in a
+// Lambda and a map lookup in tests. Every invalid setting is reported, joined
+// into one error whose parts are *Error values.
+func FromEnv(getenv func(string) string) (Config, error) {
+	var errs []error
+	fail := func(name, value string, err error) {
+		errs = append(errs, &Error{Var: name, Value: value, Err: err})
+	}
+
+	c := Config{RevokeSessions: true, MetricsNamespace: DefaultMetricsNamespace}
+
+	global := Enforce
+	if v := strings.TrimSpace(getenv(EnvMode)); v != "" {
+		m, err := ParseMode(v)
+		if err != nil {
+			fail(EnvMode, v, err)
+		} else {
+			global = m
+		}
+	}
+	modeOf := func(name string) Mode {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return global
+		}
+		m, err := ParseMode(v)
+		if err != nil {
+			fail(name, v, err)
+			return global
+		}
+		return m
+	}
+	c.TrustMode = modeOf(EnvTrustMode)
+	c.LockdownMode = modeOf(EnvLockdownMode)
+
+	list := func(name string, validate func(string) error) []string {
+		items := splitList(getenv(name))
+		for _, it := range items {
+			if err := validate(it); err != nil {
+				fail(name, it, err)
+			}
+		}
+		return items
+	}
+	c.TrustedAccounts = list(EnvTrustedAccounts, ValidateAccountID)
+	c.TrustedOrgIDs = list(EnvTrustedOrgIDs, ValidateOrgID)
+	c.ExemptRoles = list(EnvExemptRoles, ValidateGlob)
+	c.ProtectedRoleARNs = list(EnvProtectedRoleARNs, ValidateRoleARNPattern)
+
+	c.LockdownPolicyARN = strings.TrimSpace(getenv(EnvLockdownPolicyARN))
+	switch {
+	case c.LockdownPolicyARN != "":
+		if err := ValidatePolicyARN(c.LockdownPolicyARN); err != nil {
+			fail(EnvLockdownPolicyARN, c.LockdownPolicyARN, err)
+		}
+	case c.LockdownMode != Skip:
+		errs = append(errs, &Error{Var: EnvLockdownPolicyARN,
+			Err: fmt.Errorf("not set; it is required when the lockdown mode is %s (set it, or set %s=skip)", c.LockdownMode, EnvLockdownMode)})
+	}
+
+	if v := strings.TrimSpace(getenv(EnvRevokeSessions)); v != "" {
+		switch v {
+		case "true":
+			c.RevokeSessions = true
+		case "false":
+			c.RevokeSessions = false
+		default:
+			fail(EnvRevokeSessions, v, fmt.Errorf("%q is not true or false", v))
+		}
+	}
+
+	if v := strings.TrimSpace(getenv(EnvMetricsNamespace)); v != "" {
+		if err := ValidateMetricsNamespace(v); err != nil {
+			fail(EnvMetricsNamespace, v, err)
+		}
+		c.MetricsNamespace = v
+	}
+
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid guardrail configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// splitList splits a comma-separated value, trims each item, drops empty
+// items and duplicates, and keeps the first occurrence's order so the
+// result (and every log line made from it) is deterministic.
+func splitList(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, it := range strings.Split(s, ",") {
+		it = strings.TrimSpace(it)
+		if it == "" || seen[it] {
+			continue
+		}
+		seen[it] = true
+		out = append(out, it)
+	}
+	return out
+}
+
+// String renders the configuration on one line for start-up logs. It holds
+// no secrets: every value is an identifier an operator configured.
+func (c Config) String() string {
+	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s",
+		c.TrustMode, c.LockdownMode,
+		strings.Join(c.TrustedAccounts, ","), strings.Join(c.TrustedOrgIDs, ","),
+		strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
+		c.LockdownPolicyARN, c.RevokeSessions, c.MetricsNamespace)
+}
+
+// LogValue implements slog.LogValuer so a Lambda logs its configuration once
+// at start as a structured group with snake_case keys.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("trust_mode", string(c.TrustMode)),
+		slog.String("lockdown_mode", string(c.LockdownMode)),
+		slog.Any("trusted_accounts", nonNil(c.TrustedAccounts)),
+		slog.Any("trusted_org_ids", nonNil(c.TrustedOrgIDs)),
+		slog.Any("exempt_roles", nonNil(c.ExemptRoles)),
+		slog.Any("protected_role_arns", nonNil(c.ProtectedRoleARNs)),
+		slog.String("lockdown_policy_arn", c.LockdownPolicyARN),
+		slog.Bool("revoke_sessions", c.RevokeSessions),
+		slog.String("metrics_namespace", c.MetricsNamespace),
+	)
+}
+
+// nonNil makes empty lists log as [] rather than null, so saved queries on
+// the start-up record see one type.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

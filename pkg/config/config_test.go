@@ -1,0 +1,282 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const testPolicyARN = "arn:aws:iam::111122223333:policy/GuardrailLockdown"
+
+// env returns a getenv over m, with a valid lockdown policy ARN unless m
+// sets that variable itself (use "" to unset it).
+func env(m map[string]string) func(string) string {
+	full := map[string]string{EnvLockdownPolicyARN: testPolicyARN}
+	for k, v := range m {
+		full[k] = v
+	}
+	return func(k string) string { return full[k] }
+}
+
+func TestFromEnvDefaults(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		TrustMode:         Enforce,
+		LockdownMode:      Enforce,
+		LockdownPolicyARN: testPolicyARN,
+		RevokeSessions:    true,
+		MetricsNamespace:  DefaultMetricsNamespace,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("FromEnv(defaults) = %+v, want %+v", c, want)
+	}
+}
+
+func TestFromEnvValid(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		check func(t *testing.T, c Config)
+	}{
+		{"global mode applies to both", map[string]string{EnvMode: "check"}, func(t *testing.T, c Config) {
+			if c.TrustMode != Check || c.LockdownMode != Check {
+				t.Errorf("modes = %s/%s, want check/check", c.TrustMode, c.LockdownMode)
+			}
+		}},
+		{"trust mode overrides global", map[string]string{EnvMode: "check", EnvTrustMode: "enforce"}, func(t *testing.T, c Config) {
+			if c.TrustMode != Enforce || c.LockdownMode != Check {
+				t.Errorf("modes = %s/%s, want enforce/check", c.TrustMode, c.LockdownMode)
+			}
+		}},
+		{"lockdown mode overrides global", map[string]string{EnvLockdownMode: "check"}, func(t *testing.T, c Config) {
+			if c.TrustMode != Enforce || c.LockdownMode != Check {
+				t.Errorf("modes = %s/%s, want enforce/check", c.TrustMode, c.LockdownMode)
+			}
+		}},
+		{"mode case and space ignored", map[string]string{EnvMode: "  SKIP "}, func(t *testing.T, c Config) {
+			if c.TrustMode != Skip || c.LockdownMode != Skip {
+				t.Errorf("modes = %s/%s, want skip/skip", c.TrustMode, c.LockdownMode)
+			}
+		}},
+		{"lockdown skip needs no policy ARN", map[string]string{EnvLockdownMode: "skip", EnvLockdownPolicyARN: ""}, func(t *testing.T, c Config) {
+			if c.LockdownMode != Skip || c.LockdownPolicyARN != "" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{"accounts trimmed, empties and duplicates dropped, order kept",
+			map[string]string{EnvTrustedAccounts: " 222233334444 ,,111122223333, 222233334444,"}, func(t *testing.T, c Config) {
+				if want := []string{"222233334444", "111122223333"}; !reflect.DeepEqual(c.TrustedAccounts, want) {
+					t.Errorf("TrustedAccounts = %q, want %q", c.TrustedAccounts, want)
+				}
+			}},
+		{"org IDs", map[string]string{EnvTrustedOrgIDs: "o-a1b2c3d4e5,o-abcdefghij0123456789abcdefghij01"}, func(t *testing.T, c Config) {
+			if len(c.TrustedOrgIDs) != 2 {
+				t.Errorf("TrustedOrgIDs = %q", c.TrustedOrgIDs)
+			}
+		}},
+		{"exempt globs on name and path", map[string]string{EnvExemptRoles: "ci-*,/breakglass/*,OrganizationAccountAccessRole,deploy-[a-z]?"}, func(t *testing.T, c Config) {
+			if want := []string{"ci-*", "/breakglass/*", "OrganizationAccountAccessRole", "deploy-[a-z]?"}; !reflect.DeepEqual(c.ExemptRoles, want) {
+				t.Errorf("ExemptRoles = %q, want %q", c.ExemptRoles, want)
+			}
+		}},
+		{"protected role ARNs and globs", map[string]string{EnvProtectedRoleARNs: "arn:aws:iam::111122223333:role/IamRoleGuardrail-*,arn:aws-us-gov:iam::111122223333:role/ops/Guard?"}, func(t *testing.T, c Config) {
+			if len(c.ProtectedRoleARNs) != 2 {
+				t.Errorf("ProtectedRoleARNs = %q", c.ProtectedRoleARNs)
+			}
+		}},
+		{"policy ARN with path", map[string]string{EnvLockdownPolicyARN: " arn:aws-cn:iam::111122223333:policy/guard/rail/GuardrailLockdown "}, func(t *testing.T, c Config) {
+			if c.LockdownPolicyARN != "arn:aws-cn:iam::111122223333:policy/guard/rail/GuardrailLockdown" {
+				t.Errorf("LockdownPolicyARN = %q", c.LockdownPolicyARN)
+			}
+		}},
+		{"revoke sessions false", map[string]string{EnvRevokeSessions: "false"}, func(t *testing.T, c Config) {
+			if c.RevokeSessions {
+				t.Error("RevokeSessions = true, want false")
+			}
+		}},
+		{"revoke sessions true", map[string]string{EnvRevokeSessions: " true"}, func(t *testing.T, c Config) {
+			if !c.RevokeSessions {
+				t.Error("RevokeSessions = false, want true")
+			}
+		}},
+		{"metrics namespace", map[string]string{EnvMetricsNamespace: "Security/Guardrail"}, func(t *testing.T, c Config) {
+			if c.MetricsNamespace != "Security/Guardrail" {
+				t.Errorf("MetricsNamespace = %q", c.MetricsNamespace)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := FromEnv(env(tt.env))
+			if err != nil {
+				t.Fatalf("FromEnv: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestFromEnvInvalid(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantVar string
+		wantMsg string // substring of the error text
+	}{
+		{"unknown global mode", map[string]string{EnvMode: "audit"}, EnvMode, `GUARDRAIL_MODE: "audit" is not a mode`},
+		{"unknown trust mode", map[string]string{EnvTrustMode: "enforced"}, EnvTrustMode, `"enforced" is not a mode`},
+		{"unknown lockdown mode", map[string]string{EnvLockdownMode: "off"}, EnvLockdownMode, `"off" is not a mode`},
+		{"short account", map[string]string{EnvTrustedAccounts: "111122223333,12345"}, EnvTrustedAccounts, `GUARDRAIL_TRUSTED_ACCOUNTS: "12345" is not a 12-digit account ID`},
+		{"account with letters", map[string]string{EnvTrustedAccounts: "11112222333a"}, EnvTrustedAccounts, `"11112222333a" is not a 12-digit account ID`},
+		{"account as ARN", map[string]string{EnvTrustedAccounts: "arn:aws:iam::111122223333:root"}, EnvTrustedAccounts, `is not a 12-digit account ID`},
+		{"org ID too short", map[string]string{EnvTrustedOrgIDs: "o-abc"}, EnvTrustedOrgIDs, `"o-abc" is not an organization ID`},
+		{"org ID upper case", map[string]string{EnvTrustedOrgIDs: "o-A1B2C3D4E5"}, EnvTrustedOrgIDs, `is not an organization ID`},
+		{"org root ID instead of org ID", map[string]string{EnvTrustedOrgIDs: "r-ab12"}, EnvTrustedOrgIDs, `is not an organization ID`},
+		{"bad glob", map[string]string{EnvExemptRoles: "ci-[a-"}, EnvExemptRoles, `"ci-[a-" is not a valid glob`},
+		{"glob exempting everything", map[string]string{EnvExemptRoles: "*"}, EnvExemptRoles, `would exempt every role`},
+		{"glob with inner slash", map[string]string{EnvExemptRoles: "team/*"}, EnvExemptRoles, `does not start with it`},
+		{"glob with space", map[string]string{EnvExemptRoles: "ci role"}, EnvExemptRoles, `cannot occur in a role name`},
+		{"protected ARN not a role", map[string]string{EnvProtectedRoleARNs: "arn:aws:iam::111122223333:user/admin"}, EnvProtectedRoleARNs, `is not a role ARN`},
+		{"protected ARN wildcard account", map[string]string{EnvProtectedRoleARNs: "arn:aws:iam::*:role/IamRoleGuardrail-*"}, EnvProtectedRoleARNs, `is not a role ARN`},
+		{"protected ARN bare name", map[string]string{EnvProtectedRoleARNs: "IamRoleGuardrail-Enforcer"}, EnvProtectedRoleARNs, `is not a role ARN`},
+		{"policy ARN missing", map[string]string{EnvLockdownPolicyARN: ""}, EnvLockdownPolicyARN, `GUARDRAIL_LOCKDOWN_POLICY_ARN: not set; it is required when the lockdown mode is enforce`},
+		{"policy ARN missing in check mode", map[string]string{EnvLockdownPolicyARN: "", EnvMode: "check"}, EnvLockdownPolicyARN, `required when the lockdown mode is check`},
+		{"policy ARN is AWS managed", map[string]string{EnvLockdownPolicyARN: "arn:aws:iam::aws:policy/AWSDenyAll"}, EnvLockdownPolicyARN, `is not a managed policy ARN`},
+		{"policy ARN is a role", map[string]string{EnvLockdownPolicyARN: "arn:aws:iam::111122223333:role/GuardrailLockdown"}, EnvLockdownPolicyARN, `is not a managed policy ARN`},
+		{"revoke sessions yes", map[string]string{EnvRevokeSessions: "yes"}, EnvRevokeSessions, `GUARDRAIL_REVOKE_SESSIONS: "yes" is not true or false`},
+		{"revoke sessions 1", map[string]string{EnvRevokeSessions: "1"}, EnvRevokeSessions, `"1" is not true or false`},
+		{"namespace reserved", map[string]string{EnvMetricsNamespace: "AWS/Lambda"}, EnvMetricsNamespace, `reserved for AWS services`},
+		{"namespace bad character", map[string]string{EnvMetricsNamespace: "Guard$rail"}, EnvMetricsNamespace, `is not a CloudWatch namespace`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := FromEnv(env(tt.env))
+			if err == nil {
+				t.Fatalf("FromEnv succeeded with %+v, want an error", c)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Var != tt.wantVar {
+				t.Errorf("errors.As(*Error) = %+v, want Var %s", ce, tt.wantVar)
+			}
+			if !reflect.DeepEqual(c, Config{}) {
+				t.Errorf("FromEnv returned a partial config %+v with an error", c)
+			}
+		})
+	}
+}
+
+// Every bad variable is reported at once, so an operator fixes them in one go.
+func TestFromEnvReportsAllErrors(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{
+		EnvMode:            "x",
+		EnvTrustedAccounts: "1,2",
+		EnvRevokeSessions:  "maybe",
+	}))
+	if err == nil {
+		t.Fatal("want error")
+	}
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		t.Fatalf("error %v is not a joined error", err)
+	}
+	if n := len(joined.Unwrap()); n != 4 {
+		t.Errorf("got %d errors, want 4: %v", n, err)
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]Mode{"enforce": Enforce, "Check": Check, " skip\n": Skip} {
+		if got, err := ParseMode(in); err != nil || got != want {
+			t.Errorf("ParseMode(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "enforcing", "dry-run", "true"} {
+		if got, err := ParseMode(in); err == nil {
+			t.Errorf("ParseMode(%q) = %q, want error", in, got)
+		}
+	}
+}
+
+func TestValidators(t *testing.T) {
+	tests := []struct {
+		name string
+		fn   func(string) error
+		good []string
+		bad  []string
+	}{
+		{"ValidateAccountID", ValidateAccountID,
+			[]string{"000000000000", "123456789012"},
+			[]string{"", "12345678901", "1234567890123", " 123456789012", "12345678901O"}},
+		{"ValidateOrgID", ValidateOrgID,
+			[]string{"o-a1b2c3d4e5", "o-0123456789abcdefghij0123456789ab"},
+			[]string{"", "o-a1b2c3d4e", "o-0123456789abcdefghij0123456789abc", "O-a1b2c3d4e5", "ou-ab12-cdef3456"}},
+		{"ValidateGlob", ValidateGlob,
+			[]string{"ci-*", "Role", "/breakglass/*", "/", "svc-?", "[a-c]*-deploy", "name.with+chars=@,"},
+			[]string{"", "*", "**", "a/b", "ci-[", "bad name", strings.Repeat("a", 513)}},
+		{"ValidateRoleARNPattern", ValidateRoleARNPattern,
+			[]string{"arn:aws:iam::111122223333:role/X", "arn:aws:iam::111122223333:role/path/to/X", "arn:aws-iso-b:iam::111122223333:role/IamRoleGuardrail-*"},
+			[]string{"", "arn:aws:iam::111122223333:role/", "arn:aws:sts::111122223333:assumed-role/X/s", "arn:aws:iam::11112222333:role/X", "arn::iam::111122223333:role/X", "arn:aws:iam::111122223333:role/bad name"}},
+		{"ValidatePolicyARN", ValidatePolicyARN,
+			[]string{testPolicyARN, "arn:aws:iam::111122223333:policy/a/b/P_1"},
+			[]string{"", "arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::111122223333:policy/", "arn:aws:iam::111122223333:policy/a b"}},
+		{"ValidateMetricsNamespace", ValidateMetricsNamespace,
+			[]string{"IamRoleGuardrail", "Sec/Guardrail#1: x"},
+			[]string{"", "AWS/IAM", strings.Repeat("n", 256), "ümlaut"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, s := range tt.good {
+				if err := tt.fn(s); err != nil {
+					t.Errorf("%s(%q) = %v, want nil", tt.name, s, err)
+				}
+			}
+			for _, s := range tt.bad {
+				if err := tt.fn(s); err == nil {
+					t.Errorf("%s(%q) = nil, want error", tt.name, s)
+				}
+			}
+		})
+	}
+}
+
+func TestLogValue(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{EnvTrustedAccounts: "111122223333", EnvLockdownMode: "check"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
+	var rec struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("log line %q: %v", buf.String(), err)
+	}
+	want := map[string]any{
+		"trust_mode":          "enforce",
+		"lockdown_mode":       "check",
+		"trusted_accounts":    []any{"111122223333"},
+		"trusted_org_ids":     []any{},
+		"exempt_roles":        []any{},
+		"protected_role_arns": []any{},
+		"lockdown_policy_arn": testPolicyARN,
+		"revoke_sessions":     true,
+		"metrics_namespace":   DefaultMetricsNamespace,
+	}
+	if !reflect.DeepEqual(rec.Config, want) {
+		t.Errorf("logged config = %v\nwant %v", rec.Config, want)
+	}
+	if s := c.String(); !strings.Contains(s, "lockdown_mode=check") || !strings.Contains(s, "trusted_accounts=[111122223333]") {
+		t.Errorf("String() = %q", s)
+	}
+}
