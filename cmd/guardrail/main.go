@@ -21,7 +21,9 @@ type command struct {
 }
 
 // commands lists the subcommands in the order the usage message shows them.
-var commands = []command{}
+var commands = []command{
+	{"check", "review trust policies offline: what the guardrail would remove", runCheck},
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

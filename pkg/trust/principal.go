@@ -1,0 +1,244 @@
+package trust
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/iamguardrail/guardrail/pkg/policy"
+)
+
+var (
+	// Unique IDs: AROA… for roles, AIDA… for users. IAM stores a principal by
+	// this ID and shows it bare once the principal is deleted; recreating a
+	// same-named principal does not restore the trust (IAM User Guide,
+	// id_roles_create_policy-examples), so a bare ID grants nothing.
+	uniqueIDRE = regexp.MustCompile(`^A(RO|ID)A[A-Z0-9]{12,}$`)
+	// IAM names: letters, digits and +=,.@_- ; paths add '/'.
+	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]+(/[\w+=,.@-]+)*$`)
+	// Service principals: lower-case DNS names under amazonaws.com (and
+	// amazonaws.com.cn in the China partitions).
+	serviceRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.amazonaws\.com(\.cn)?$`)
+	// The start of a subject claim that pins a tenant: claim:owner/ or
+	// claim:owner: with no wildcard in the owner (repo:my-org/…,
+	// project_path:group/…, organization:my-org:…).
+	tenantSubRE = regexp.MustCompile(`^[A-Za-z_]+:[^*?/:]+[/:]`)
+)
+
+// publicIdPs are the public web identity providers IAM accepts by name, with
+// the condition keys that pin the application: any user of these providers
+// can obtain a token, so only an audience (application ID) condition makes
+// the trust specific (IAM User Guide, reference_policies_iam-condition-keys,
+// "Available keys for web identity federation").
+var publicIdPs = map[string][]string{
+	"cognito-identity.amazonaws.com": {"aud"},
+	"accounts.google.com":            {"aud"},
+	"graph.facebook.com":             {"aud", "app_id"},
+	"www.amazon.com":                 {"aud", "app_id"},
+}
+
+// multiTenantOIDC are OIDC issuers shared by every customer of a SaaS: any
+// tenant can mint a token with any audience, so only a subject condition that
+// names the tenant restricts who may assume the role (GitHub documents
+// token.actions.githubusercontent.com:sub for exactly this reason).
+var multiTenantOIDC = []string{"token.actions.githubusercontent.com", "gitlab.com", "app.terraform.io"}
+
+// conditions is what a statement's Condition block says about principals.
+type conditions struct {
+	cond policy.Condition
+	// restrictedBy names the condition that confines principals to the zone,
+	// "" when there is none.
+	restrictedBy string
+}
+
+func readConditions(c policy.Condition, z Zone) *conditions {
+	return &conditions{cond: c, restrictedBy: principalRestriction(c, z)}
+}
+
+// judge gives the verdict on one principal value.
+func judge(base Principal, typ, val string, c *conditions, z Zone) Principal {
+	p := base
+	p.Type, p.Value = typ, val
+	switch typ {
+	case "*":
+		p.Kind = KindWildcard
+		return restrictedOrNot(p, c, "\"Principal\": \"*\" admits every AWS principal")
+	case "AWS":
+		return judgeAWS(p, c, z)
+	case "Service":
+		return judgeService(p, c, z)
+	case "Federated":
+		return judgeFederated(p, c, z)
+	case "CanonicalUser":
+		p.Kind, p.Reason = KindInvalid, "CanonicalUser is an S3 ACL grantee, not a valid principal in a role trust policy"
+	default:
+		p.Kind, p.Reason = KindInvalid, fmt.Sprintf("unknown principal type %q", typ)
+	}
+	return p
+}
+
+// restrictedOrNot trusts p only when the statement confines principals to the zone.
+func restrictedOrNot(p Principal, c *conditions, why string) Principal {
+	if c.restrictedBy != "" {
+		p.Trusted = true
+		p.Reason = why + ", but the Condition " + c.restrictedBy + " confines it to trusted accounts or organizations"
+		return p
+	}
+	p.Reason = why + " and no Condition confines it to trusted accounts or organizations"
+	return p
+}
+
+func judgeAWS(p Principal, c *conditions, z Zone) Principal {
+	v := p.Value
+	switch {
+	case v == "*":
+		p.Kind = KindWildcard
+		return restrictedOrNot(p, c, "\"AWS\": \"*\" admits every AWS principal")
+	case accountRE.MatchString(v):
+		p.Account = v
+	case strings.HasPrefix(v, "arn:"):
+		a, why := parsePrincipalARN(v, z)
+		if why != "" {
+			p.Kind, p.Reason = KindInvalid, why
+			return p
+		}
+		p.Account = a.account
+	case uniqueIDRE.MatchString(v):
+		p.Kind = KindDangling
+		p.Reason = "bare unique ID: IAM shows this when the principal it named was deleted; it grants nothing"
+		return p
+	default:
+		p.Kind, p.Reason = KindInvalid, "not an account ID, a principal ARN or \"*\""
+		return p
+	}
+	p.Kind = z.accountKind(p.Account)
+	switch p.Kind {
+	case KindSameAccount:
+		p.Trusted, p.Reason = true, "principal of this account"
+	case KindTrustedAccount:
+		p.Trusted, p.Reason = true, "principal of a trusted account"
+	default:
+		return restrictedOrNot(p, c, "account "+p.Account+" is neither this account nor a trusted one")
+	}
+	return p
+}
+
+type principalARN struct {
+	partition, service, account, resource string
+}
+
+// parsePrincipalARN reads an IAM or STS principal ARN and returns why it is
+// not a valid principal of the zone's partition, or "".
+func parsePrincipalARN(v string, z Zone) (principalARN, string) {
+	f := strings.SplitN(v, ":", 6)
+	if len(f) != 6 {
+		return principalARN{}, "malformed ARN"
+	}
+	a := principalARN{partition: f[1], service: f[2], account: f[4], resource: f[5]}
+	switch {
+	case f[3] != "":
+		return a, "malformed principal ARN: IAM and STS ARNs have no region"
+	case !accountRE.MatchString(a.account):
+		return a, "malformed principal ARN: the account field is not a 12-digit account ID"
+	case a.partition != z.partition():
+		return a, fmt.Sprintf("principal ARN in partition %q, not the role's partition %q", a.partition, z.partition())
+	}
+	kind, name, _ := strings.Cut(a.resource, "/")
+	ok := false
+	switch a.service {
+	case "iam":
+		switch kind {
+		case "root":
+			ok = a.resource == "root"
+		case "role", "user":
+			ok = iamNameRE.MatchString(name)
+		}
+	case "sts":
+		switch kind {
+		case "assumed-role":
+			role, session, found := strings.Cut(name, "/")
+			ok = found && iamNameRE.MatchString(role) && iamNameRE.MatchString(session) && !strings.Contains(session, "/")
+		case "federated-user":
+			ok = iamNameRE.MatchString(name) && !strings.Contains(name, "/")
+		}
+	}
+	if !ok {
+		return a, "malformed principal ARN: not an account root, role, user, assumed-role or federated-user (wildcards are not allowed here)"
+	}
+	return a, ""
+}
+
+func judgeService(p Principal, c *conditions, z Zone) Principal {
+	p.Kind = KindService
+	if !serviceRE.MatchString(strings.ToLower(p.Value)) {
+		p.Kind, p.Reason = KindInvalid, "not an AWS service principal name (…amazonaws.com)"
+		return p
+	}
+	foreign, pinned := sourceConditions(c.cond, z)
+	if foreign != "" {
+		p.Reason = "the service acts for a foreign account: " + foreign
+		return p
+	}
+	p.Trusted = true
+	if pinned != "" {
+		p.Reason = "AWS service principal, confined by " + pinned
+		return p
+	}
+	p.Reason = "AWS service principal"
+	p.Risk = "no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition confines the service to this account (confused-deputy risk)"
+	return p
+}
+
+func judgeFederated(p Principal, c *conditions, z Zone) Principal {
+	p.Kind = KindFederated
+	v := p.Value
+	if keys, ok := publicIdPs[v]; ok {
+		if by := audienceCondition(c.cond, v, keys); by != "" {
+			p.Trusted, p.Reason = true, "public web identity provider confined to one application by "+by
+			return p
+		}
+		p.Reason = "public web identity provider without a StringEquals " + v + ":" + strings.Join(keys, "/") + " condition admits every user of " + v
+		return p
+	}
+	if !strings.HasPrefix(v, "arn:") {
+		p.Kind, p.Reason = KindInvalid, "not an identity provider ARN or a known web identity provider"
+		return p
+	}
+	f := strings.SplitN(v, ":", 6)
+	if len(f) != 6 || f[2] != "iam" || f[3] != "" || !accountRE.MatchString(f[4]) {
+		p.Kind, p.Reason = KindInvalid, "malformed identity provider ARN"
+		return p
+	}
+	if f[1] != z.partition() {
+		p.Kind, p.Reason = KindInvalid, fmt.Sprintf("identity provider in partition %q, not the role's partition %q", f[1], z.partition())
+		return p
+	}
+	p.Account = f[4]
+	kind, name, _ := strings.Cut(f[5], "/")
+	if name == "" || strings.ContainsAny(name, "*?") || (kind != "saml-provider" && kind != "oidc-provider") {
+		p.Kind, p.Reason = KindInvalid, "malformed identity provider ARN: expected saml-provider/NAME or oidc-provider/HOST"
+		return p
+	}
+	if !z.trustsAccount(p.Account) {
+		p.Reason = "identity provider in account " + p.Account + ", which is neither this account nor a trusted one"
+		return p
+	}
+	if kind == "saml-provider" {
+		p.Trusted, p.Reason = true, "SAML provider of "+accountWord(z, p.Account)
+		return p
+	}
+	by, need := oidcConstraint(c.cond, name)
+	if by == "" {
+		p.Reason = "OIDC provider without " + need + " admits every identity the provider issues tokens for"
+		return p
+	}
+	p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
+	return p
+}
+
+func accountWord(z Zone, id string) string {
+	if id == z.Account {
+		return "this account"
+	}
+	return "trusted account " + id
+}

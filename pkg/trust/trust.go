@@ -1,0 +1,320 @@
+// Package trust decides which principals a role's trust policy may admit and
+// produces the restricted policy that admits only those.
+//
+// The rules are DESIGN.md §4: a trust policy may admit the own account,
+// trusted accounts and organizations, AWS services, and identity providers of
+// the zone that are properly constrained; every other principal is removed.
+// The engine only ever removes: the restricted policy never admits a
+// principal the input did not admit, Deny statements are kept byte for byte,
+// and when the engine cannot tell whether a principal is trusted, it is not.
+package trust
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/iamguardrail/guardrail/pkg/policy"
+)
+
+// Zone is the set of principals a role may trust.
+type Zone struct {
+	// Account is the role's own account ID.
+	Account string
+	// TrustedAccounts are other account IDs the role may trust.
+	TrustedAccounts []string
+	// TrustedOrgIDs are AWS Organizations IDs (o-…) whose accounts may be
+	// trusted through a restricting condition such as aws:PrincipalOrgID.
+	TrustedOrgIDs []string
+	// Partition is the role's partition; "" means "aws".
+	Partition string
+}
+
+var (
+	accountRE   = regexp.MustCompile(`^[0-9]{12}$`)
+	orgIDRE     = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
+)
+
+// Validate reports the first malformed field of z.
+func (z Zone) Validate() error {
+	if !accountRE.MatchString(z.Account) {
+		return fmt.Errorf("trust: zone account %q is not a 12-digit account ID", z.Account)
+	}
+	for _, a := range z.TrustedAccounts {
+		if !accountRE.MatchString(a) {
+			return fmt.Errorf("trust: trusted account %q is not a 12-digit account ID", a)
+		}
+	}
+	for _, o := range z.TrustedOrgIDs {
+		if !orgIDRE.MatchString(o) {
+			return fmt.Errorf("trust: trusted organization %q is not an organization ID (o-…)", o)
+		}
+	}
+	if z.Partition != "" && !partitionRE.MatchString(z.Partition) {
+		return fmt.Errorf("trust: partition %q is not an AWS partition", z.Partition)
+	}
+	return nil
+}
+
+func (z Zone) partition() string {
+	if z.Partition == "" {
+		return "aws"
+	}
+	return z.Partition
+}
+
+// accountKind says whether id is the own account, a trusted one, or foreign.
+func (z Zone) accountKind(id string) Kind {
+	switch {
+	case id == z.Account:
+		return KindSameAccount
+	case slices.Contains(z.TrustedAccounts, id):
+		return KindTrustedAccount
+	}
+	return KindForeignAccount
+}
+
+func (z Zone) trustsAccount(id string) bool { return z.accountKind(id) != KindForeignAccount }
+
+func (z Zone) trustsOrg(id string) bool { return slices.Contains(z.TrustedOrgIDs, id) }
+
+// Kind classifies a principal value.
+type Kind string
+
+// The kinds of principal a trust policy can name.
+const (
+	KindWildcard       Kind = "wildcard"        // "*": anyone
+	KindSameAccount    Kind = "same-account"    // the role's own account or a principal in it
+	KindTrustedAccount Kind = "trusted-account" // a configured trusted account or a principal in it
+	KindForeignAccount Kind = "foreign-account" // any other account or a principal in it
+	KindService        Kind = "service"         // an AWS service principal
+	KindFederated      Kind = "federated"       // a SAML/OIDC provider or public web identity
+	KindDangling       Kind = "dangling"        // a bare unique ID left by a deleted principal
+	KindInvalid        Kind = "invalid"         // not a valid role principal, or not understood
+	KindNotPrincipal   Kind = "not-principal"   // NotPrincipal in an Allow: everyone except…
+)
+
+// Principal is one principal value of a trust policy with its verdict.
+type Principal struct {
+	// Statement is the index of the statement in the input document.
+	Statement int    `json:"statement"`
+	Sid       string `json:"sid,omitempty"`
+	Effect    string `json:"effect"`
+	// Type is the principal type: "AWS", "Service", "Federated",
+	// "CanonicalUser", "*" for the bare wildcard, or whatever the policy wrote.
+	Type    string `json:"type"`
+	Value   string `json:"value"`
+	Kind    Kind   `json:"kind"`
+	Account string `json:"account,omitempty"`
+	// Trusted says whether the principal stays in the restricted policy.
+	Trusted bool   `json:"trusted"`
+	Reason  string `json:"reason"`
+	// Risk, when set, is why a kept principal still deserves a reviewer's
+	// look (for example a service principal without a source condition).
+	Risk string `json:"risk,omitempty"`
+}
+
+// String returns the principal as "Type:Value", the form findings use.
+func (p Principal) String() string {
+	if p.Type == "*" {
+		return "*"
+	}
+	return p.Type + ":" + p.Value
+}
+
+// Finding is something a reviewer must see: a principal removed, or a
+// principal kept that carries a risk.
+type Finding struct {
+	// Control is always "trust" here; the lockdown control adds its own.
+	Control   string `json:"control"`
+	Principal string `json:"principal"`
+	Kind      Kind   `json:"kind"`
+	Statement int    `json:"statement"`
+	Reason    string `json:"reason"`
+	// Removed is true when the restricted policy no longer holds the principal.
+	Removed bool `json:"removed"`
+}
+
+// Result is what Analyze and Restrict report.
+type Result struct {
+	// Principals lists every principal value of the input with its verdict.
+	Principals []Principal
+	// Findings lists removals and flagged risks.
+	Findings []Finding
+	// Policy is the restricted document (Restrict only; nil from Analyze).
+	// It is the input document itself when nothing was removed.
+	Policy *policy.Document
+	// Changed is true when the restricted policy differs from the input.
+	Changed bool
+	// RemovedExternal is true when a removed principal could have issued
+	// sessions for someone outside the zone (a wildcard, foreign account,
+	// federated identity, service acting for a foreign account, or a
+	// NotPrincipal statement), so older sessions should be revoked. Dangling
+	// IDs and invalid values never admitted anyone and do not count.
+	RemovedExternal bool
+}
+
+// Untrusted returns the principals the restricted policy does not keep.
+func (r Result) Untrusted() []Principal {
+	var out []Principal
+	for _, p := range r.Principals {
+		if !p.Trusted {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ControlTrust is the Control value of the findings this package produces.
+const ControlTrust = "trust"
+
+// FallbackSid is the Sid of the statement written when no trusted principal
+// remains: IAM refuses a trust policy without statements, and a policy that
+// denies everyone states the outcome plainly.
+const FallbackSid = "GuardrailNoTrustedPrincipals"
+
+var fallback = mustStatement(`{"Sid":"` + FallbackSid + `","Effect":"Deny","Principal":{"AWS":"*"},"Action":"sts:*"}`)
+
+func mustStatement(s string) *policy.Statement {
+	st, err := policy.ParseStatement([]byte(s))
+	if err != nil {
+		panic("trust: bad built-in statement: " + err.Error()) // a programming error, caught by every test
+	}
+	return st
+}
+
+// Analyze reports every principal of doc with its verdict and the findings,
+// without building the restricted policy.
+func Analyze(doc *policy.Document, z Zone) (Result, error) {
+	return run(doc, z, false)
+}
+
+// Restrict reports like Analyze and also returns the restricted policy:
+// untrusted values are removed from each principal type, a type left empty is
+// dropped, a statement left without a principal is dropped, and when no
+// statement remains a single deny-all statement (FallbackSid) is written.
+// Everything else is kept exactly as it was.
+func Restrict(doc *policy.Document, z Zone) (Result, error) {
+	return run(doc, z, true)
+}
+
+func run(doc *policy.Document, z Zone, rewrite bool) (Result, error) {
+	if doc == nil {
+		return Result{}, fmt.Errorf("trust: nil policy document")
+	}
+	if err := z.Validate(); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	var kept []*policy.Statement
+	if rewrite {
+		kept = make([]*policy.Statement, 0, len(doc.Statements))
+	}
+	for i, s := range doc.Statements {
+		out := analyzeStatement(&res, i, s, z)
+		if rewrite && out != nil {
+			kept = append(kept, out)
+		}
+	}
+	if !rewrite {
+		return res, nil
+	}
+	if !res.Changed {
+		res.Policy = doc
+		return res, nil
+	}
+	if len(kept) == 0 {
+		kept = append(kept, fallback)
+	}
+	res.Policy = doc.WithStatements(kept)
+	return res, nil
+}
+
+// analyzeStatement records the verdicts of one statement's principals and
+// returns the statement to keep (s itself, a copy with fewer principals, or
+// nil to drop it).
+func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone) *policy.Statement {
+	base := Principal{Statement: idx, Sid: s.Sid, Effect: string(s.Effect)}
+	if s.Effect != policy.Allow {
+		// A Deny never grants access: keep it byte for byte, but list what it names.
+		for _, p := range []*policy.Principal{s.Principal, s.NotPrincipal} {
+			eachValue(p, func(typ, val string) {
+				v := base
+				v.Type, v.Value, v.Kind, v.Trusted = typ, val, KindInvalid, true
+				v.Reason = "kept: a Deny statement grants nothing"
+				res.Principals = append(res.Principals, v)
+			})
+		}
+		return s
+	}
+	if s.NotPrincipal != nil {
+		// IAM does not support NotPrincipal with Allow in trust policies; where
+		// an older document has it, it admits every principal but the listed ones.
+		eachValue(s.NotPrincipal, func(typ, val string) {
+			v := base
+			v.Type, v.Value, v.Kind = "NotPrincipal."+typ, val, KindNotPrincipal
+			v.Reason = "NotPrincipal in an Allow statement admits every principal except those listed; statement removed"
+			res.add(v)
+		})
+		res.Changed = true
+		res.RemovedExternal = true
+		return nil
+	}
+	if s.Principal == nil {
+		return s // admits no one
+	}
+	c := readConditions(s.Condition, z)
+	first := len(res.Principals)
+	removed := 0
+	eachValue(s.Principal, func(typ, val string) {
+		v := judge(base, typ, val, c, z)
+		res.add(v)
+		if !v.Trusted {
+			removed++
+		}
+	})
+	if removed == 0 {
+		return s
+	}
+	res.Changed = true
+	// Filter visits the values in the order eachValue did.
+	next := first
+	kept := s.Principal.Filter(func(string, string) bool {
+		next++
+		return res.Principals[next-1].Trusted
+	})
+	if kept == nil {
+		return nil
+	}
+	return s.WithPrincipal(kept)
+}
+
+// add records a verdict and the finding it implies.
+func (r *Result) add(p Principal) {
+	r.Principals = append(r.Principals, p)
+	switch {
+	case !p.Trusted:
+		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: p.Statement, Reason: p.Reason, Removed: true})
+		if p.Kind != KindDangling && p.Kind != KindInvalid {
+			r.RemovedExternal = true
+		}
+	case p.Risk != "":
+		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: p.Statement, Reason: p.Risk})
+	}
+}
+
+func eachValue(p *policy.Principal, fn func(typ, val string)) {
+	if p == nil {
+		return
+	}
+	if p.Wildcard {
+		fn("*", "*")
+		return
+	}
+	for _, t := range p.Types {
+		for _, v := range t.Values {
+			fn(t.Name, v)
+		}
+	}
+}
