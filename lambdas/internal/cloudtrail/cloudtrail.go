@@ -1,0 +1,302 @@
+// Package cloudtrail decodes the CloudTrail records of IAM role changes that
+// EventBridge delivers to the enforcer ("AWS API Call via CloudTrail") into the
+// few facts the engine needs: which role, who changed it, when, and what the
+// call claims to have set. Every record the enforcer cannot use is rejected
+// with an *Ignored error that says why, so the caller can log and acknowledge
+// it instead of retrying it.
+package cloudtrail
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// The envelope and record values of an IAM API call, as documented in
+// https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-iam.html.
+const (
+	// Source is the EventBridge source of IAM events. Custom PutEvents callers
+	// cannot publish under an aws.* source, so pinning it prevents forged events
+	// from driving the guardrail.
+	Source = "aws.iam"
+	// DetailType is the EventBridge detail-type of CloudTrail API call records.
+	DetailType = "AWS API Call via CloudTrail"
+	// EventSource is the CloudTrail eventSource of IAM API calls.
+	EventSource = "iam.amazonaws.com"
+)
+
+// HandledEvents lists the IAM API calls that change a role in a way the
+// guardrail controls (DESIGN.md §2); the EventBridge rule matches exactly these.
+var HandledEvents = []string{
+	"CreateRole",
+	"UpdateAssumeRolePolicy",
+	"AttachRolePolicy",
+	"DetachRolePolicy",
+	"PutRolePolicy",
+	"DeleteRolePolicy",
+	"PutRolePermissionsBoundary",
+	"DeleteRolePermissionsBoundary",
+	"UpdateRole",
+}
+
+// Change is one IAM role change taken from a CloudTrail record. Decode fills
+// as many fields as the record allows, also when it rejects the record, so the
+// caller's log line says which event was ignored.
+type Change struct {
+	// EventID is CloudTrail's unique record ID (detail.eventID); it identifies
+	// duplicate deliveries, since EventBridge delivers at least once.
+	EventID string
+	// EventName is the IAM API action, e.g. "UpdateAssumeRolePolicy".
+	EventName string
+	// EventTime is when IAM accepted the call; zero when the record has no
+	// parseable eventTime. The enforcer reports its distance to the receive
+	// time as the exposure window (delivery_lag_ms).
+	EventTime time.Time
+	// Account is the account the record was delivered for
+	// (detail.recipientAccountId, else the envelope's account).
+	Account string
+	// Actor names the caller: its ARN, or for AWS services the invoking
+	// service, or its principal ID when nothing better is recorded.
+	Actor string
+	// SessionIssuer is the ARN of the role whose session made the call, empty
+	// for IAM users, the root user and AWS services (they have no issuer).
+	SessionIssuer string
+	// RoleName is the role the call changed.
+	RoleName string
+	// TrustPolicy is the trust document the call set (CreateRole,
+	// UpdateAssumeRolePolicy), as the JSON text CloudTrail recorded; empty when
+	// the call set none or CloudTrail omitted it.
+	TrustPolicy string
+	// AttachedPolicyARN is the managed policy an AttachRolePolicy attached.
+	AttachedPolicyARN string
+	// DetachedPolicyARN is the managed policy a DetachRolePolicy detached.
+	DetachedPolicyARN string
+}
+
+// Ignored is the error Decode returns for a record the enforcer must not act
+// on. Such records are acknowledged, not retried: retrying cannot make them
+// usable.
+type Ignored struct {
+	// Reason says in one sentence why the record is not evaluated.
+	Reason string
+}
+
+func (e *Ignored) Error() string { return "event ignored: " + e.Reason }
+
+// IsIgnored reports whether err is (or wraps) an *Ignored and returns it.
+func IsIgnored(err error) (*Ignored, bool) {
+	var ig *Ignored
+	ok := errors.As(err, &ig)
+	return ig, ok
+}
+
+func ignore(format string, args ...any) error {
+	return &Ignored{Reason: fmt.Sprintf(format, args...)}
+}
+
+// roleNameRE is IAM's RoleName pattern ([\w+=,.@-]+, 1 to 64 characters;
+// IAM API reference, CreateRole). Names outside it cannot be a real role, and
+// we never send them to the API.
+var roleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+
+// Decode extracts the role change from an EventBridge envelope. It returns an
+// *Ignored error for events of another source or type, failed calls (a call
+// that failed changed nothing), API calls the guardrail does not handle, and
+// records without a usable role name. Malformed fields are reasons to ignore
+// the record, never a panic.
+func Decode(ev events.CloudWatchEvent) (Change, error) {
+	c := Change{Account: ev.AccountID}
+	if ev.Source != Source {
+		return c, ignore("source %q is not %q", ev.Source, Source)
+	}
+	if ev.DetailType != DetailType {
+		return c, ignore("detail-type %q is not %q", ev.DetailType, DetailType)
+	}
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal(ev.Detail, &d); err != nil || d == nil {
+		return c, ignore("detail is not a JSON object")
+	}
+
+	// Fields that only label the record: a malformed one is left empty rather
+	// than rejecting an otherwise usable record.
+	c.EventID, _ = stringField(d, "eventID")
+	c.EventName, _ = stringField(d, "eventName")
+	if acct, _ := stringField(d, "recipientAccountId"); acct != "" {
+		c.Account = acct
+	}
+	if s, _ := stringField(d, "eventTime"); s != "" {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			c.EventTime = t
+		}
+	}
+	c.Actor, c.SessionIssuer = identity(d["userIdentity"])
+
+	src, err := stringField(d, "eventSource")
+	if err != nil {
+		return c, ignore("eventSource: %v", err)
+	}
+	if src != EventSource {
+		return c, ignore("eventSource %q is not %q", src, EventSource)
+	}
+	// A failed call changed nothing. Only a readable error code counts: when
+	// unsure, evaluating is the safe side (the engine reads the current state,
+	// so a needless evaluation costs two reads and changes nothing).
+	if code, _ := stringField(d, "errorCode"); code != "" {
+		return c, ignore("the call failed with %s, so it changed nothing", code)
+	}
+	if !handled(c.EventName) {
+		if c.EventName == "CreateServiceLinkedRole" {
+			// Service-linked roles are created, trusted and permissioned by their
+			// AWS service and cannot be modified by customers (UnmodifiableEntity);
+			// they classify aws-managed and are never touched (DESIGN.md §3). The
+			// sweeper still records them.
+			return c, ignore("service-linked roles are managed by AWS and never touched")
+		}
+		if c.EventName == "" {
+			return c, ignore("the record has no eventName")
+		}
+		return c, ignore("%s does not change what the guardrail controls", c.EventName)
+	}
+
+	req, err := object(d["requestParameters"])
+	if err != nil {
+		return c, ignore("requestParameters: %v", err)
+	}
+	name, err := stringField(req, "roleName")
+	if err != nil {
+		return c, ignore("requestParameters.roleName: %v", err)
+	}
+	if name == "" {
+		// CreateRole records also name the role in responseElements.role.
+		name = responseRoleName(d["responseElements"])
+	}
+	if name == "" {
+		return c, ignore("the record names no role")
+	}
+	if !roleNameRE.MatchString(name) {
+		return c, ignore("role name %q is not a valid IAM role name", name)
+	}
+	c.RoleName = name
+
+	switch c.EventName {
+	case "CreateRole":
+		c.TrustPolicy, err = document(req, "assumeRolePolicyDocument")
+	case "UpdateAssumeRolePolicy":
+		c.TrustPolicy, err = document(req, "policyDocument")
+	case "AttachRolePolicy":
+		c.AttachedPolicyARN, err = stringField(req, "policyArn")
+	case "DetachRolePolicy":
+		c.DetachedPolicyARN, err = stringField(req, "policyArn")
+	}
+	if err != nil {
+		// The claim only guards against stale reads; the engine decides from
+		// the role's current state. A claim we cannot read is dropped, not
+		// guessed, and the role is still evaluated.
+		c.TrustPolicy, c.AttachedPolicyARN, c.DetachedPolicyARN = "", "", ""
+	}
+	return c, nil
+}
+
+func handled(name string) bool {
+	for _, h := range HandledEvents {
+		if h == name {
+			return true
+		}
+	}
+	return false
+}
+
+// identity returns the caller and its session issuer from detail.userIdentity.
+// Identity types (IAMUser, AssumedRole, Root, AWSService, FederatedUser, ...)
+// carry different fields; see the CloudTrail userIdentity element reference.
+func identity(raw json.RawMessage) (actor, issuer string) {
+	ui, err := object(raw)
+	if err != nil || ui == nil {
+		return "", ""
+	}
+	actor, _ = stringField(ui, "arn")
+	if actor == "" {
+		actor, _ = stringField(ui, "invokedBy")
+	}
+	if actor == "" {
+		actor, _ = stringField(ui, "principalId")
+	}
+	if actor == "" {
+		actor, _ = stringField(ui, "type")
+	}
+	if sc, err := object(ui["sessionContext"]); err == nil && sc != nil {
+		if si, err := object(sc["sessionIssuer"]); err == nil && si != nil {
+			issuer, _ = stringField(si, "arn")
+		}
+	}
+	return actor, issuer
+}
+
+func responseRoleName(raw json.RawMessage) string {
+	// Some captured records carry responseElements as the string "None"; only
+	// an object can hold a role.
+	re, err := object(raw)
+	if err != nil || re == nil {
+		return ""
+	}
+	role, err := object(re["role"])
+	if err != nil || role == nil {
+		return ""
+	}
+	name, _ := stringField(role, "roleName")
+	return name
+}
+
+// document returns a policy document parameter as JSON text. CloudTrail
+// records it as a JSON string exactly as submitted; some tools re-emit the
+// record with the document as a nested object, which is accepted as is.
+func document(m map[string]json.RawMessage, key string) (string, error) {
+	raw, ok := m[key]
+	if !ok || isAbsent(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return "", fmt.Errorf("%s is neither a JSON string nor an object", key)
+	}
+	return string(raw), nil
+}
+
+// object decodes a JSON object; null or absent gives a nil map and no error.
+func object(raw json.RawMessage) (map[string]json.RawMessage, error) {
+	if isAbsent(raw) {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, errors.New("not a JSON object")
+	}
+	return m, nil
+}
+
+// stringField reads a string member; absent or null gives "" and no error.
+func stringField(m map[string]json.RawMessage, key string) (string, error) {
+	raw, ok := m[key]
+	if !ok || isAbsent(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("%s is not a string", key)
+	}
+	return strings.TrimSpace(s), nil
+}
+
+func isAbsent(raw json.RawMessage) bool {
+	t := strings.TrimSpace(string(raw))
+	return t == "" || t == "null"
+}
