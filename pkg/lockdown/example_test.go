@@ -1,0 +1,54 @@
+package lockdown_test
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
+)
+
+func ExampleDocument() {
+	doc, err := lockdown.Document(lockdown.Config{
+		Account:            "111122223333",
+		ExtraDeniedActions: []string{"ram:CreateResourceShare", "ec2:CreateVpcPeeringConnection"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var policy struct {
+		Statement []struct{ Sid string }
+	}
+	if err := json.Unmarshal(doc, &policy); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, st := range policy.Statement {
+		fmt.Println(st.Sid)
+	}
+	fmt.Println(lockdown.Size(doc) <= lockdown.MaxSize)
+	// Output:
+	// ProtectGuardrailRuntime
+	// ProtectGuardrailRoles
+	// ProtectGuardrailStack
+	// ProtectLockdownPolicy
+	// ProtectLockdownAttachment
+	// ProtectCloudTrail
+	// ProtectConfig
+	// ProtectGuardDuty
+	// ProtectSecurityHub
+	// ProtectAccessAnalyzer
+	// DenyLongTermCredentials
+	// DenyNewIdentityProviders
+	// DenyAccountChanges
+	// DenyOrganizationChanges
+	// OperatorDeniedActions
+	// true
+}
+
+func ExampleDocument_invalid() {
+	_, err := lockdown.Document(lockdown.Config{Account: "111122223333", ExtraDeniedActions: []string{"*"}})
+	fmt.Println(err)
+	// Output:
+	// lockdown ExtraDeniedActions "*": would deny every action of every service; name a service ("service:Action")
+}

@@ -1,0 +1,413 @@
+// Package lockdown builds the guardrail's lockdown policy: the explicit-deny
+// managed policy attached to every service role (DESIGN.md §5). An explicit
+// Deny overrides every Allow, so a role owner can grant whatever a workload
+// needs and the role still cannot switch the guardrail off, blind the
+// account's audit, mint long-term credentials or new identity providers, or
+// take the account out of its organization.
+//
+// The document protects the guardrail's own resources by name prefix rather
+// than by their ARNs, because the CDK stack creates this policy before (and
+// independently of) the resources it protects; referencing their ARNs would
+// make a CloudFormation dependency cycle. Every resource of the stack must
+// therefore carry Config.NamePrefix, and the roles must live at path "/".
+//
+// Operational consequence: the roles that deploy and update the guardrail
+// (the CDK CloudFormation execution role, StackSets execution roles, CI roles)
+// must be exempt from the guardrail, or their own lockdown will refuse the
+// deployment. Those roles are administrators by definition.
+package lockdown
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// PolicyName is the default name of the lockdown policy, both as a managed
+// policy and as the inline fallback used when a role already has the maximum
+// number of managed policies.
+const PolicyName = "GuardrailLockdown"
+
+// DefaultPartition is used when Config.Partition is empty.
+const DefaultPartition = "aws"
+
+// DefaultNamePrefix is used when Config.NamePrefix is empty. It matches the
+// default stack name, so the stack's resources share it.
+const DefaultNamePrefix = "IamRoleGuardrail"
+
+// Limits that bound the largest configuration Document accepts. They are
+// chosen so that the largest allowed configuration still fits MaxSize, which
+// the tests prove; Document still checks the size of what it built.
+const (
+	// MinNamePrefixLength keeps the prefix from matching unrelated
+	// resources: "role/I*" would deny IAM on every role starting with I.
+	MinNamePrefixLength = 4
+	// MaxNamePrefixLength bounds the prefix, which appears in a dozen ARNs.
+	MaxNamePrefixLength = 24
+	// MaxPolicyNameLength bounds the policy name, which appears twice
+	// (IAM itself allows 128).
+	MaxPolicyNameLength = 64
+	// MaxActionLength bounds one operator-added action; real IAM action
+	// names ("service:Action") are well below it.
+	MaxActionLength = 128
+	// MaxExtraActionsSize bounds the characters the operator-added actions
+	// take in the document: each distinct action counts its length plus 3
+	// for its quotes and separating comma. A budget rather than a count,
+	// so a few long names and many short ones are treated alike.
+	MaxExtraActionsSize = 1024
+)
+
+// Config says what the lockdown document protects and adds.
+type Config struct {
+	// Partition is the AWS partition ("aws", "aws-cn", "aws-us-gov", …) or
+	// a CDK token that resolves to it. Default DefaultPartition.
+	Partition string
+	// Account is the 12-digit account ID, or a CDK token string
+	// (${Token[…]}) that resolves to it at deployment. Required.
+	Account string
+	// NamePrefix is the physical-name prefix shared by every resource of
+	// the guardrail stack (functions, rules, queues, topics, alarms, log
+	// groups, roles, the stack itself). Default DefaultNamePrefix.
+	NamePrefix string
+	// PolicyName is the name of the lockdown managed policy (at path "/").
+	// Default PolicyName.
+	PolicyName string
+	// ExtraDeniedActions are operator-added actions ("service:Action",
+	// '*' and '?' wildcards allowed in the action part) denied on every
+	// resource. Duplicates (ignoring case, as IAM does) are removed.
+	ExtraDeniedActions []string
+}
+
+// ConfigError reports an invalid Config field.
+type ConfigError struct {
+	Field string // Config field name
+	Value string // offending value
+	Err   error  // what is wrong
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("lockdown %s %q: %v", e.Field, e.Value, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+var (
+	accountRe   = regexp.MustCompile(`^[0-9]{12}$`)
+	tokenRe     = regexp.MustCompile(`^\$\{Token\[[A-Za-z0-9_.:-]+\]\}$`)
+	partitionRe = regexp.MustCompile(`^aws(?:-[a-z]+)*$`)
+	// The prefix must be valid in every name it is part of: Lambda function
+	// and SQS queue names allow letters, digits, '-' and '_'; stack names
+	// allow letters, digits and '-' and start with a letter.
+	prefixRe     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
+	policyNameRe = regexp.MustCompile(`^[\w+=,.@-]+$`)
+	// Service prefixes are letters, digits and '-' (IAM matches actions
+	// case-insensitively); action names are letters and digits; '*' and
+	// '?' are IAM's action wildcards, allowed in the action part only.
+	actionRe = regexp.MustCompile(`^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$`)
+)
+
+// Stand-ins used to size a document whose partition or account is a CDK
+// token: the token's text has nothing to do with the length of the value
+// CloudFormation substitutes. An account ID is always 12 digits; the longest
+// partition name in use is "aws-us-gov", so sizing with it is an upper bound.
+const (
+	sizingAccount   = "000000000000"
+	sizingPartition = "aws-us-gov"
+)
+
+// Document returns the lockdown policy as compact JSON. The same Config always
+// yields the same bytes. It returns a *ConfigError for an invalid field and a
+// *SizeError if the document would exceed MaxSize. When Partition or Account
+// is a CDK token, the size is checked on the same document built with a
+// 12-digit account and the longest partition name in place of the tokens.
+func Document(c Config) ([]byte, error) {
+	c, extras, err := normalize(c)
+	if err != nil {
+		return nil, err
+	}
+	sized := c
+	if isToken(sized.Partition) {
+		sized.Partition = sizingPartition
+	}
+	if isToken(sized.Account) {
+		sized.Account = sizingAccount
+	}
+	doc, err := encode(statements(sized, extras))
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckSize(doc); err != nil {
+		return nil, err
+	}
+	if sized.Partition == c.Partition && sized.Account == c.Account {
+		return doc, nil
+	}
+	return encode(statements(c, extras))
+}
+
+func isToken(s string) bool { return tokenRe.MatchString(s) }
+
+// extraActionsSize is the budget measure of MaxExtraActionsSize.
+func extraActionsSize(actions []string) int {
+	n := 0
+	for _, a := range actions {
+		n += len(a) + 3
+	}
+	return n
+}
+
+// normalize applies defaults, validates every field and returns the extra
+// actions deduplicated and sorted, so equal configurations build equal bytes.
+func normalize(c Config) (Config, []string, error) {
+	if c.Partition == "" {
+		c.Partition = DefaultPartition
+	}
+	if c.NamePrefix == "" {
+		c.NamePrefix = DefaultNamePrefix
+	}
+	if c.PolicyName == "" {
+		c.PolicyName = PolicyName
+	}
+	bad := func(field, value string, err error) (Config, []string, error) {
+		return Config{}, nil, &ConfigError{Field: field, Value: value, Err: err}
+	}
+	if !isToken(c.Partition) && (!partitionRe.MatchString(c.Partition) || len(c.Partition) > len(sizingPartition)) {
+		return bad("Partition", c.Partition, fmt.Errorf(`is neither a partition name ("aws", "aws-cn", …, at most %d characters) nor a CDK token`, len(sizingPartition)))
+	}
+	if !accountRe.MatchString(c.Account) && !isToken(c.Account) {
+		return bad("Account", c.Account, errors.New("is neither a 12-digit account ID nor a CDK token"))
+	}
+	switch {
+	case len(c.NamePrefix) < MinNamePrefixLength || len(c.NamePrefix) > MaxNamePrefixLength:
+		return bad("NamePrefix", c.NamePrefix, fmt.Errorf("must be %d to %d characters long", MinNamePrefixLength, MaxNamePrefixLength))
+	case !prefixRe.MatchString(c.NamePrefix):
+		return bad("NamePrefix", c.NamePrefix, errors.New("must start with a letter and hold only letters, digits and '-' (valid in function, queue, role and stack names)"))
+	}
+	if len(c.PolicyName) > MaxPolicyNameLength || !policyNameRe.MatchString(c.PolicyName) {
+		return bad("PolicyName", c.PolicyName, fmt.Errorf("is not an IAM policy name (1-%d of letters, digits and _+=,.@-)", MaxPolicyNameLength))
+	}
+
+	var actions []string
+	for _, a := range c.ExtraDeniedActions {
+		a = strings.TrimSpace(a)
+		switch {
+		case a == "":
+			continue
+		case strings.Trim(a, "*") == "" || strings.HasPrefix(a, "*:"):
+			return bad("ExtraDeniedActions", a, errors.New("would deny every action of every service; name a service (\"service:Action\")"))
+		case len(a) > MaxActionLength:
+			return bad("ExtraDeniedActions", a, fmt.Errorf("is longer than %d characters", MaxActionLength))
+		case !actionRe.MatchString(a):
+			return bad("ExtraDeniedActions", a, errors.New(`is not an IAM action ("service:Action", '*' and '?' allowed in Action)`))
+		}
+		actions = append(actions, a)
+	}
+	// IAM matches action names case-insensitively, so "s3:GetObject" and
+	// "S3:getobject" are one action. Sorting before removing duplicates
+	// keeps the same spelling whatever the input order.
+	sort.Slice(actions, func(i, j int) bool {
+		li, lj := strings.ToLower(actions[i]), strings.ToLower(actions[j])
+		if li != lj {
+			return li < lj
+		}
+		return actions[i] < actions[j]
+	})
+	var extras []string
+	for _, a := range actions {
+		if len(extras) == 0 || !strings.EqualFold(extras[len(extras)-1], a) {
+			extras = append(extras, a)
+		}
+	}
+	if n := extraActionsSize(extras); n > MaxExtraActionsSize {
+		return bad("ExtraDeniedActions", fmt.Sprintf("%d actions", len(extras)), fmt.Errorf("take %d characters, more than the %d allowed; combine them with wildcards (\"service:Prefix*\")", n, MaxExtraActionsSize))
+	}
+	return c, extras, nil
+}
+
+// statement is one IAM policy statement. Field order is the JSON order.
+type statement struct {
+	Sid       string                       `json:"Sid"`
+	Effect    string                       `json:"Effect"`
+	Action    []string                     `json:"Action"`
+	Resource  []string                     `json:"Resource"`
+	Condition map[string]map[string]string `json:"Condition,omitempty"`
+}
+
+type document struct {
+	Version   string      `json:"Version"`
+	Statement []statement `json:"Statement"`
+}
+
+func encode(sts []statement) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(document{Version: "2012-10-17", Statement: sts}); err != nil {
+		return nil, fmt.Errorf("encode lockdown policy: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func deny(sid string, actions []string, resources ...string) statement {
+	return statement{Sid: sid, Effect: "Deny", Action: actions, Resource: resources}
+}
+
+// statements lists the lockdown statements for a validated config. Each
+// carries one line on the attack it stops.
+func statements(c Config, extras []string) []statement {
+	p, a, x := c.Partition, c.Account, c.NamePrefix
+	policyARN := "arn:" + p + ":iam::" + a + ":policy/" + c.PolicyName
+
+	sts := []statement{
+		// Stops a workload from disabling the guardrail at run time: editing
+		// or deleting its functions, triggers, schedules, queues, alarm
+		// topics, alarms and decision logs, or purging the dead-letter
+		// queue. Reads are denied too: the functions' environment reveals
+		// which roles are exempt and which accounts are trusted, and the
+		// decision logs hold every trust policy; no workload needs them
+		// (operators read them through Identity Center roles, which are
+		// aws-reserved and never locked down).
+		// A trailing '*' in an ARN also matches ':' and '/', so the
+		// log-group pattern covers its log streams ("…:log-group:NAME:*").
+		deny("ProtectGuardrailRuntime",
+			[]string{"cloudwatch:*", "events:*", "lambda:*", "logs:*", "scheduler:*", "sns:*", "sqs:*"},
+			"arn:"+p+":lambda:*:"+a+":function:"+x+"*",
+			"arn:"+p+":events:*:"+a+":rule/"+x+"*",
+			"arn:"+p+":scheduler:*:"+a+":schedule/*/"+x+"*",
+			"arn:"+p+":sqs:*:"+a+":"+x+"*",
+			"arn:"+p+":sns:*:"+a+":"+x+"*",
+			"arn:"+p+":cloudwatch:*:"+a+":alarm:"+x+"*",
+			"arn:"+p+":logs:*:"+a+":log-group:/aws/lambda/"+x+"*",
+			"arn:"+p+":logs:*:"+a+":log-group:"+x+"*",
+		),
+		// Stops a workload from taking over or crippling the guardrail's
+		// roles: widening their trust, changing their permissions, passing
+		// them to its own compute (iam:PassRole) to borrow their IAM write
+		// access, or assuming them.
+		deny("ProtectGuardrailRoles",
+			[]string{"iam:*", "sts:AssumeRole"},
+			"arn:"+p+":iam::"+a+":role/"+x+"*",
+			"arn:"+p+":iam::"+a+":policy/"+x+"*",
+		),
+		// Stops a workload from deleting or rewriting the whole guardrail at
+		// once through its CloudFormation stack (stack ARNs end in /<id>).
+		deny("ProtectGuardrailStack",
+			[]string{"cloudformation:*"},
+			"arn:"+p+":cloudformation:*:"+a+":stack/"+x+"*/*",
+		),
+		// Stops a workload from emptying the lockdown itself: a new default
+		// version without these statements would free every service role.
+		deny("ProtectLockdownPolicy",
+			[]string{"iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"},
+			policyARN,
+		),
+		// Stops a role from freeing itself (or another role) by detaching
+		// the lockdown. iam:PolicyARN is the documented condition key of
+		// DetachRolePolicy (Service Authorization Reference, IAM).
+		//
+		// The inline fallback (PutRolePolicy "GuardrailLockdown") and the
+		// session revocation policy "GuardrailRevokeOlderSessions" cannot be
+		// protected the same way: PutRolePolicy and DeleteRolePolicy have no
+		// condition key naming the inline policy (their only IAM key is
+		// iam:PermissionsBoundary), so a deny would have to cover every
+		// inline policy of every role and would break every deployment
+		// pipeline that manages roles. Those changes are caught instead:
+		// PutRolePolicy and DeleteRolePolicy are in the guardrail's event
+		// rule, and the enforcer re-applies the lockdown.
+		{
+			Sid:       "ProtectLockdownAttachment",
+			Effect:    "Deny",
+			Action:    []string{"iam:DetachRolePolicy"},
+			Resource:  []string{"*"},
+			Condition: map[string]map[string]string{"ArnEquals": {"iam:PolicyARN": policyARN}},
+		},
+		// Stops a workload from hiding what it does: stopping, deleting or
+		// narrowing CloudTrail trails and CloudTrail Lake event data stores
+		// (the guardrail's own input: no trail, no IAM events).
+		deny("ProtectCloudTrail",
+			[]string{"cloudtrail:DeleteEventDataStore", "cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors",
+				"cloudtrail:PutInsightSelectors", "cloudtrail:StopEventDataStoreIngestion", "cloudtrail:StopLogging",
+				"cloudtrail:UpdateEventDataStore", "cloudtrail:UpdateTrail"},
+			"*"),
+		// Stops a workload from stopping or redirecting the AWS Config
+		// recorder, which keeps the configuration history of every role.
+		deny("ProtectConfig",
+			[]string{"config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel", "config:DeleteRetentionConfiguration",
+				"config:PutConfigurationRecorder", "config:PutDeliveryChannel", "config:PutRetentionConfiguration",
+				"config:StopConfigurationRecorder"},
+			"*"),
+		// Stops a workload from blinding GuardDuty: deleting or suspending
+		// the detector, leaving the administrator account, or suppressing
+		// findings with trusted IP lists and auto-archive filters.
+		deny("ProtectGuardDuty",
+			[]string{"guardduty:CreateFilter", "guardduty:CreateIPSet", "guardduty:DeleteDetector",
+				"guardduty:DeletePublishingDestination", "guardduty:DisassociateFromAdministratorAccount",
+				"guardduty:DisassociateFromMasterAccount", "guardduty:UpdateDetector", "guardduty:UpdateFilter",
+				"guardduty:UpdateIPSet", "guardduty:UpdatePublishingDestination"},
+			"*"),
+		// Stops a workload from switching off Security Hub, leaving its
+		// administrator, disabling standards or controls, or suppressing
+		// findings with automation rules.
+		deny("ProtectSecurityHub",
+			[]string{"securityhub:BatchDisableStandards", "securityhub:CreateAutomationRule*",
+				"securityhub:DisableSecurityHub", "securityhub:DisassociateFromAdministratorAccount",
+				"securityhub:DisassociateFromMasterAccount", "securityhub:UpdateAutomationRule*",
+				"securityhub:UpdateStandardsControl"},
+			"*"),
+		// Stops a workload from deleting IAM Access Analyzer, which reports
+		// external access, or archiving its findings.
+		deny("ProtectAccessAnalyzer",
+			[]string{"access-analyzer:ApplyArchiveRule", "access-analyzer:CreateArchiveRule", "access-analyzer:DeleteAnalyzer",
+				"access-analyzer:UpdateArchiveRule", "access-analyzer:UpdateFindings"},
+			"*"),
+		// Stops a workload from minting credentials that outlive its
+		// session and its role: IAM users, access keys (new or
+		// re-activated), console passwords, service-specific credentials,
+		// SSH keys and signing certificates.
+		deny("DenyLongTermCredentials",
+			[]string{"iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreateServiceSpecificCredential", "iam:CreateUser",
+				"iam:ResetServiceSpecificCredential", "iam:UpdateAccessKey", "iam:UpdateLoginProfile",
+				"iam:UpdateSSHPublicKey", "iam:UpdateServiceSpecificCredential", "iam:UploadSSHPublicKey",
+				"iam:UploadSigningCertificate"},
+			"*"),
+		// Stops a workload from creating its own way in: the trust engine
+		// accepts identity providers of this account, so a new SAML or OIDC
+		// provider (or a new audience/thumbprint on one), or an IAM Roles
+		// Anywhere trust anchor, would be a door the guardrail treats as
+		// trusted.
+		deny("DenyNewIdentityProviders",
+			[]string{"iam:AddClientIDToOpenIDConnectProvider", "iam:CreateOpenIDConnectProvider", "iam:CreateSAMLProvider",
+				"iam:UpdateOpenIDConnectProviderThumbprint", "iam:UpdateSAMLProvider",
+				"rolesanywhere:CreateTrustAnchor", "rolesanywhere:EnableTrustAnchor", "rolesanywhere:UpdateTrustAnchor"},
+			"*"),
+		// Stops a workload from taking the account out of reach of its
+		// owners: closing it, redirecting the security and billing contacts
+		// or the root e-mail (account takeover), or opting in to Regions
+		// that nobody monitors.
+		deny("DenyAccountChanges",
+			[]string{"account:AcceptPrimaryEmailUpdate", "account:CloseAccount", "account:DeleteAlternateContact",
+				"account:EnableRegion", "account:PutAlternateContact", "account:PutContactInformation",
+				"account:StartPrimaryEmailUpdate"},
+			"*"),
+		// Stops a workload from escaping or weakening the organization's
+		// controls: leaving it (SCPs and the organization trail stop
+		// applying), and, from the management account, removing accounts,
+		// deleting or detaching SCPs, disabling policy types, or turning off
+		// trusted access (which stops organization trails and StackSets).
+		deny("DenyOrganizationChanges",
+			[]string{"organizations:DeleteOrganization", "organizations:DeletePolicy", "organizations:DeregisterDelegatedAdministrator",
+				"organizations:DetachPolicy", "organizations:DisableAWSServiceAccess", "organizations:DisablePolicyType",
+				"organizations:LeaveOrganization", "organizations:RemoveAccountFromOrganization", "organizations:UpdatePolicy"},
+			"*"),
+	}
+	if len(extras) > 0 {
+		// Actions the operator chose to deny to every service role.
+		sts = append(sts, deny("OperatorDeniedActions", extras, "*"))
+	}
+	return sts
+}

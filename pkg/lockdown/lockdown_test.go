@@ -1,0 +1,420 @@
+package lockdown
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+const acct = "111122223333"
+
+func mustDocument(t testing.TB, c Config) []byte {
+	t.Helper()
+	doc, err := Document(c)
+	if err != nil {
+		t.Fatalf("Document(%+v): %v", c, err)
+	}
+	return doc
+}
+
+type parsedStatement struct {
+	Sid       string
+	Effect    string
+	Action    []string
+	Resource  []string
+	Condition map[string]map[string]string
+}
+
+func parse(t testing.TB, doc []byte) []parsedStatement {
+	t.Helper()
+	var d struct {
+		Version   string
+		Statement []parsedStatement
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		t.Fatalf("document is not a policy: %v\n%s", err, doc)
+	}
+	if d.Version != "2012-10-17" {
+		t.Errorf("Version = %q", d.Version)
+	}
+	return d.Statement
+}
+
+// The default document, indented for review, is the golden file.
+func TestDocumentGolden(t *testing.T) {
+	doc := mustDocument(t, Config{Account: acct})
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, doc, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	pretty.WriteByte('\n')
+	golden := filepath.Join("testdata", "default.json")
+	if *update {
+		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(pretty.Bytes(), want) {
+		t.Errorf("default document differs from %s (run go test -update and review the diff):\n%s", golden, pretty.Bytes())
+	}
+	if Size(want) != Size(doc) {
+		t.Errorf("Size(indented) = %d, Size(compact) = %d: white space must not count", Size(want), Size(doc))
+	}
+}
+
+func TestDocumentShape(t *testing.T) {
+	doc := mustDocument(t, Config{Account: acct, ExtraDeniedActions: []string{"ram:CreateResourceShare"}})
+	sids := map[string]bool{}
+	sidRe := regexp.MustCompile(`^[A-Za-z0-9]+$`) // IAM allows only alphanumerics in Sid
+	for _, st := range parse(t, doc) {
+		if !sidRe.MatchString(st.Sid) || sids[st.Sid] {
+			t.Errorf("Sid %q is empty, not alphanumeric or repeated", st.Sid)
+		}
+		sids[st.Sid] = true
+		if st.Effect != "Deny" {
+			t.Errorf("%s: Effect %q, want Deny", st.Sid, st.Effect)
+		}
+		if len(st.Action) == 0 || len(st.Resource) == 0 {
+			t.Errorf("%s: empty Action or Resource", st.Sid)
+		}
+		for _, a := range st.Action {
+			if a == "*" || strings.HasPrefix(a, "*") {
+				t.Errorf("%s: action %q denies across services", st.Sid, a)
+			}
+		}
+		for _, r := range st.Resource {
+			if r != "*" && !strings.HasPrefix(r, "arn:aws:") {
+				t.Errorf("%s: resource %q is not in partition aws", st.Sid, r)
+			}
+			if r != "*" && !strings.Contains(r, ":"+acct+":") {
+				t.Errorf("%s: resource %q is not in account %s", st.Sid, r, acct)
+			}
+		}
+	}
+	for _, want := range []string{"ProtectGuardrailRuntime", "ProtectGuardrailRoles", "ProtectGuardrailStack",
+		"ProtectLockdownPolicy", "ProtectLockdownAttachment", "ProtectCloudTrail", "ProtectConfig", "ProtectGuardDuty",
+		"ProtectSecurityHub", "ProtectAccessAnalyzer", "DenyLongTermCredentials", "DenyNewIdentityProviders",
+		"DenyAccountChanges", "DenyOrganizationChanges", "OperatorDeniedActions"} {
+		if !sids[want] {
+			t.Errorf("statement %s missing", want)
+		}
+	}
+}
+
+// request is one IAM request for the small evaluator below.
+type request struct {
+	action, resource string
+	context          map[string]string // condition keys
+}
+
+// denied reports whether any statement of doc denies req, with IAM's
+// matching rules for what this package emits: actions case-insensitive,
+// resources case-sensitive, '*' and '?' wildcards that cross ':' and '/',
+// and the ArnEquals condition operator.
+func denied(t *testing.T, doc []byte, req request) bool {
+	t.Helper()
+	for _, st := range parse(t, doc) {
+		if !anyMatch(st.Action, req.action, true) || !anyMatch(st.Resource, req.resource, false) {
+			continue
+		}
+		ok := true
+		for op, kv := range st.Condition {
+			if op != "ArnEquals" {
+				t.Fatalf("%s: evaluator does not know operator %s", st.Sid, op)
+			}
+			for k, v := range kv {
+				got, present := req.context[k]
+				ok = ok && present && got == v
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func anyMatch(patterns []string, s string, fold bool) bool {
+	for _, p := range patterns {
+		if fold {
+			p, s = strings.ToLower(p), strings.ToLower(s)
+		}
+		re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(p)) + "$"
+		if regexp.MustCompile(re).MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDocumentDenies(t *testing.T) {
+	doc := mustDocument(t, Config{Account: acct, ExtraDeniedActions: []string{"ec2:CreateVpcPeering*"}})
+	lockdownARN := "arn:aws:iam::" + acct + ":policy/GuardrailLockdown"
+	tests := []struct {
+		name string
+		req  request
+		want bool
+	}{
+		{"update guardrail function", request{action: "lambda:UpdateFunctionCode", resource: "arn:aws:lambda:us-east-1:" + acct + ":function:IamRoleGuardrail-Enforcer"}, true},
+		{"read guardrail function config", request{action: "lambda:GetFunctionConfiguration", resource: "arn:aws:lambda:us-east-1:" + acct + ":function:IamRoleGuardrail-Enforcer"}, true},
+		{"update own function", request{action: "lambda:UpdateFunctionCode", resource: "arn:aws:lambda:us-east-1:" + acct + ":function:orders-api"}, false},
+		{"disable guardrail rule", request{action: "events:DisableRule", resource: "arn:aws:events:us-east-1:" + acct + ":rule/IamRoleGuardrail-IamEvents"}, true},
+		{"purge guardrail DLQ", request{action: "sqs:PurgeQueue", resource: "arn:aws:sqs:us-east-1:" + acct + ":IamRoleGuardrail-DeadLetters"}, true},
+		{"purge own queue", request{action: "sqs:PurgeQueue", resource: "arn:aws:sqs:us-east-1:" + acct + ":orders"}, false},
+		{"delete guardrail log stream", request{action: "logs:DeleteLogStream", resource: "arn:aws:logs:us-east-1:" + acct + ":log-group:/aws/lambda/IamRoleGuardrail-Enforcer:log-stream:2026/01/01/x"}, true},
+		{"delete guardrail log group", request{action: "logs:DeleteLogGroup", resource: "arn:aws:logs:us-east-1:" + acct + ":log-group:/aws/lambda/IamRoleGuardrail-Enforcer:*"}, true},
+		{"delete guardrail alarm", request{action: "cloudwatch:DeleteAlarms", resource: "arn:aws:cloudwatch:us-east-1:" + acct + ":alarm:IamRoleGuardrail-Errors"}, true},
+		{"unsubscribe guardrail topic", request{action: "sns:Unsubscribe", resource: "arn:aws:sns:us-east-1:" + acct + ":IamRoleGuardrail-Alarms"}, true},
+		{"pass guardrail role", request{action: "iam:PassRole", resource: "arn:aws:iam::" + acct + ":role/IamRoleGuardrail-EnforcerRole"}, true},
+		{"widen guardrail role trust", request{action: "iam:UpdateAssumeRolePolicy", resource: "arn:aws:iam::" + acct + ":role/IamRoleGuardrail-EnforcerRole"}, true},
+		{"assume guardrail role", request{action: "sts:AssumeRole", resource: "arn:aws:iam::" + acct + ":role/IamRoleGuardrail-EnforcerRole"}, true},
+		{"change own role", request{action: "iam:PutRolePolicy", resource: "arn:aws:iam::" + acct + ":role/orders-api"}, false},
+		{"delete guardrail stack", request{action: "cloudformation:DeleteStack", resource: "arn:aws:cloudformation:us-east-1:" + acct + ":stack/IamRoleGuardrail/0d5e9f70-1111-2222-3333-444455556666"}, true},
+		{"delete own stack", request{action: "cloudformation:DeleteStack", resource: "arn:aws:cloudformation:us-east-1:" + acct + ":stack/orders/0d5e9f70-1111-2222-3333-444455556666"}, false},
+		{"new lockdown version", request{action: "iam:CreatePolicyVersion", resource: lockdownARN}, true},
+		{"new version of own policy", request{action: "iam:CreatePolicyVersion", resource: "arn:aws:iam::" + acct + ":policy/orders"}, false},
+		{"detach lockdown", request{action: "iam:DetachRolePolicy", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: map[string]string{"iam:PolicyARN": lockdownARN}}, true},
+		{"detach other policy", request{action: "iam:DetachRolePolicy", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: map[string]string{"iam:PolicyARN": "arn:aws:iam::aws:policy/ReadOnlyAccess"}}, false},
+		{"stop logging", request{action: "cloudtrail:StopLogging", resource: "arn:aws:cloudtrail:us-east-1:" + acct + ":trail/org"}, true},
+		{"stop config recorder", request{action: "config:StopConfigurationRecorder", resource: "*"}, true},
+		{"guardduty trusted IP list", request{action: "guardduty:CreateIPSet", resource: "*"}, true},
+		{"security hub off", request{action: "securityhub:DisableSecurityHub", resource: "*"}, true},
+		{"security hub suppression rule v2", request{action: "securityhub:CreateAutomationRuleV2", resource: "*"}, true},
+		{"delete analyzer", request{action: "access-analyzer:DeleteAnalyzer", resource: "*"}, true},
+		{"access key", request{action: "iam:CreateAccessKey", resource: "arn:aws:iam::" + acct + ":user/x"}, true},
+		{"access key, other case", request{action: "IAM:createaccesskey", resource: "arn:aws:iam::" + acct + ":user/x"}, true},
+		{"saml provider", request{action: "iam:CreateSAMLProvider", resource: "*"}, true},
+		{"roles anywhere anchor", request{action: "rolesanywhere:CreateTrustAnchor", resource: "*"}, true},
+		{"leave organization", request{action: "organizations:LeaveOrganization", resource: "*"}, true},
+		{"detach SCP", request{action: "organizations:DetachPolicy", resource: "*"}, true},
+		{"close account", request{action: "account:CloseAccount", resource: "*"}, true},
+		{"operator extra", request{action: "ec2:CreateVpcPeeringConnection", resource: "*"}, true},
+		{"ordinary work", request{action: "s3:GetObject", resource: "arn:aws:s3:::orders/x"}, false},
+		{"describe trails", request{action: "cloudtrail:DescribeTrails", resource: "*"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := denied(t, doc, tt.req); got != tt.want {
+				t.Errorf("denied(%s on %s) = %t, want %t", tt.req.action, tt.req.resource, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDocumentSizeLimits(t *testing.T) {
+	// Largest allowed configuration: every length at its cap and the
+	// extra-action budget filled exactly, with actions of maximum length.
+	var extras []string
+	budget := MaxExtraActionsSize
+	for i := 0; budget > 0; i++ {
+		n := min(MaxActionLength, budget-3)
+		if n < len("s00:A") {
+			break
+		}
+		svc := fmt.Sprintf("s%02d", i)
+		extras = append(extras, svc+":"+strings.Repeat("A", n-len(svc)-1))
+		budget -= n + 3
+	}
+	if budget != 0 {
+		t.Fatalf("test setup: %d characters of budget left unused", budget)
+	}
+	largest := Config{
+		Partition:          "aws-us-gov",
+		Account:            acct,
+		NamePrefix:         "P" + strings.Repeat("p", MaxNamePrefixLength-1),
+		PolicyName:         strings.Repeat("n", MaxPolicyNameLength),
+		ExtraDeniedActions: extras,
+	}
+	tokens := largest
+	tokens.Partition, tokens.Account = "${Token[AWS.Partition.7]}", "${Token[AWS.AccountId.8]}"
+
+	for _, tt := range []struct {
+		name string
+		c    Config
+	}{
+		{"default", Config{Account: acct}},
+		{"largest allowed", largest},
+		{"largest allowed with CDK tokens", tokens},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := mustDocument(t, tt.c)
+			sized := doc
+			if tt.c.Account != acct {
+				sized = bytes.ReplaceAll(bytes.ReplaceAll(doc, []byte(tokens.Account), []byte(acct)),
+					[]byte(tokens.Partition), []byte(sizingPartition))
+			}
+			n := Size(sized)
+			t.Logf("%s: %d of %d characters", tt.name, n, MaxSize)
+			if n > MaxSize {
+				t.Errorf("size %d exceeds %d", n, MaxSize)
+			}
+		})
+	}
+
+	// One more character of any kind is refused, so the caps above are
+	// exactly what Document accepts.
+	over := []struct {
+		name  string
+		field string
+		c     Config
+	}{
+		{"budget exceeded", "ExtraDeniedActions", withExtras(largest, append(extras[:len(extras):len(extras)], "zz:A"))},
+		{"prefix too long", "NamePrefix", Config{Account: acct, NamePrefix: largest.NamePrefix + "p"}},
+		{"policy name too long", "PolicyName", Config{Account: acct, PolicyName: largest.PolicyName + "n"}},
+		{"partition too long", "Partition", Config{Account: acct, Partition: "aws-us-govx"}},
+		{"action too long", "ExtraDeniedActions", Config{Account: acct, ExtraDeniedActions: []string{"s3:" + strings.Repeat("A", MaxActionLength-2)}}},
+	}
+	for _, tt := range over {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Document(tt.c)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != tt.field {
+				t.Errorf("Document error = %v, want *ConfigError on %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func withExtras(c Config, extras []string) Config {
+	c.ExtraDeniedActions = extras
+	return c
+}
+
+func TestCheckSize(t *testing.T) {
+	under := []byte(`{"a":"` + strings.Repeat("x", MaxSize-8) + `"}`) // exactly MaxSize
+	if n := Size(under); n != MaxSize {
+		t.Fatalf("test setup: Size = %d", n)
+	}
+	if err := CheckSize(under); err != nil {
+		t.Errorf("CheckSize(at limit) = %v", err)
+	}
+	overDoc := []byte(`{"a":"` + strings.Repeat("x", MaxSize-7) + `"}`)
+	err := CheckSize(overDoc)
+	var se *SizeError
+	if !errors.As(err, &se) || se.Size != MaxSize+1 {
+		t.Fatalf("CheckSize(over) = %v, want *SizeError{%d}", err, MaxSize+1)
+	}
+	if !strings.Contains(err.Error(), "6145") || !strings.Contains(err.Error(), "6144") {
+		t.Errorf("error %q does not give size and limit", err)
+	}
+}
+
+func TestSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{``, 0},
+		{`{}`, 2},
+		{" {\n\t\"a\" : [ 1 , 2 ]\r\n} ", 11},
+		{`{"a b":"c d"}`, 13},    // white space inside strings counts
+		{`{"a":"\" }"}`, 12},     // escaped quote does not end the string
+		{`{"a":"\\"  }`, 10},     // escaped backslash does
+		{`{"a":"\u0041"}`, 14},   // escapes count as written
+		{`{"é":"ß€"}`, 10},       // characters, not bytes
+		{"{\"a\":\"\xff\"}", 9},  // invalid UTF-8 counts one per byte
+		{`{"Version":"x"} `, 15}, // trailing space
+		{`["a",` + "\n  " + `"b"]`, 9},
+	}
+	for _, tt := range tests {
+		if got := Size([]byte(tt.in)); got != tt.want {
+			t.Errorf("Size(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDocumentDeterministic(t *testing.T) {
+	a := mustDocument(t, Config{Account: acct, ExtraDeniedActions: []string{"s3:PutBucketPolicy", "ram:*", "S3:putbucketpolicy", " ec2:Create* "}})
+	b := mustDocument(t, Config{Account: acct, ExtraDeniedActions: []string{"ec2:Create*", "S3:putbucketpolicy", "ram:*", "s3:PutBucketPolicy", ""}})
+	if !bytes.Equal(a, b) {
+		t.Errorf("equal configurations built different documents:\n%s\n%s", a, b)
+	}
+	sts := parse(t, a)
+	last := sts[len(sts)-1]
+	if want := []string{"ec2:Create*", "ram:*", "S3:putbucketpolicy"}; last.Sid != "OperatorDeniedActions" || strings.Join(last.Action, ",") != strings.Join(want, ",") {
+		t.Errorf("extras statement = %+v, want sorted, deduplicated %q", last, want)
+	}
+	if bytes.Contains(mustDocument(t, Config{Account: acct}), []byte("OperatorDeniedActions")) {
+		t.Error("document without extras has an OperatorDeniedActions statement")
+	}
+}
+
+func TestDocumentTokens(t *testing.T) {
+	doc := mustDocument(t, Config{Account: "${Token[AWS.AccountId.8]}", Partition: "${Token[AWS.Partition.7]}"})
+	if !bytes.Contains(doc, []byte(`"arn:${Token[AWS.Partition.7]}:iam::${Token[AWS.AccountId.8]}:policy/GuardrailLockdown"`)) {
+		t.Errorf("tokens not substituted verbatim:\n%s", doc)
+	}
+	if bytes.Contains(doc, []byte(sizingAccount)) || bytes.Contains(doc, []byte(sizingPartition)) {
+		t.Error("sizing stand-ins leaked into the document")
+	}
+}
+
+func TestDocumentInvalid(t *testing.T) {
+	tests := []struct {
+		name  string
+		c     Config
+		field string
+	}{
+		{"no account", Config{}, "Account"},
+		{"short account", Config{Account: "12345"}, "Account"},
+		{"account ARN", Config{Account: "arn:aws:iam::111122223333:root"}, "Account"},
+		{"not a token", Config{Account: "${AWS::AccountId}"}, "Account"},
+		{"bad partition", Config{Account: acct, Partition: "AWS"}, "Partition"},
+		{"wildcard partition", Config{Account: acct, Partition: "*"}, "Partition"},
+		{"short prefix", Config{Account: acct, NamePrefix: "Iam"}, "NamePrefix"},
+		{"wildcard prefix", Config{Account: acct, NamePrefix: "Guard*"}, "NamePrefix"},
+		{"prefix with underscore (not a stack name)", Config{Account: acct, NamePrefix: "Guard_rail"}, "NamePrefix"},
+		{"prefix starting with digit", Config{Account: acct, NamePrefix: "1Guard"}, "NamePrefix"},
+		{"policy name with slash", Config{Account: acct, PolicyName: "a/b"}, "PolicyName"},
+		{"deny everything", Config{Account: acct, ExtraDeniedActions: []string{"*"}}, "ExtraDeniedActions"},
+		{"deny every service", Config{Account: acct, ExtraDeniedActions: []string{"*:*"}}, "ExtraDeniedActions"},
+		{"no service", Config{Account: acct, ExtraDeniedActions: []string{"CreateUser"}}, "ExtraDeniedActions"},
+		{"wildcard service", Config{Account: acct, ExtraDeniedActions: []string{"s*:Get*"}}, "ExtraDeniedActions"},
+		{"space in action", Config{Account: acct, ExtraDeniedActions: []string{"s3:Get Object"}}, "ExtraDeniedActions"},
+		{"two colons", Config{Account: acct, ExtraDeniedActions: []string{"s3:Get:Object"}}, "ExtraDeniedActions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Document(tt.c)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != tt.field {
+				t.Fatalf("Document = %s, %v; want *ConfigError on %s", doc, err, tt.field)
+			}
+			if doc != nil {
+				t.Error("document returned with an error")
+			}
+		})
+	}
+}
+
+func BenchmarkDocument(b *testing.B) {
+	c := Config{Account: acct, ExtraDeniedActions: []string{"ram:*", "ec2:CreateVpcPeeringConnection"}}
+	for b.Loop() {
+		if _, err := Document(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSize(b *testing.B) {
+	doc := mustDocument(b, Config{Account: acct})
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		Size(doc)
+	}
+}
