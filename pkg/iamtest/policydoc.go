@@ -1,0 +1,498 @@
+package iamtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// node is one JSON value of a policy document, with the byte span of string
+// values in the raw text so principals can be re-rendered in place (IAM keeps
+// a document exactly as submitted, white space included, but shows a deleted
+// principal by its unique ID).
+type node struct {
+	kind       byte // 'o' object, 'a' array, 's' string, 'n' number, 'b' bool, 'z' null
+	str        string
+	start, end int // byte span of a string literal (quotes included)
+	keys       []string
+	vals       []*node
+	items      []*node
+}
+
+// get returns the member named key of an object node, or nil.
+func (n *node) get(key string) *node {
+	for i, k := range n.keys {
+		if k == key {
+			return n.vals[i]
+		}
+	}
+	return nil
+}
+
+// strings returns the string values of a string-or-list node, and whether
+// the node had that shape.
+func (n *node) stringsOf() ([]*node, bool) {
+	switch n.kind {
+	case 's':
+		return []*node{n}, true
+	case 'a':
+		if len(n.items) == 0 {
+			return nil, false
+		}
+		for _, it := range n.items {
+			if it.kind != 's' {
+				return nil, false
+			}
+		}
+		return n.items, true
+	}
+	return nil, false
+}
+
+var errSyntax = errors.New("syntax errors in policy")
+
+// parseTree decodes raw into a node tree. It rejects anything but a single
+// JSON object and duplicate member names (which IAM and a policy engine
+// could resolve differently).
+func parseTree(raw string) (*node, error) {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	root, err := parseValue(dec, raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errSyntax
+	}
+	if root.kind != 'o' {
+		return nil, errSyntax
+	}
+	return root, nil
+}
+
+func parseValue(dec *json.Decoder, raw string) (*node, error) {
+	off := int(dec.InputOffset())
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, errSyntax
+	}
+	return parseFrom(dec, raw, tok, off)
+}
+
+func parseFrom(dec *json.Decoder, raw string, tok json.Token, off int) (*node, error) {
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			n := &node{kind: 'o'}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, errSyntax
+				}
+				k, ok := kt.(string)
+				if !ok {
+					return nil, errSyntax
+				}
+				if n.get(k) != nil {
+					return nil, fmt.Errorf("%w: duplicate element %q", errSyntax, k)
+				}
+				v, err := parseValue(dec, raw)
+				if err != nil {
+					return nil, err
+				}
+				n.keys = append(n.keys, k)
+				n.vals = append(n.vals, v)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, errSyntax
+			}
+			return n, nil
+		case '[':
+			n := &node{kind: 'a'}
+			for dec.More() {
+				v, err := parseValue(dec, raw)
+				if err != nil {
+					return nil, err
+				}
+				n.items = append(n.items, v)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, errSyntax
+			}
+			return n, nil
+		}
+		return nil, errSyntax
+	case string:
+		end := int(dec.InputOffset())
+		// Between the previous offset and the literal there is only white
+		// space and separators, so the first quote opens the literal.
+		start := off + strings.IndexByte(raw[off:end], '"')
+		return &node{kind: 's', str: t, start: start, end: end}, nil
+	case json.Number:
+		return &node{kind: 'n', str: t.String()}, nil
+	case bool:
+		return &node{kind: 'b'}, nil
+	case nil:
+		return &node{kind: 'z'}, nil
+	}
+	return nil, errSyntax
+}
+
+// policySize counts a document the way IAM applies its size quotas: white
+// space outside string literals is not counted ("IAM doesn't count white
+// space", IAM quotas page; GetAccountSummary: AssumeRolePolicySizeQuota is in
+// non-whitespace characters); every other character counts once.
+func policySize(raw string) int {
+	n, inStr, esc := 0, false, false
+	for _, r := range raw {
+		switch {
+		case inStr:
+			n++
+			switch {
+			case esc:
+				esc = false
+			case r == '\\':
+				esc = true
+			case r == '"':
+				inStr = false
+			}
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+		default:
+			n++
+			if r == '"' {
+				inStr = true
+			}
+		}
+	}
+	return n
+}
+
+// docKind says which grammar a document follows.
+type docKind int
+
+const (
+	trustPolicy    docKind = iota // role trust policy: Principal required, Resource prohibited
+	identityPolicy                // managed or inline permissions policy: Resource required, Principal prohibited
+)
+
+// principalRef is an AWS principal value found in a trust policy, with its
+// span in the raw text.
+type principalRef struct {
+	value      string
+	start, end int
+}
+
+// parsedDoc is a validated document: its tree and its AWS principal values.
+type parsedDoc struct {
+	root *node
+	aws  []principalRef
+	// bareStar is true when a statement uses "Principal": "*".
+	bareStar bool
+}
+
+var (
+	actionRe  = regexp.MustCompile(`^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$`)
+	versionOK = map[string]bool{"2012-10-17": true, "2008-10-17": true}
+)
+
+// checkChars enforces the characters IAM allows in a policy document: tab,
+// line feed, carriage return and U+0020 through U+00FF (IAM quotas page,
+// "IAM and AWS STS quotas", characters in policy documents).
+func checkChars(raw string) *apiError {
+	if !utf8.ValidString(raw) {
+		return errMalformed("Syntax errors in policy.")
+	}
+	for _, r := range raw {
+		if r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0xFF) {
+			continue
+		}
+		return errMalformed("The policy contains the character %U, which is not allowed in policy documents.", r)
+	}
+	return nil
+}
+
+// validateDoc checks a document against IAM's grammar for its kind. It does
+// not resolve principals; the caller does that against account state.
+func validateDoc(raw string, kind docKind) (*parsedDoc, *apiError) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, errMalformed("Syntax errors in policy.")
+	}
+	if e := checkChars(raw); e != nil {
+		return nil, e
+	}
+	root, err := parseTree(raw)
+	if err != nil {
+		return nil, errMalformed("Syntax errors in policy.")
+	}
+	for _, k := range root.keys {
+		switch k {
+		case "Version", "Id", "Statement":
+		default:
+			return nil, errMalformed("Syntax errors in policy.")
+		}
+	}
+	if v := root.get("Version"); v != nil && (v.kind != 's' || !versionOK[v.str]) {
+		return nil, errMalformed("The policy failed legacy parsing")
+	}
+	st := root.get("Statement")
+	if st == nil {
+		return nil, errMalformed("Syntax errors in policy.")
+	}
+	var stmts []*node
+	switch st.kind {
+	case 'o':
+		stmts = []*node{st}
+	case 'a':
+		stmts = st.items
+	default:
+		return nil, errMalformed("Syntax errors in policy.")
+	}
+	if len(stmts) == 0 {
+		return nil, errMalformed("Syntax errors in policy.")
+	}
+	pd := &parsedDoc{root: root}
+	for _, s := range stmts {
+		if e := validateStatement(s, kind, pd); e != nil {
+			return nil, e
+		}
+	}
+	return pd, nil
+}
+
+func validateStatement(s *node, kind docKind, pd *parsedDoc) *apiError {
+	if s.kind != 'o' {
+		return errMalformed("Syntax errors in policy.")
+	}
+	for _, k := range s.keys {
+		switch k {
+		case "Sid", "Effect", "Action", "NotAction", "Resource", "NotResource",
+			"Principal", "NotPrincipal", "Condition":
+		default:
+			return errMalformed("Syntax errors in policy.")
+		}
+	}
+	if sid := s.get("Sid"); sid != nil && sid.kind != 's' {
+		return errMalformed("Syntax errors in policy.")
+	}
+	eff := s.get("Effect")
+	if eff == nil || eff.kind != 's' {
+		return errMalformed("Syntax errors in policy.")
+	}
+	if eff.str != "Allow" && eff.str != "Deny" {
+		return errMalformed("Invalid effect: %s", eff.str)
+	}
+	a, na := s.get("Action"), s.get("NotAction")
+	if (a == nil) == (na == nil) {
+		return errMalformed("Policy statement must contain actions.")
+	}
+	if a == nil {
+		a = na
+	}
+	acts, ok := a.stringsOf()
+	if !ok {
+		return errMalformed("Syntax errors in policy.")
+	}
+	for _, act := range acts {
+		if act.str != "*" && !actionRe.MatchString(act.str) {
+			return errMalformed("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.")
+		}
+	}
+	if c := s.get("Condition"); c != nil {
+		if e := validateCondition(c); e != nil {
+			return e
+		}
+	}
+	hasRes := s.get("Resource") != nil || s.get("NotResource") != nil
+	p, np := s.get("Principal"), s.get("NotPrincipal")
+	switch kind {
+	case identityPolicy:
+		if p != nil || np != nil {
+			return errMalformed("Policy document should not specify a principal.")
+		}
+		if !hasRes {
+			return errMalformed("Policy statement must contain resources.")
+		}
+		r := s.get("Resource")
+		if r == nil {
+			r = s.get("NotResource")
+		}
+		if s.get("Resource") != nil && s.get("NotResource") != nil {
+			return errMalformed("Syntax errors in policy.")
+		}
+		if _, ok := r.stringsOf(); !ok {
+			return errMalformed("Syntax errors in policy.")
+		}
+	case trustPolicy:
+		if hasRes {
+			if s.get("Resource") != nil {
+				return errMalformed("Has prohibited field Resource")
+			}
+			return errMalformed("Has prohibited field NotResource")
+		}
+		if p == nil && np == nil {
+			return errMalformed("Missing required field Principal")
+		}
+		if p != nil && np != nil {
+			return errMalformed("Syntax errors in policy.")
+		}
+		if np != nil && eff.str == "Allow" {
+			// NotPrincipal is only supported with Deny (IAM User Guide,
+			// "AWS JSON policy elements: NotPrincipal").
+			return errMalformed("Has prohibited field NotPrincipal")
+		}
+		if p == nil {
+			p = np
+		}
+		if e := collectPrincipals(p, pd); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func validateCondition(c *node) *apiError {
+	if c.kind != 'o' {
+		return errMalformed("Syntax errors in policy.")
+	}
+	for _, blk := range c.vals {
+		if blk.kind != 'o' {
+			return errMalformed("Syntax errors in policy.")
+		}
+		for _, v := range blk.vals {
+			switch v.kind {
+			case 's', 'n', 'b':
+			case 'a':
+				for _, it := range v.items {
+					if it.kind != 's' && it.kind != 'n' && it.kind != 'b' {
+						return errMalformed("Syntax errors in policy.")
+					}
+				}
+			default:
+				return errMalformed("Syntax errors in policy.")
+			}
+		}
+	}
+	return nil
+}
+
+var (
+	accountIDRe   = regexp.MustCompile(`^[0-9]{12}$`)
+	uniqueIDRe    = regexp.MustCompile(`^(AROA|AIDA)[A-Z0-9]{16,}$`)
+	servicePrinRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*\.(amazonaws\.com|amazonaws\.com\.cn|amazon\.com)$`)
+	canonicalRe   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// arnPrinRe matches the principal ARN forms a trust policy accepts.
+	arnPrinRe = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):(iam|sts)::([0-9]{12}):(root|role/.+|user/.+|assumed-role/[^/]+/.+|federated-user/.+)$`)
+	idpArnRe  = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:(saml-provider/[\w+=,.@-]+|oidc-provider/.+)$`)
+	webIDPs   = map[string]bool{
+		"cognito-identity.amazonaws.com": true, "accounts.google.com": true,
+		"graph.facebook.com": true, "www.amazon.com": true,
+	}
+)
+
+func invalidPrincipal(typ, value string) *apiError {
+	b, _ := json.Marshal(value)
+	return errMalformed("Invalid principal in policy: %q:%s", typ, b)
+}
+
+// collectPrincipals checks the syntax of a Principal / NotPrincipal element
+// and records its AWS values for resolution against the account.
+func collectPrincipals(p *node, pd *parsedDoc) *apiError {
+	if p.kind == 's' {
+		if p.str != "*" {
+			return invalidPrincipal("STAR", p.str)
+		}
+		pd.bareStar = true
+		return nil
+	}
+	if p.kind != 'o' || len(p.keys) == 0 {
+		return errMalformed("Syntax errors in policy.")
+	}
+	for i, typ := range p.keys {
+		vals, ok := p.vals[i].stringsOf()
+		if !ok {
+			return errMalformed("Syntax errors in policy.")
+		}
+		for _, v := range vals {
+			switch typ {
+			case "AWS":
+				if v.str != "*" && !accountIDRe.MatchString(v.str) && !uniqueIDRe.MatchString(v.str) {
+					m := arnPrinRe.FindStringSubmatch(v.str)
+					// A wildcard inside a principal ARN is not allowed; only
+					// the bare "*" is (IAM User Guide, Principal element).
+					if m == nil || strings.ContainsAny(v.str, "*?") {
+						return invalidPrincipal("AWS", v.str)
+					}
+					if (m[2] == "sts") != (strings.HasPrefix(m[4], "assumed-role/") || strings.HasPrefix(m[4], "federated-user/")) {
+						return invalidPrincipal("AWS", v.str)
+					}
+				}
+				pd.aws = append(pd.aws, principalRef{value: v.str, start: v.start, end: v.end})
+			case "Service":
+				if !servicePrinRe.MatchString(v.str) {
+					return invalidPrincipal("SERVICE", v.str)
+				}
+			case "Federated":
+				if !webIDPs[v.str] && !idpArnRe.MatchString(v.str) {
+					return invalidPrincipal("FEDERATED", v.str)
+				}
+			case "CanonicalUser":
+				if !canonicalRe.MatchString(v.str) {
+					return invalidPrincipal("CANONICAL_USER", v.str)
+				}
+			default:
+				return invalidPrincipal(strings.ToUpper(typ), v.str)
+			}
+		}
+	}
+	return nil
+}
+
+// trustDoc is a stored trust policy: the text as submitted plus the AWS
+// principals IAM resolved to unique IDs when it was saved.
+type trustDoc struct {
+	raw  string
+	refs []idRef // sorted by start
+}
+
+// idRef ties the span of a principal string to the unique ID of the role or
+// user it named when the document was saved.
+type idRef struct {
+	start, end int
+	id         string
+}
+
+// render returns the document as IAM shows it now: a reference whose entity
+// still exists is shown by that entity's ARN, one whose entity was deleted by
+// the bare unique ID (IAM User Guide, "Role trust policy examples": a
+// deleted principal appears as its unique ID and recreating a same-named
+// role does not restore the trust).
+func (d trustDoc) render(arnOf func(id string) (string, bool)) string {
+	if len(d.refs) == 0 {
+		return d.raw
+	}
+	var b bytes.Buffer
+	last := 0
+	for _, r := range d.refs {
+		b.WriteString(d.raw[last:r.start])
+		shown := r.id
+		if arn, ok := arnOf(r.id); ok {
+			shown = arn
+		}
+		q, _ := json.Marshal(shown)
+		b.Write(q)
+		last = r.end
+	}
+	b.WriteString(d.raw[last:])
+	return b.String()
+}
+
+func sortRefs(refs []idRef) {
+	sort.Slice(refs, func(i, j int) bool { return refs[i].start < refs[j].start })
+}
