@@ -131,17 +131,15 @@ func identity(r Role) (name, rpath, problem string) {
 		if !ok {
 			return "", "", fmt.Sprintf("ARN %q is not a role ARN", r.ARN)
 		}
-		if name == "" {
-			name = an
-		}
-		if rpath == "" {
-			rpath = ap
-		}
 		// A name or path that disagrees with the ARN means the caller
 		// mixed up two roles; deciding on either could exempt the wrong one.
-		if name != an || rpath != ap {
+		// Case alone is no disagreement: IAM role names are unique
+		// regardless of case, and an event may carry the name as the
+		// caller typed it. The ARN's spelling is the role's own.
+		if (name != "" && !strings.EqualFold(name, an)) || (rpath != "" && !strings.EqualFold(rpath, ap)) {
 			return "", "", fmt.Sprintf("name %q and path %q disagree with ARN %q", r.Name, r.Path, r.ARN)
 		}
+		name, rpath = an, ap
 	}
 	if rpath == "" {
 		rpath = "/" // IAM's default path
