@@ -1,0 +1,166 @@
+// Package decision provides the guardrail's decision record (DESIGN.md §7):
+// one JSON object per evaluated role that says what the guardrail found, what
+// it changed or would change, why, who caused it and how to undo it, written
+// as one log/slog JSON line, plus its CloudWatch Embedded Metric Format counters.
+//
+// The JSON field names are a contract with operators' saved Logs Insights
+// queries, metric filters and alarms: they are snake_case and are never
+// renamed once shipped. New fields may be added.
+package decision
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/iamguardrail/guardrail/pkg/config"
+)
+
+// Message is the slog message of every decision line, so a Logs Insights
+// query can select decisions with `filter msg = "decision"`.
+const Message = "decision"
+
+// Outcome values: the one-word summary of an evaluation.
+const (
+	// OutcomeCompliant: the role already satisfied every control that applies.
+	OutcomeCompliant = "compliant"
+	// OutcomeChanged: the guardrail wrote at least one change and none failed.
+	OutcomeChanged = "changed"
+	// OutcomeWouldChange: a control in check mode found something to change
+	// and nothing was written.
+	OutcomeWouldChange = "would-change"
+	// OutcomeSkipped: no control applies (the role's class is not "service",
+	// or both controls are in skip mode).
+	OutcomeSkipped = "skipped"
+	// OutcomeRoleGone: the role no longer exists (NoSuchEntity); a normal
+	// outcome, not an error (DESIGN.md §8).
+	OutcomeRoleGone = "role-gone"
+	// OutcomeError: the evaluation or a write failed; Error says why.
+	OutcomeError = "error"
+	// OutcomeIgnored: the caller decided the event needs no evaluation
+	// (wrong source, failed call, the guardrail's own change…); set by the
+	// Lambda, never by the engine.
+	OutcomeIgnored = "ignored"
+)
+
+// Lockdown values: the state of the lockdown control after the evaluation.
+const (
+	// LockdownAttached: the guardrail attached the managed lockdown policy.
+	LockdownAttached = "attached"
+	// LockdownPresent: the managed lockdown policy was already attached.
+	LockdownPresent = "present"
+	// LockdownInline: the role carries the lockdown document inline, because
+	// it had the maximum number of managed policies (LimitExceeded).
+	LockdownInline = "inline"
+	// LockdownWouldAttach: check mode found the lockdown missing.
+	LockdownWouldAttach = "would-attach"
+	// LockdownSkipped: the control does not apply (skip mode, or a role
+	// class that is never touched).
+	LockdownSkipped = "skipped"
+	// LockdownFailed: the lockdown is missing and putting it in place failed.
+	LockdownFailed = "failed"
+)
+
+// Action results.
+const (
+	// ResultDone: the call was made and succeeded.
+	ResultDone = "done"
+	// ResultWould: the call would be made in enforce mode (check mode).
+	ResultWould = "would"
+	// ResultSkipped: the call was needed but deliberately not made; Error
+	// says why (e.g. the trust write before it failed).
+	ResultSkipped = "skipped"
+	// ResultFailed: the call was made and failed; Error holds the API error.
+	ResultFailed = "failed"
+)
+
+// Controls named in findings and actions.
+const (
+	ControlTrust    = "trust"
+	ControlLockdown = "lockdown"
+)
+
+// Modes holds the mode each control ran in.
+type Modes struct {
+	Trust    config.Mode `json:"trust"`
+	Lockdown config.Mode `json:"lockdown"`
+}
+
+// Principal is one principal of the trust policy with the verdict of the
+// trust engine, so a reviewer sees what the policy admits and why.
+type Principal struct {
+	Statement int    `json:"statement"`         // index of the statement in the document
+	Sid       string `json:"sid,omitempty"`     // the statement's Sid, if any
+	Effect    string `json:"effect"`            // the statement's effect
+	Type      string `json:"type"`              // AWS, Service, Federated, CanonicalUser, or * for the bare wildcard
+	Value     string `json:"value"`             // the principal value as written
+	Kind      string `json:"kind"`              // wildcard, same-account, trusted-account, foreign-account, service, federated, dangling, invalid, not-principal
+	Account   string `json:"account,omitempty"` // the account the principal belongs to, when known
+	Trusted   bool   `json:"trusted"`           // kept by the trust control
+	Reason    string `json:"reason"`            // why it is (not) trusted
+	Risk      string `json:"risk,omitempty"`    // why a kept principal still deserves a look
+}
+
+// Finding is one thing a control found wrong: an untrusted principal, a
+// service principal without a source condition, a missing lockdown policy.
+type Finding struct {
+	Control   string `json:"control"`             // "trust" or "lockdown"
+	Principal string `json:"principal,omitempty"` // the principal concerned (trust)
+	Policy    string `json:"policy,omitempty"`    // the policy concerned (lockdown)
+	Kind      string `json:"kind,omitempty"`      // principal kind (trust)
+	Statement *int   `json:"statement,omitempty"` // statement index (trust)
+	Reason    string `json:"reason"`              // why it is a finding
+	Removed   bool   `json:"removed"`             // the rewrite removes it (in check mode: would remove)
+}
+
+// Action is one IAM write the evaluation made, would make, or skipped.
+type Action struct {
+	Control string `json:"control"`          // "trust" or "lockdown"
+	API     string `json:"api"`              // IAM action, e.g. UpdateAssumeRolePolicy
+	Target  string `json:"target,omitempty"` // policy ARN or inline policy name, when the API takes one
+	Result  string `json:"result"`           // done, would, skipped or failed
+	Error   string `json:"error,omitempty"`  // the API error (failed) or the reason (skipped)
+}
+
+// Record is the decision record of one evaluation of one role. Records are
+// plain data: the engine fills them, the caller logs them with Log and
+// EmitMetrics. Pointer and RawMessage fields are null/absent when unknown.
+type Record struct {
+	EventID   string    `json:"event_id"`   // CloudTrail eventID; "" for the sweeper and scan
+	EventName string    `json:"event_name"` // CloudTrail eventName, or "Sweep"/"Scan"
+	EventTime time.Time `json:"event_time"` // CloudTrail eventTime; zero (omitted in logs) for the sweeper
+	Actor     string    `json:"actor"`      // ARN of the caller who caused the event
+
+	Account  string `json:"account"`   // account of the role (from its ARN)
+	RoleARN  string `json:"role_arn"`  // the role's ARN; built from the name when the role is gone
+	RoleName string `json:"role_name"` // the role's name
+	RolePath string `json:"role_path"` // the role's path, e.g. "/" or "/aws-service-role/x/"
+
+	Class       string `json:"class"`        // aws-managed, guardrail, exempt or service
+	ClassReason string `json:"class_reason"` // why the role has that class
+	Mode        Modes  `json:"mode"`         // mode of each control
+
+	Outcome    string      `json:"outcome"`    // see the Outcome constants
+	Principals []Principal `json:"principals"` // every principal of the trust policy with its verdict
+	Findings   []Finding   `json:"findings"`   // what the controls found
+	Actions    []Action    `json:"actions"`    // writes done, would be done, skipped or failed
+
+	// TrustPolicyBefore is the trust document as read (decoded JSON
+	// object); TrustPolicyAfter is the document written (or that would be
+	// written in check mode), nil when unchanged.
+	TrustPolicyBefore json.RawMessage `json:"trust_policy_before"`
+	TrustPolicyAfter  json.RawMessage `json:"trust_policy_after"`
+
+	Lockdown              string     `json:"lockdown"`                // see the Lockdown constants
+	RevokedSessionsBefore *time.Time `json:"revoked_sessions_before"` // sessions issued before this time were revoked
+	// Undo lists AWS CLI commands that reverse every write the evaluation
+	// made. Running them while the guardrail enforces re-triggers it; set the
+	// role exempt first.
+	Undo []string `json:"undo"`
+
+	ReadConsistent bool   `json:"read_consistent"` // reads agreed with the event's claimed change (always true without a claim)
+	DeliveryLagMS  *int64 `json:"delivery_lag_ms"` // receive time minus eventTime; nil without an event
+	DurationMS     int64  `json:"duration_ms"`     // wall time of the evaluation
+	APICalls       int    `json:"api_calls"`       // IAM calls the evaluation made (SDK retries not counted)
+	Version        string `json:"version"`         // build version of the guardrail
+	Error          string `json:"error,omitempty"` // why the evaluation failed, when it did
+}

@@ -1,0 +1,717 @@
+package guardrail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/iamguardrail/guardrail/pkg/classify"
+	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/decision"
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
+	"github.com/iamguardrail/guardrail/pkg/policy"
+	"github.com/iamguardrail/guardrail/pkg/trust"
+)
+
+// RevokePolicyName is the inline policy that revokes a role's older sessions
+// after an external principal was removed from its trust policy (DESIGN.md §5).
+const RevokePolicyName = "GuardrailRevokeOlderSessions"
+
+// state is what the engine knows about one role: read live (GetRole,
+// ListAttachedRolePolicies) or taken from a GetAccountAuthorizationDetails
+// snapshot.
+type state struct {
+	name, path, arn string
+	account         string
+	partition       string
+	trustRaw        string // as IAM returned it (URL-encoded) or plain
+	attached        []string
+	attachedKnown   bool
+	inline          map[string]string // name -> document
+	inlineKnown     bool              // inline holds every inline policy
+}
+
+// run is one evaluation: the record being filled and the calls made.
+type run struct {
+	e     *Engine
+	rec   decision.Record
+	calls int
+	now   time.Time
+	errs  []error
+	gone  bool // a write found the role deleted (NoSuchEntity)
+}
+
+func (e *Engine) newRun(t Trigger) *run {
+	now := e.now()
+	r := &run{e: e, now: now}
+	r.rec = decision.Record{
+		EventID:        t.EventID,
+		EventName:      t.EventName,
+		EventTime:      t.EventTime,
+		Actor:          t.Actor,
+		Mode:           decision.Modes{Trust: e.cfg.TrustMode, Lockdown: e.cfg.LockdownMode},
+		ReadConsistent: true,
+		Version:        e.version,
+	}
+	if !t.EventTime.IsZero() && !t.ReceivedAt.IsZero() {
+		lag := t.ReceivedAt.Sub(t.EventTime).Milliseconds()
+		r.rec.DeliveryLagMS = &lag
+	}
+	return r
+}
+
+// finish completes the record: outcome, duration, calls and error.
+func (r *run) finish() (decision.Record, error) {
+	r.rec.DurationMS = r.e.now().Sub(r.now).Milliseconds()
+	r.rec.APICalls = r.calls
+	if r.gone {
+		// Deleted while being evaluated: what was written before is in
+		// Actions; nothing is left to protect or retry.
+		r.rec.Outcome = decision.OutcomeRoleGone
+		r.rec.Lockdown = ""
+		return r.rec, nil
+	}
+	err := errors.Join(r.errs...)
+	if err != nil {
+		r.rec.Outcome = decision.OutcomeError
+		r.rec.Error = err.Error()
+		return r.rec, err
+	}
+	if r.rec.Outcome == "" {
+		r.rec.Outcome = outcomeOf(r.rec.Actions)
+	}
+	return r.rec, nil
+}
+
+func (r *run) fail(err error) { r.errs = append(r.errs, err) }
+
+func outcomeOf(actions []decision.Action) string {
+	out := decision.OutcomeCompliant
+	for _, a := range actions {
+		switch a.Result {
+		case decision.ResultDone:
+			return decision.OutcomeChanged
+		case decision.ResultWould:
+			out = decision.OutcomeWouldChange
+		}
+	}
+	return out
+}
+
+// Evaluate reads the named role's current state, classifies it, restricts
+// its trust policy and makes sure the lockdown policy is in place, writing
+// only in enforce mode and only what really changes. c is what the
+// triggering event claims it changed (the zero Claim for none): when the
+// reads disagree with it the engine re-reads with backoff, and when they
+// never agree and the claimed state would be non-compliant it writes nothing
+// and returns an error wrapping ErrStaleRead (DESIGN.md §2).
+//
+// The record is always filled. A role that no longer exists is the outcome
+// "role-gone" with a nil error. The error, if any, joins every failure; use
+// IsRetryable to decide whether to retry the event.
+func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Claim) (decision.Record, error) {
+	r := e.newRun(t)
+	r.rec.RoleName = roleName
+	if roleName == "" {
+		r.fail(errors.New("evaluate: empty role name"))
+		return r.finish()
+	}
+	st, err := r.readRole(ctx, roleName)
+	if err != nil {
+		return r.readFailed(err)
+	}
+	r.describe(st)
+	if !r.classify(st) {
+		return r.finish()
+	}
+	if r.needAttached(c) {
+		if err := r.readAttached(ctx, st); err != nil {
+			return r.readFailed(err)
+		}
+	}
+	proceed, err := r.converge(ctx, st, c)
+	if err != nil {
+		if isNoSuchEntity(err) {
+			return r.readFailed(err)
+		}
+		r.fail(err)
+		return r.finish()
+	}
+	if !proceed {
+		return r.finish()
+	}
+	r.enforce(ctx, st, c.DetachedPolicyARN != "" && c.DetachedPolicyARN == e.cfg.LockdownPolicyARN)
+	return r.finish()
+}
+
+// EvaluateRole evaluates a role read by the caller (the sweeper's
+// GetAccountAuthorizationDetails snapshot). A role the snapshot shows
+// compliant, or whose changes are all in check mode, costs no IAM call. A
+// role that needs a write is re-read and evaluated with Evaluate, because
+// the snapshot may be minutes old and a write based on it could undo a
+// change made since.
+func (e *Engine) EvaluateRole(ctx context.Context, role Role, t Trigger) (decision.Record, error) {
+	r := e.newRun(t)
+	r.rec.RoleName = role.Name
+	st := &state{
+		name: role.Name, path: role.Path, arn: role.ARN, trustRaw: role.TrustPolicy,
+		attached: role.AttachedPolicyARNs, attachedKnown: true,
+		inline: role.InlinePolicies, inlineKnown: true,
+	}
+	if err := st.parseARN(); err != nil {
+		r.fail(err)
+		return r.finish()
+	}
+	r.describe(st)
+	if !r.classify(st) {
+		return r.finish()
+	}
+	tp := r.planTrust(st)
+	lp := r.planLockdown(ctx, st, false)
+	if (tp.changed() && e.cfg.TrustMode == config.Enforce) || (lp.missing() && e.cfg.LockdownMode == config.Enforce) {
+		// Fresh state before any write.
+		rec, err := e.Evaluate(ctx, role.Name, t, Claim{})
+		rec.APICalls += r.calls
+		return rec, err
+	}
+	r.applyTrust(ctx, st, tp)
+	r.applyLockdown(ctx, st, lp)
+	return r.finish()
+}
+
+// readFailed records a failed read: NoSuchEntity means the role is gone
+// (a normal outcome), anything else is an error.
+func (r *run) readFailed(err error) (decision.Record, error) {
+	if isNoSuchEntity(err) {
+		r.rec.Outcome = decision.OutcomeRoleGone
+		r.rec.Lockdown = ""
+		r.rec.Principals, r.rec.Findings, r.rec.Actions = nil, nil, nil
+		return r.finish()
+	}
+	r.fail(err)
+	return r.finish()
+}
+
+func isNoSuchEntity(err error) bool { return errorCode(err) == "NoSuchEntity" }
+
+// describe copies the role's identity into the record.
+func (r *run) describe(st *state) {
+	r.rec.RoleName = st.name
+	r.rec.RolePath = st.path
+	r.rec.RoleARN = st.arn
+	r.rec.Account = st.account
+	if doc, err := policy.Parse([]byte(st.trustRaw)); err == nil {
+		r.rec.TrustPolicyBefore = mustJSON(doc)
+	}
+}
+
+// classify sets the class and reports whether the controls apply. For the
+// classes that are never touched, it still lists what the trust policy
+// admits, so a reviewer sees an exempt role that trusts the world.
+func (r *run) classify(st *state) bool {
+	res := classify.Classify(classify.Role{Name: st.name, Path: st.path, ARN: st.arn},
+		classify.Rules{ProtectedRoleARNs: r.e.cfg.ProtectedRoleARNs, ExemptRoles: r.e.cfg.ExemptRoles})
+	r.rec.Class, r.rec.ClassReason = string(res.Class), res.Reason
+	if res.Class == classify.Service && (r.e.cfg.TrustMode != config.Skip || r.e.cfg.LockdownMode != config.Skip) {
+		return true
+	}
+	r.rec.Outcome = decision.OutcomeSkipped
+	r.rec.Lockdown = decision.LockdownSkipped
+	if doc, err := policy.Parse([]byte(st.trustRaw)); err == nil {
+		if res, err := trust.Analyze(doc, st.zone(r.e.cfg)); err == nil {
+			r.rec.Principals = principals(res.Principals)
+			for _, f := range findings(res.Findings) {
+				f.Removed = false // nothing is removed from a role the guardrail never touches
+				r.rec.Findings = append(r.rec.Findings, f)
+			}
+		}
+	}
+	return false
+}
+
+// needAttached reports whether the attached-policy list is needed: for the
+// lockdown control, and to check an attach/detach claim.
+func (r *run) needAttached(c Claim) bool {
+	return r.e.cfg.LockdownMode != config.Skip || c.AttachedPolicyARN != "" || c.DetachedPolicyARN != ""
+}
+
+// enforce plans and applies both controls on a live-read role.
+// lockdownDetached says the event detached the lockdown policy: then the
+// lockdown is re-attached whatever the (possibly stale) list says, which is
+// safe because AttachRolePolicy of an attached policy changes nothing.
+func (r *run) enforce(ctx context.Context, st *state, lockdownDetached bool) {
+	tp := r.planTrust(st)
+	lp := r.planLockdown(ctx, st, lockdownDetached)
+	r.applyTrust(ctx, st, tp)
+	r.applyLockdown(ctx, st, lp)
+}
+
+// zone is the set of principals the role may trust: its own account (from
+// its ARN, like its partition) and the configured trusted ones.
+func (st *state) zone(cfg config.Config) trust.Zone {
+	return trust.Zone{Account: st.account, Partition: st.partition,
+		TrustedAccounts: cfg.TrustedAccounts, TrustedOrgIDs: cfg.TrustedOrgIDs}
+}
+
+func (st *state) parseARN() error {
+	a, err := arn.Parse(st.arn)
+	if err != nil || a.Service != "iam" || !strings.HasPrefix(a.Resource, "role/") {
+		return fmt.Errorf("role %s: %q is not a role ARN", st.name, st.arn)
+	}
+	st.account, st.partition = a.AccountID, a.Partition
+	return nil
+}
+
+// readRole calls GetRole.
+func (r *run) readRole(ctx context.Context, name string) (*state, error) {
+	r.calls++
+	out, err := r.e.client.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil {
+		return nil, fmt.Errorf("get role %s: %w", name, err)
+	}
+	if out.Role == nil {
+		return nil, fmt.Errorf("get role %s: response without a role", name)
+	}
+	st := &state{
+		name:     aws.ToString(out.Role.RoleName),
+		path:     aws.ToString(out.Role.Path),
+		arn:      aws.ToString(out.Role.Arn),
+		trustRaw: aws.ToString(out.Role.AssumeRolePolicyDocument),
+	}
+	if err := st.parseARN(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// readAttached calls ListAttachedRolePolicies until the list is complete.
+func (r *run) readAttached(ctx context.Context, st *state) error {
+	var arns []string
+	in := &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(st.name)}
+	for {
+		r.calls++
+		out, err := r.e.client.ListAttachedRolePolicies(ctx, in)
+		if err != nil {
+			return fmt.Errorf("list attached policies of role %s: %w", st.name, err)
+		}
+		for _, p := range out.AttachedPolicies {
+			arns = append(arns, aws.ToString(p.PolicyArn))
+		}
+		if !out.IsTruncated || out.Marker == nil {
+			break
+		}
+		in.Marker = out.Marker
+	}
+	st.attached, st.attachedKnown = arns, true
+	return nil
+}
+
+// readInline lists the role's inline policy names; the documents are read
+// on demand by inlineDocument.
+func (r *run) readInline(ctx context.Context, st *state) error {
+	names := map[string]string{}
+	in := &iam.ListRolePoliciesInput{RoleName: aws.String(st.name)}
+	for {
+		r.calls++
+		out, err := r.e.client.ListRolePolicies(ctx, in)
+		if err != nil {
+			return fmt.Errorf("list inline policies of role %s: %w", st.name, err)
+		}
+		for _, n := range out.PolicyNames {
+			names[n] = ""
+		}
+		if !out.IsTruncated || out.Marker == nil {
+			break
+		}
+		in.Marker = out.Marker
+	}
+	st.inline = names
+	return nil
+}
+
+func (r *run) inlineDocument(ctx context.Context, st *state, name string) (string, error) {
+	if doc := st.inline[name]; doc != "" {
+		return doc, nil
+	}
+	r.calls++
+	out, err := r.e.client.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(st.name), PolicyName: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("get inline policy %s of role %s: %w", name, st.name, err)
+	}
+	doc := aws.ToString(out.PolicyDocument)
+	st.inline[name] = doc
+	return doc, nil
+}
+
+// converge checks the reads against the event's claim (DESIGN.md §2) and
+// reports whether the evaluation may proceed.
+//
+// Only the trust claim is waited for. A claimed trust document agrees with
+// the read one when they are semantically equal (IAM may normalise on save),
+// or when the read one equals the claimed one restricted: then the claim has
+// already been remediated (a duplicate delivery, or a retry after our own
+// fix) and waiting would only delay. If they never agree:
+//   - the claimed document would be restricted: the read copy is probably
+//     stale and may look compliant, so nothing is written and ErrStaleRead
+//     is returned for a retry;
+//   - the claimed document is compliant: the read copy is either stale or
+//     newer (a later change); the engine evaluates what it read. Restricting
+//     only ever removes principals, so acting on an older copy cannot widen
+//     access, and a newer copy must be acted on; the record says
+//     read_consistent=false and holds the before/after documents.
+//
+// Attach and detach claims are compared but not waited for: a claimed
+// detach of the lockdown policy re-attaches it whatever the read says
+// (AttachRolePolicy is idempotent), and other policies do not change either
+// control's verdict.
+func (r *run) converge(ctx context.Context, st *state, c Claim) (bool, error) {
+	if c.AttachedPolicyARN != "" && !slices.Contains(st.attached, c.AttachedPolicyARN) {
+		r.rec.ReadConsistent = false
+	}
+	if c.DetachedPolicyARN != "" && slices.Contains(st.attached, c.DetachedPolicyARN) {
+		r.rec.ReadConsistent = false
+	}
+	if c.TrustPolicy == "" || r.e.cfg.TrustMode == config.Skip {
+		return true, nil
+	}
+	claimed, err := policy.Parse([]byte(c.TrustPolicy))
+	if err != nil {
+		// IAM accepted the claimed document, so this is a limit of our
+		// parser; the read copy is all there is to go on.
+		r.rec.ReadConsistent = false
+		return true, nil
+	}
+	zone := st.zone(r.e.cfg)
+	claimedRes, err := trust.Restrict(claimed, zone)
+	if err != nil {
+		return false, fmt.Errorf("restrict claimed trust policy of role %s: %w", st.name, err)
+	}
+	agrees := func() bool {
+		read, err := policy.Parse([]byte(st.trustRaw))
+		if err != nil {
+			return false
+		}
+		return policy.Equivalent(claimed, read) || (claimedRes.Changed && policy.Equivalent(claimedRes.Policy, read))
+	}
+	reads := 1
+	for i := 0; !agrees(); i++ {
+		if i == len(r.e.backoff) {
+			r.rec.ReadConsistent = false
+			if claimedRes.Changed {
+				return false, fmt.Errorf("role %s: trust policy read %d times, never the one the event set: %w", st.name, reads, ErrStaleRead)
+			}
+			return true, nil
+		}
+		if err := r.e.sleep(ctx, r.e.backoff[i]); err != nil {
+			return false, fmt.Errorf("role %s: wait for consistent read: %w", st.name, err)
+		}
+		fresh, err := r.readRole(ctx, st.name)
+		if err != nil {
+			return false, err
+		}
+		reads++
+		st.trustRaw = fresh.trustRaw
+		r.describe(st)
+	}
+	return true, nil
+}
+
+// trustPlan is the trust control's verdict on a role.
+type trustPlan struct {
+	skip bool
+	res  trust.Result
+	err  error // the trust policy could not be evaluated
+}
+
+func (p trustPlan) changed() bool { return !p.skip && p.err == nil && p.res.Changed }
+
+func (r *run) planTrust(st *state) trustPlan {
+	if r.e.cfg.TrustMode == config.Skip {
+		return trustPlan{skip: true}
+	}
+	doc, err := policy.Parse([]byte(st.trustRaw))
+	if err != nil {
+		return trustPlan{err: fmt.Errorf("parse trust policy of role %s: %w", st.name, err)}
+	}
+	res, err := trust.Restrict(doc, st.zone(r.e.cfg))
+	if err != nil {
+		return trustPlan{err: fmt.Errorf("restrict trust policy of role %s: %w", st.name, err)}
+	}
+	return trustPlan{res: res}
+}
+
+// applyTrust records the trust verdict and, in enforce mode, writes the
+// restricted document and then revokes older sessions: the trust write
+// first, so no new session can start, then the revocation, so none issued
+// before lives on.
+func (r *run) applyTrust(ctx context.Context, st *state, p trustPlan) {
+	if p.skip {
+		return
+	}
+	if p.err != nil {
+		// Fail closed: a document we cannot read is never rewritten and
+		// never declared compliant.
+		r.fail(p.err)
+		return
+	}
+	r.rec.Principals = principals(p.res.Principals)
+	r.rec.Findings = append(r.rec.Findings, findings(p.res.Findings)...)
+	if !p.res.Changed {
+		return
+	}
+	after, err := p.res.Policy.MarshalJSON()
+	if err != nil {
+		r.fail(fmt.Errorf("marshal restricted trust policy of role %s: %w", st.name, err))
+		return
+	}
+	r.rec.TrustPolicyAfter = after
+	revoke := p.res.RemovedExternal && r.e.cfg.RevokeSessions
+	if r.e.cfg.TrustMode == config.Check {
+		r.action(decision.ControlTrust, "UpdateAssumeRolePolicy", "", decision.ResultWould, "")
+		if revoke {
+			r.action(decision.ControlTrust, "PutRolePolicy", RevokePolicyName, decision.ResultWould, "")
+		}
+		return
+	}
+	r.calls++
+	_, err = r.e.client.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
+		RoleName: aws.String(st.name), PolicyDocument: aws.String(string(after)),
+	})
+	if isNoSuchEntity(err) {
+		r.action(decision.ControlTrust, "UpdateAssumeRolePolicy", "", decision.ResultFailed, err.Error())
+		r.gone = true
+		return
+	}
+	if err != nil {
+		err = fmt.Errorf("update trust policy of role %s: %w", st.name, err)
+		r.action(decision.ControlTrust, "UpdateAssumeRolePolicy", "", decision.ResultFailed, err.Error())
+		r.fail(err)
+		if revoke {
+			r.action(decision.ControlTrust, "PutRolePolicy", RevokePolicyName, decision.ResultSkipped,
+				"trust policy update failed: revoking sessions while the principal can still start new ones would only break the role's legitimate users")
+		}
+		return
+	}
+	r.action(decision.ControlTrust, "UpdateAssumeRolePolicy", "", decision.ResultDone, "")
+	r.undo(fmt.Sprintf("aws iam update-assume-role-policy --role-name %s --policy-document file://before.json  # before.json = trust_policy_before of this record", st.name))
+	if !revoke {
+		return
+	}
+	// The same statement the IAM console's "Revoke active sessions" writes:
+	// deny everything to sessions issued before now. Sessions are checked on
+	// every request, so they stop working within IAM's propagation delay.
+	before := r.now.UTC().Truncate(time.Second)
+	doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":%q,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q}}}]}`,
+		RevokePolicyName, before.Format(time.RFC3339))
+	r.calls++
+	_, err = r.e.client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+		RoleName: aws.String(st.name), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
+	})
+	if isNoSuchEntity(err) {
+		r.action(decision.ControlTrust, "PutRolePolicy", RevokePolicyName, decision.ResultFailed, err.Error())
+		r.gone = true
+		return
+	}
+	if err != nil {
+		err = fmt.Errorf("revoke older sessions of role %s: %w", st.name, err)
+		r.action(decision.ControlTrust, "PutRolePolicy", RevokePolicyName, decision.ResultFailed, err.Error())
+		r.fail(err)
+		return
+	}
+	r.action(decision.ControlTrust, "PutRolePolicy", RevokePolicyName, decision.ResultDone, "")
+	r.rec.RevokedSessionsBefore = &before
+	r.undo(fmt.Sprintf("aws iam delete-role-policy --role-name %s --policy-name %s", st.name, RevokePolicyName))
+}
+
+// lockdownPlan is the lockdown control's verdict on a role.
+type lockdownPlan struct {
+	skip    bool
+	present string // LockdownPresent or LockdownInline when in place
+	err     error
+}
+
+func (p lockdownPlan) missing() bool { return !p.skip && p.err == nil && p.present == "" }
+
+// planLockdown finds whether the lockdown is in place: the managed policy
+// attached, or (only when it is not) the inline fallback with the same
+// document. A compliant role therefore needs no call beyond the attached
+// list. force treats the lockdown as missing whatever the list says.
+func (r *run) planLockdown(ctx context.Context, st *state, force bool) lockdownPlan {
+	cfg := r.e.cfg
+	if cfg.LockdownMode == config.Skip {
+		return lockdownPlan{skip: true}
+	}
+	if cfg.LockdownPolicyARN == "" {
+		return lockdownPlan{err: fmt.Errorf("lockdown mode is %s but no lockdown policy ARN is configured (%s)", cfg.LockdownMode, config.EnvLockdownPolicyARN)}
+	}
+	if force {
+		return lockdownPlan{}
+	}
+	if slices.Contains(st.attached, cfg.LockdownPolicyARN) {
+		return lockdownPlan{present: decision.LockdownPresent}
+	}
+	if !st.inlineKnown {
+		if err := r.readInline(ctx, st); err != nil {
+			return lockdownPlan{err: err}
+		}
+	}
+	if _, ok := st.inline[lockdown.PolicyName]; !ok {
+		return lockdownPlan{}
+	}
+	raw, err := r.inlineDocument(ctx, st, lockdown.PolicyName)
+	if err != nil {
+		return lockdownPlan{err: err}
+	}
+	want, err := r.lockdownDocument(ctx)
+	if err != nil {
+		return lockdownPlan{err: err}
+	}
+	// An inline policy that merely carries the name, with another document,
+	// is no lockdown: it is replaced.
+	if got, err := policy.Parse([]byte(raw)); err == nil && policy.Equivalent(got, want) {
+		return lockdownPlan{present: decision.LockdownInline}
+	}
+	return lockdownPlan{}
+}
+
+// applyLockdown records the lockdown verdict and, in enforce mode, attaches
+// the managed policy, falling back to the same document inline when the role
+// already has the maximum number of managed policies.
+func (r *run) applyLockdown(ctx context.Context, st *state, p lockdownPlan) {
+	arnLockdown := r.e.cfg.LockdownPolicyARN
+	switch {
+	case p.skip:
+		r.rec.Lockdown = decision.LockdownSkipped
+		return
+	case p.err != nil:
+		r.rec.Lockdown = decision.LockdownFailed
+		r.fail(p.err)
+		return
+	case p.present != "":
+		r.rec.Lockdown = p.present
+		return
+	}
+	r.rec.Findings = append(r.rec.Findings, decision.Finding{
+		Control: decision.ControlLockdown, Policy: arnLockdown,
+		Reason: "lockdown policy is not attached", Removed: false,
+	})
+	if r.e.cfg.LockdownMode == config.Check {
+		r.rec.Lockdown = decision.LockdownWouldAttach
+		r.action(decision.ControlLockdown, "AttachRolePolicy", arnLockdown, decision.ResultWould, "")
+		return
+	}
+	r.calls++
+	_, err := r.e.client.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{
+		RoleName: aws.String(st.name), PolicyArn: aws.String(arnLockdown),
+	})
+	switch {
+	case err == nil:
+		r.rec.Lockdown = decision.LockdownAttached
+		r.action(decision.ControlLockdown, "AttachRolePolicy", arnLockdown, decision.ResultDone, "")
+		r.undo(fmt.Sprintf("aws iam detach-role-policy --role-name %s --policy-arn %s", st.name, arnLockdown))
+		return
+	case errorCode(err) == "LimitExceeded":
+		r.action(decision.ControlLockdown, "AttachRolePolicy", arnLockdown, decision.ResultFailed,
+			fmt.Sprintf("attach lockdown policy to role %s: %v (falling back to an inline policy)", st.name, err))
+		r.putInlineLockdown(ctx, st)
+		return
+	case isNoSuchEntity(err):
+		if r.roleDeleted(ctx, st) {
+			r.action(decision.ControlLockdown, "AttachRolePolicy", arnLockdown, decision.ResultFailed, err.Error())
+			r.gone = true
+			return
+		}
+		err = fmt.Errorf("%w: %s: %w", ErrLockdownPolicyMissing, arnLockdown, err)
+	}
+	err = fmt.Errorf("attach lockdown policy to role %s: %w", st.name, err)
+	r.rec.Lockdown = decision.LockdownFailed
+	r.action(decision.ControlLockdown, "AttachRolePolicy", arnLockdown, decision.ResultFailed, err.Error())
+	r.fail(err)
+}
+
+// roleDeleted tells apart the two NoSuchEntity causes of AttachRolePolicy:
+// the role was deleted meanwhile (a normal outcome, nothing to retry), or
+// the lockdown policy does not exist (a deployment error).
+func (r *run) roleDeleted(ctx context.Context, st *state) bool {
+	_, err := r.readRole(ctx, st.name)
+	return isNoSuchEntity(err)
+}
+
+func (r *run) putInlineLockdown(ctx context.Context, st *state) {
+	fail := func(err error) {
+		r.rec.Lockdown = decision.LockdownFailed
+		r.action(decision.ControlLockdown, "PutRolePolicy", lockdown.PolicyName, decision.ResultFailed, err.Error())
+		r.fail(err)
+	}
+	doc, err := r.lockdownDocument(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	body, err := doc.MarshalJSON()
+	if err != nil {
+		fail(fmt.Errorf("marshal lockdown document: %w", err))
+		return
+	}
+	r.calls++
+	_, err = r.e.client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+		RoleName: aws.String(st.name), PolicyName: aws.String(lockdown.PolicyName), PolicyDocument: aws.String(string(body)),
+	})
+	if isNoSuchEntity(err) {
+		r.action(decision.ControlLockdown, "PutRolePolicy", lockdown.PolicyName, decision.ResultFailed, err.Error())
+		r.gone = true
+		return
+	}
+	if err != nil {
+		fail(fmt.Errorf("put inline lockdown policy on role %s: %w", st.name, err))
+		return
+	}
+	r.rec.Lockdown = decision.LockdownInline
+	r.action(decision.ControlLockdown, "PutRolePolicy", lockdown.PolicyName, decision.ResultDone, "")
+	r.undo(fmt.Sprintf("aws iam delete-role-policy --role-name %s --policy-name %s", st.name, lockdown.PolicyName))
+}
+
+func (r *run) action(control, api, target, result, errText string) {
+	r.rec.Actions = append(r.rec.Actions, decision.Action{Control: control, API: api, Target: target, Result: result, Error: errText})
+}
+
+func (r *run) undo(cmd string) { r.rec.Undo = append(r.rec.Undo, cmd) }
+
+func principals(ps []trust.Principal) []decision.Principal {
+	out := make([]decision.Principal, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, decision.Principal{
+			Statement: p.Statement, Sid: p.Sid, Effect: p.Effect, Type: p.Type, Value: p.Value,
+			Kind: string(p.Kind), Account: p.Account, Trusted: p.Trusted, Reason: p.Reason, Risk: p.Risk,
+		})
+	}
+	return out
+}
+
+func findings(fs []trust.Finding) []decision.Finding {
+	out := make([]decision.Finding, 0, len(fs))
+	for _, f := range fs {
+		stmt := f.Statement
+		out = append(out, decision.Finding{
+			Control: decision.ControlTrust, Principal: f.Principal, Kind: string(f.Kind),
+			Statement: &stmt, Reason: f.Reason, Removed: f.Removed,
+		})
+	}
+	return out
+}
+
+// mustJSON renders a parsed document as compact JSON for the record.
+func mustJSON(d *policy.Document) []byte {
+	b, err := d.MarshalJSON()
+	if err != nil {
+		return nil
+	}
+	return b
+}

@@ -1,0 +1,182 @@
+// Package guardrail provides the enforcement engine of the IAM service role
+// guardrail: it reads a role's current state from IAM, classifies the role,
+// restricts its trust policy, makes sure the lockdown policy is attached, and
+// returns a decision record (DESIGN.md §2–§8). The enforcer Lambda calls
+// Evaluate for one role named by a CloudTrail event; the sweeper and
+// `guardrail scan` call Sweep, which lists every role in a handful of calls
+// and evaluates them with bounded concurrency.
+//
+// The engine does not log: callers log the returned decision.Record, which is
+// always filled, also when an error is returned. The error is only for the
+// retry decision (IsRetryable).
+package guardrail
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/iamguardrail/guardrail/pkg/config"
+)
+
+// IAM is the part of the IAM API the engine calls; *iam.Client satisfies it.
+// Keeping it this small documents exactly which permissions the guardrail's
+// roles need (and nothing else: no Delete*, no Detach*).
+type IAM interface {
+	GetRole(ctx context.Context, in *iam.GetRoleInput, optFns ...func(*iam.Options)) (*iam.GetRoleOutput, error)
+	ListAttachedRolePolicies(ctx context.Context, in *iam.ListAttachedRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error)
+	ListRolePolicies(ctx context.Context, in *iam.ListRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
+	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, optFns ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
+	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, optFns ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
+	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, optFns ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
+	GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
+	UpdateAssumeRolePolicy(ctx context.Context, in *iam.UpdateAssumeRolePolicyInput, optFns ...func(*iam.Options)) (*iam.UpdateAssumeRolePolicyOutput, error)
+	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+	AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error)
+}
+
+var _ IAM = (*iam.Client)(nil)
+
+// MaxAttempts is how often the SDK tries one IAM call before giving up. IAM's
+// rate limits are unpublished and low and the SDK's default of 3 attempts
+// gives up on bursts of Throttling (toolchain.md pitfall 12, DESIGN.md §8).
+const MaxAttempts = 8
+
+// NewRetryer returns the retryer every guardrail IAM client uses: the SDK's
+// adaptive mode (client-side rate limiting that backs off when IAM throttles)
+// with MaxAttempts attempts.
+func NewRetryer() aws.Retryer {
+	return retry.AddWithMaxAttempts(retry.NewAdaptiveMode(), MaxAttempts)
+}
+
+// NewIAMClient builds the IAM client of the Lambdas and of `guardrail scan`
+// from the SDK's default configuration chain (environment, profile, Lambda
+// execution role), with NewRetryer. The endpoint comes from the SDK's own
+// AWS_ENDPOINT_URL_IAM variable when set, which is how the local stand-in is
+// reached; no special code is involved.
+func NewIAMClient(ctx context.Context, optFns ...func(*awsconfig.LoadOptions) error) (*iam.Client, error) {
+	opts := append([]func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRetryer(NewRetryer),
+	}, optFns...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return iam.NewFromConfig(cfg), nil
+}
+
+// DefaultStaleReadBackoff is how long the engine waits before each re-read
+// when what it read disagrees with an event's claimed change (DESIGN.md §2):
+// about 6 s in total, well inside the enforcer's timeout, and longer than
+// IAM's usual propagation delay of under a second to a few seconds.
+var DefaultStaleReadBackoff = []time.Duration{
+	200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond,
+	1600 * time.Millisecond, 3200 * time.Millisecond,
+}
+
+// Engine evaluates roles against the configured controls. It is safe for
+// concurrent use.
+type Engine struct {
+	client  IAM
+	cfg     config.Config
+	version string
+	now     func() time.Time
+	backoff []time.Duration
+	sleep   func(ctx context.Context, d time.Duration) error
+
+	lockdownDoc lockdownCache
+}
+
+// Option changes an Engine's defaults.
+type Option func(*Engine)
+
+// WithVersion sets the build version written into every record.
+func WithVersion(v string) Option { return func(e *Engine) { e.version = v } }
+
+// WithClock replaces time.Now, for the evaluation time (the revocation
+// policy's aws:TokenIssueTime) and durations; tests use it for exact records.
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// WithStaleReadBackoff replaces DefaultStaleReadBackoff: one wait before each
+// re-read, so the number of re-reads is len(b). Tests use short waits.
+func WithStaleReadBackoff(b []time.Duration) Option {
+	return func(e *Engine) { e.backoff = append([]time.Duration(nil), b...) }
+}
+
+// New returns an engine that talks to IAM through client (normally from
+// NewIAMClient) and applies cfg, which must come from config.FromEnv (or be
+// equally valid): an empty LockdownPolicyARN with the lockdown control on is
+// reported as an error on every evaluation rather than guessed.
+func New(client IAM, cfg config.Config, opts ...Option) *Engine {
+	e := &Engine{
+		client:  client,
+		cfg:     cfg,
+		version: "dev",
+		now:     time.Now,
+		backoff: DefaultStaleReadBackoff,
+		sleep:   sleepCtx,
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Config returns the configuration the engine applies.
+func (e *Engine) Config() config.Config { return e.cfg }
+
+// Trigger says what caused an evaluation; it is copied into the record.
+type Trigger struct {
+	EventID   string    // CloudTrail eventID
+	EventName string    // CloudTrail eventName, or "Sweep"/"Scan"
+	Actor     string    // ARN of the caller (userIdentity.arn)
+	EventTime time.Time // CloudTrail eventTime
+	// ReceivedAt is when the Lambda received the event; with EventTime it
+	// gives delivery_lag_ms, how long the role was exposed before the
+	// guardrail saw it.
+	ReceivedAt time.Time
+}
+
+// Claim is what an event says it changed. The engine checks its reads
+// against it to detect IAM's eventual consistency (DESIGN.md §2). The zero
+// Claim claims nothing and disables the check.
+type Claim struct {
+	// TrustPolicy is the trust document the event set (CreateRole,
+	// UpdateAssumeRolePolicy): the JSON string from requestParameters,
+	// plain or URL-encoded. "" when the event set none.
+	TrustPolicy string
+	// AttachedPolicyARN is the policy an AttachRolePolicy event attached.
+	AttachedPolicyARN string
+	// DetachedPolicyARN is the policy a DetachRolePolicy event detached.
+	DetachedPolicyARN string
+}
+
+// Role is a role already read, as GetAccountAuthorizationDetails returns it,
+// so the sweeper evaluates compliant roles without another call.
+type Role struct {
+	Name, Path, ARN string
+	// TrustPolicy is the trust document as IAM returns it (URL-encoded) or
+	// plain JSON.
+	TrustPolicy string
+	// AttachedPolicyARNs lists the managed policies attached to the role.
+	AttachedPolicyARNs []string
+	// InlinePolicies maps each inline policy's name to its document
+	// (URL-encoded as IAM returns it, or plain JSON).
+	InlinePolicies map[string]string
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
