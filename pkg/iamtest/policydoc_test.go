@@ -93,8 +93,8 @@ func TestPolicySize(t *testing.T) {
 	}{
 		{`{}`, 2},
 		{"{ \n\t\"a\" : \"b c\" }", 11}, // white space inside strings counts, outside does not
-		{`{"a":"\" x"}`, 12},           // escaped quote does not end the string
-		{`{"é":1}`, 7},                 // characters, not bytes
+		{`{"a":"\" x"}`, 12},            // escaped quote does not end the string
+		{`{"é":1}`, 7},                  // characters, not bytes
 	}
 	for _, tc := range tests {
 		if got := policySize(tc.doc); got != tc.want {
