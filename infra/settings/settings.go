@@ -1,0 +1,428 @@
+// Package settings provides the guardrail stack's deployment settings: the
+// cdk.json context keys, their defaults, and their validation at synth time,
+// so that a bad account ID, organization ID, mode or glob stops `cdk synth`
+// with a message naming the key instead of reaching a Lambda that would then
+// refuse to start (DESIGN.md §6).
+//
+// Values are validated with the same functions the Lambdas use at start
+// (pkg/config), so the stack never deploys a configuration the functions
+// reject. Context values come either from cdk.json (JSON strings, numbers,
+// booleans and arrays) or from `cdk -c key=value` (always strings); both
+// forms are accepted for every key.
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
+)
+
+// Context keys, as written in cdk.json or passed with `cdk -c key=value`.
+const (
+	KeyMode                = "mode"
+	KeyTrustMode           = "trustMode"
+	KeyLockdownMode        = "lockdownMode"
+	KeyTrustedAccounts     = "trustedAccounts"
+	KeyTrustedOrgIDs       = "trustedOrgIds"
+	KeyExemptRoles         = "exemptRoles"
+	KeySweepSchedule       = "sweepSchedule"
+	KeyAlarmEmail          = "alarmEmail"
+	KeyLogRetentionDays    = "logRetentionDays"
+	KeyExtraDeniedActions  = "extraDeniedActions"
+	KeyRevokeSessions      = "revokeSessions"
+	KeyCreateTrail         = "createTrail"
+	KeyEnforcerConcurrency = "enforcerConcurrency"
+	KeyDistDir             = "distDir"
+)
+
+// Keys lists every context key the stack reads, in documentation order.
+var Keys = []string{
+	KeyMode, KeyTrustMode, KeyLockdownMode, KeyTrustedAccounts, KeyTrustedOrgIDs,
+	KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
+	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyEnforcerConcurrency,
+	KeyDistDir,
+}
+
+// Defaults of the settings that have one.
+const (
+	// DefaultSweepSchedule runs the sweeper once a day: it catches roles
+	// that predate the deployment and any event CloudTrail or EventBridge
+	// dropped (delivery is best effort), at a few dozen IAM reads per run.
+	DefaultSweepSchedule = "rate(1 day)"
+	// DefaultLogRetentionDays keeps decision records for a year, long
+	// enough to undo any change from its trust_policy_before.
+	DefaultLogRetentionDays = 365
+	// DefaultEnforcerConcurrency caps the enforcer so a burst of role
+	// changes (a large CloudFormation deploy) cannot exhaust IAM's rate
+	// limits or the account's Lambda concurrency; EventBridge and Lambda
+	// queue and retry what exceeds it.
+	DefaultEnforcerConcurrency = 5
+	// MaxEnforcerConcurrency bounds the cap: reserved concurrency is taken
+	// from the account's pool, which must keep at least 100 unreserved.
+	MaxEnforcerConcurrency = 50
+	// DefaultDistDir is where `make build` writes enforcer.zip and
+	// sweeper.zip, relative to the directory cdk runs in.
+	DefaultDistDir = "dist"
+)
+
+// DefaultExemptRoles exempts the CDK bootstrap roles of the default
+// qualifier (hnb659fds). They deploy and update this stack: locked down, the
+// lockdown's own ProtectGuardrail* statements would refuse the next
+// `cdk deploy`. Accounts bootstrapped with another qualifier must list theirs.
+var DefaultExemptRoles = []string{"cdk-hnb659fds-*"}
+
+// RetentionDays lists the values CloudWatch Logs accepts for a log group's
+// retention (PutRetentionPolicy, retentionInDays).
+var RetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// Settings is the validated deployment configuration of one stack.
+type Settings struct {
+	// Mode is the global mode; TrustMode and LockdownMode are the
+	// effective per-control modes (the global mode unless overridden).
+	Mode, TrustMode, LockdownMode config.Mode
+	// TrustedAccounts, TrustedOrgIDs and ExemptRoles reach the Lambdas as
+	// GUARDRAIL_TRUSTED_ACCOUNTS, GUARDRAIL_TRUSTED_ORG_IDS and
+	// GUARDRAIL_EXEMPT_ROLES.
+	TrustedAccounts, TrustedOrgIDs, ExemptRoles []string
+	// SweepSchedule is an EventBridge schedule expression, rate(…) or cron(…).
+	SweepSchedule string
+	// AlarmEmail, when set, is subscribed to the alarm topic.
+	AlarmEmail string
+	// LogRetentionDays is the retention of the functions' log groups.
+	LogRetentionDays int
+	// ExtraDeniedActions are added to the lockdown policy.
+	ExtraDeniedActions []string
+	// RevokeSessions reaches the Lambdas as GUARDRAIL_REVOKE_SESSIONS.
+	RevokeSessions bool
+	// CreateTrail adds a minimal management-events trail to the stack.
+	CreateTrail bool
+	// EnforcerConcurrency is the enforcer's reserved concurrency.
+	EnforcerConcurrency int
+	// DistDir holds enforcer.zip and sweeper.zip.
+	DistDir string
+}
+
+// Default returns the settings used for every key that is absent.
+func Default() Settings {
+	return Settings{
+		Mode: config.Enforce, TrustMode: config.Enforce, LockdownMode: config.Enforce,
+		TrustedAccounts:     []string{},
+		TrustedOrgIDs:       []string{},
+		ExemptRoles:         append([]string(nil), DefaultExemptRoles...),
+		SweepSchedule:       DefaultSweepSchedule,
+		LogRetentionDays:    DefaultLogRetentionDays,
+		ExtraDeniedActions:  []string{},
+		RevokeSessions:      true,
+		EnforcerConcurrency: DefaultEnforcerConcurrency,
+		DistDir:             DefaultDistDir,
+	}
+}
+
+// Error reports one invalid context value. Parse joins every Error it
+// finds, so one synth shows every mistake at once.
+type Error struct {
+	Key   string // context key
+	Value string // offending value (one item for lists), as text
+	Err   error  // what is wrong
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("cdk.json context %q: %v", e.Key, e.Err)
+}
+
+// Unwrap returns the underlying validation error.
+func (e *Error) Unwrap() error { return e.Err }
+
+var (
+	// rate(value unit): value a positive integer, unit singular for 1 and
+	// plural otherwise (EventBridge schedule expression reference).
+	rateRe = regexp.MustCompile(`^rate\(([1-9][0-9]*) (minute|minutes|hour|hours|day|days)\)$`)
+	// cron(minutes hours day-of-month month day-of-week year): six fields
+	// of the characters EventBridge cron expressions use.
+	cronRe = regexp.MustCompile(`^cron\([0-9A-Za-z*?,/#LW-]+( [0-9A-Za-z*?,/#LW-]+){5}\)$`)
+)
+
+// MinSweepInterval is the shortest rate() the sweep may run at, in minutes.
+// The sweeper may run up to 15 minutes and has a reserved concurrency of 1,
+// so a shorter interval would throttle overlapping sweeps into the alarm.
+const MinSweepInterval = 60
+
+// Parse reads every key through get (nil for an absent key), applies the
+// defaults and validates the result. The error joins one *Error per invalid
+// value.
+func Parse(get func(key string) any) (Settings, error) {
+	s := Default()
+	var errs []error
+	fail := func(key string, value any, err error) {
+		errs = append(errs, &Error{Key: key, Value: fmt.Sprint(value), Err: err})
+	}
+
+	mode := func(key string, def config.Mode) config.Mode {
+		v, ok, err := str(get(key))
+		if err != nil {
+			fail(key, get(key), err)
+			return def
+		}
+		if !ok || v == "" {
+			// "" (the cdk.json default of the per-control keys) means
+			// "same as mode".
+			return def
+		}
+		m, err := config.ParseMode(v)
+		if err != nil {
+			fail(key, v, err)
+			return def
+		}
+		return m
+	}
+	s.Mode = mode(KeyMode, config.Enforce)
+	s.TrustMode = mode(KeyTrustMode, s.Mode)
+	s.LockdownMode = mode(KeyLockdownMode, s.Mode)
+
+	list := func(key string, def []string, validate func(string) error) []string {
+		items, ok, err := strList(get(key))
+		if err != nil {
+			fail(key, get(key), err)
+			return def
+		}
+		if !ok {
+			return def
+		}
+		for _, it := range items {
+			if err := validate(it); err != nil {
+				fail(key, it, err)
+			}
+		}
+		return items
+	}
+	s.TrustedAccounts = list(KeyTrustedAccounts, s.TrustedAccounts, config.ValidateAccountID)
+	s.TrustedOrgIDs = list(KeyTrustedOrgIDs, s.TrustedOrgIDs, config.ValidateOrgID)
+	s.ExemptRoles = list(KeyExemptRoles, s.ExemptRoles, config.ValidateGlob)
+	// Actions are validated by the lockdown package below, which also
+	// enforces the policy size limit.
+	s.ExtraDeniedActions = list(KeyExtraDeniedActions, s.ExtraDeniedActions, func(string) error { return nil })
+
+	if v, ok, err := str(get(KeySweepSchedule)); err != nil {
+		fail(KeySweepSchedule, get(KeySweepSchedule), err)
+	} else if ok {
+		if err := ValidateSchedule(v); err != nil {
+			fail(KeySweepSchedule, v, err)
+		}
+		s.SweepSchedule = v
+	}
+
+	if v, ok, err := str(get(KeyAlarmEmail)); err != nil {
+		fail(KeyAlarmEmail, get(KeyAlarmEmail), err)
+	} else if ok && v != "" {
+		if err := validateEmail(v); err != nil {
+			fail(KeyAlarmEmail, v, err)
+		}
+		s.AlarmEmail = v
+	}
+
+	if n, ok, err := integer(get(KeyLogRetentionDays)); err != nil {
+		fail(KeyLogRetentionDays, get(KeyLogRetentionDays), err)
+	} else if ok {
+		if err := validateRetention(n); err != nil {
+			fail(KeyLogRetentionDays, n, err)
+		}
+		s.LogRetentionDays = n
+	}
+
+	if n, ok, err := integer(get(KeyEnforcerConcurrency)); err != nil {
+		fail(KeyEnforcerConcurrency, get(KeyEnforcerConcurrency), err)
+	} else if ok {
+		if n < 1 || n > MaxEnforcerConcurrency {
+			fail(KeyEnforcerConcurrency, n, fmt.Errorf("%d is outside 1-%d (reserved concurrency is taken from the account's pool)", n, MaxEnforcerConcurrency))
+		}
+		s.EnforcerConcurrency = n
+	}
+
+	for _, b := range []struct {
+		key string
+		dst *bool
+	}{{KeyRevokeSessions, &s.RevokeSessions}, {KeyCreateTrail, &s.CreateTrail}} {
+		if v, ok, err := boolean(get(b.key)); err != nil {
+			fail(b.key, get(b.key), err)
+		} else if ok {
+			*b.dst = v
+		}
+	}
+
+	if v, ok, err := str(get(KeyDistDir)); err != nil {
+		fail(KeyDistDir, get(KeyDistDir), err)
+	} else if ok {
+		s.DistDir = v
+	}
+
+	// Build the lockdown document once with a stand-in account: it
+	// validates every extra action and proves the largest configuration
+	// still fits IAM's managed-policy size limit before anything deploys.
+	if _, err := lockdown.Document(lockdown.Config{Account: "000000000000", ExtraDeniedActions: s.ExtraDeniedActions}); err != nil {
+		fail(KeyExtraDeniedActions, strings.Join(s.ExtraDeniedActions, ","), err)
+	}
+
+	if len(errs) > 0 {
+		return Settings{}, fmt.Errorf("invalid guardrail settings: %w", errors.Join(errs...))
+	}
+	return s, nil
+}
+
+// Env returns the GUARDRAIL_* environment variables the settings give both
+// functions (pkg/config reads them). Per-control modes are always spelled
+// out, so the deployed configuration reads the same in the console as in
+// cdk.json. The lockdown policy and protected-role variables depend on
+// deployed resources and are added by the stack.
+func (s Settings) Env() map[string]string {
+	return map[string]string{
+		config.EnvMode:             string(s.Mode),
+		config.EnvTrustMode:        string(s.TrustMode),
+		config.EnvLockdownMode:     string(s.LockdownMode),
+		config.EnvTrustedAccounts:  strings.Join(s.TrustedAccounts, ","),
+		config.EnvTrustedOrgIDs:    strings.Join(s.TrustedOrgIDs, ","),
+		config.EnvExemptRoles:      strings.Join(s.ExemptRoles, ","),
+		config.EnvRevokeSessions:   strconv.FormatBool(s.RevokeSessions),
+		config.EnvMetricsNamespace: config.DefaultMetricsNamespace,
+	}
+}
+
+// ValidateSchedule reports whether expr is an EventBridge schedule
+// expression the sweep may use: cron(…) with six fields, or rate(…) of at
+// least MinSweepInterval minutes.
+func ValidateSchedule(expr string) error {
+	if cronRe.MatchString(expr) {
+		return nil
+	}
+	m := rateRe.FindStringSubmatch(expr)
+	if m == nil {
+		return fmt.Errorf("%q is not a schedule expression (want e.g. %q or %q)", expr, "rate(1 day)", "cron(0 3 * * ? *)")
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return fmt.Errorf("%q: bad number: %w", expr, err)
+	}
+	if (n == 1) != !strings.HasSuffix(m[2], "s") {
+		return fmt.Errorf("%q: EventBridge wants the singular unit for 1 and the plural otherwise", expr)
+	}
+	minutes := n
+	switch strings.TrimSuffix(m[2], "s") {
+	case "hour":
+		minutes = n * 60
+	case "day":
+		minutes = n * 24 * 60
+	}
+	if minutes < MinSweepInterval {
+		return fmt.Errorf("%q runs more often than every %d minutes; a sweep may take up to 15 minutes", expr, MinSweepInterval)
+	}
+	return nil
+}
+
+func validateEmail(v string) error {
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || a.Name != "" {
+		return fmt.Errorf("%q is not a plain e-mail address (name@example.com)", v)
+	}
+	return nil
+}
+
+func validateRetention(n int) error {
+	i := sort.SearchInts(RetentionDays, n)
+	if i < len(RetentionDays) && RetentionDays[i] == n {
+		return nil
+	}
+	return fmt.Errorf("%d is not a CloudWatch Logs retention (one of %v)", n, RetentionDays)
+}
+
+// str reads a string value. ok is false for an absent key (nil).
+func str(v any) (s string, ok bool, err error) {
+	switch x := v.(type) {
+	case nil:
+		return "", false, nil
+	case string:
+		return strings.TrimSpace(x), true, nil
+	}
+	return "", false, fmt.Errorf("want a string, got %T %v", v, v)
+}
+
+// strList reads a list: a JSON array of strings (cdk.json) or a
+// comma-separated string (`-c key=a,b`). Items are trimmed; empty items and
+// duplicates are dropped, keeping the first occurrence's order.
+func strList(v any) (items []string, ok bool, err error) {
+	var raw []string
+	switch x := v.(type) {
+	case nil:
+		return nil, false, nil
+	case string:
+		raw = strings.Split(x, ",")
+	case []string:
+		raw = x
+	case []any:
+		for i, it := range x {
+			s, isStr := it.(string)
+			if !isStr {
+				return nil, false, fmt.Errorf("item %d: want a string, got %T %v", i, it, it)
+			}
+			raw = append(raw, s)
+		}
+	default:
+		return nil, false, fmt.Errorf("want a list of strings or a comma-separated string, got %T %v", v, v)
+	}
+	items = []string{}
+	seen := map[string]bool{}
+	for _, it := range raw {
+		it = strings.TrimSpace(it)
+		if it == "" || seen[it] {
+			continue
+		}
+		seen[it] = true
+		items = append(items, it)
+	}
+	return items, true, nil
+}
+
+// boolean reads true/false or the strings "true"/"false".
+func boolean(v any) (b, ok bool, err error) {
+	switch x := v.(type) {
+	case nil:
+		return false, false, nil
+	case bool:
+		return x, true, nil
+	case string:
+		switch strings.TrimSpace(x) {
+		case "true":
+			return true, true, nil
+		case "false":
+			return false, true, nil
+		}
+	}
+	return false, false, fmt.Errorf("want true or false, got %T %v", v, v)
+}
+
+// integer reads a whole JSON number or a decimal string.
+func integer(v any) (n int, ok bool, err error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, false, nil
+	case float64:
+		if x != float64(int(x)) {
+			return 0, false, fmt.Errorf("want a whole number, got %v", x)
+		}
+		return int(x), true, nil
+	case int:
+		return x, true, nil
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		if err != nil {
+			return 0, false, fmt.Errorf("want a whole number, got %q", x)
+		}
+		return n, true, nil
+	}
+	return 0, false, fmt.Errorf("want a whole number, got %T %v", v, v)
+}

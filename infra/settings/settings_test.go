@@ -1,0 +1,240 @@
+package settings
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/iamguardrail/guardrail/pkg/config"
+)
+
+func getter(m map[string]any) func(string) any {
+	return func(k string) any { return m[k] }
+}
+
+func TestParseDefaults(t *testing.T) {
+	got, err := Parse(getter(nil))
+	if err != nil {
+		t.Fatalf("Parse(no context) = %v", err)
+	}
+	if !reflect.DeepEqual(got, Default()) {
+		t.Errorf("Parse(no context) = %+v, want %+v", got, Default())
+	}
+}
+
+// TestCDKJSONMatchesDefaults keeps the documented defaults in cdk.json and the
+// code's defaults from drifting apart: every key is listed there, with the
+// value the stack would use without it.
+func TestCDKJSONMatchesDefaults(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "cdk.json"))
+	if err != nil {
+		t.Fatalf("read cdk.json: %v", err)
+	}
+	var doc struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("parse cdk.json: %v", err)
+	}
+	for _, k := range Keys {
+		if _, ok := doc.Context[k]; !ok {
+			t.Errorf("cdk.json context lacks %q", k)
+		}
+	}
+	got, err := Parse(getter(doc.Context))
+	if err != nil {
+		t.Fatalf("Parse(cdk.json) = %v", err)
+	}
+	if !reflect.DeepEqual(got, Default()) {
+		t.Errorf("cdk.json settings = %+v, want the defaults %+v", got, Default())
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	tests := []struct {
+		name  string
+		ctx   map[string]any
+		check func(t *testing.T, s Settings)
+	}{
+		{"global mode sets both controls", map[string]any{"mode": "check"}, func(t *testing.T, s Settings) {
+			if s.TrustMode != config.Check || s.LockdownMode != config.Check {
+				t.Errorf("modes = %s/%s, want check/check", s.TrustMode, s.LockdownMode)
+			}
+		}},
+		{"per-control mode overrides", map[string]any{"mode": "check", "lockdownMode": "enforce", "trustMode": "SKIP"}, func(t *testing.T, s Settings) {
+			if s.Mode != config.Check || s.TrustMode != config.Skip || s.LockdownMode != config.Enforce {
+				t.Errorf("modes = %s %s %s", s.Mode, s.TrustMode, s.LockdownMode)
+			}
+		}},
+		{"empty per-control mode follows the global mode", map[string]any{"mode": "check", "trustMode": "", "lockdownMode": ""}, func(t *testing.T, s Settings) {
+			if s.TrustMode != config.Check || s.LockdownMode != config.Check {
+				t.Errorf("modes = %s/%s, want check/check", s.TrustMode, s.LockdownMode)
+			}
+		}},
+		{"JSON lists", map[string]any{"trustedAccounts": []any{"111122223333", "444455556666", "111122223333"}, "trustedOrgIds": []any{"o-a1b2c3d4e5"}}, func(t *testing.T, s Settings) {
+			if want := []string{"111122223333", "444455556666"}; !reflect.DeepEqual(s.TrustedAccounts, want) {
+				t.Errorf("TrustedAccounts = %v, want %v", s.TrustedAccounts, want)
+			}
+			if want := []string{"o-a1b2c3d4e5"}; !reflect.DeepEqual(s.TrustedOrgIDs, want) {
+				t.Errorf("TrustedOrgIDs = %v", s.TrustedOrgIDs)
+			}
+		}},
+		{"-c comma-separated list", map[string]any{"exemptRoles": " BreakGlass , /admin/*,"}, func(t *testing.T, s Settings) {
+			if want := []string{"BreakGlass", "/admin/*"}; !reflect.DeepEqual(s.ExemptRoles, want) {
+				t.Errorf("ExemptRoles = %v, want %v", s.ExemptRoles, want)
+			}
+		}},
+		{"empty list replaces the default", map[string]any{"exemptRoles": []any{}}, func(t *testing.T, s Settings) {
+			if len(s.ExemptRoles) != 0 {
+				t.Errorf("ExemptRoles = %v, want none", s.ExemptRoles)
+			}
+		}},
+		{"-c strings for bools and numbers", map[string]any{"revokeSessions": "false", "createTrail": "true", "logRetentionDays": "90", "enforcerConcurrency": "2"}, func(t *testing.T, s Settings) {
+			if s.RevokeSessions || !s.CreateTrail || s.LogRetentionDays != 90 || s.EnforcerConcurrency != 2 {
+				t.Errorf("got %+v", s)
+			}
+		}},
+		{"JSON bools and numbers", map[string]any{"revokeSessions": false, "createTrail": true, "logRetentionDays": float64(731)}, func(t *testing.T, s Settings) {
+			if s.RevokeSessions || !s.CreateTrail || s.LogRetentionDays != 731 {
+				t.Errorf("got %+v", s)
+			}
+		}},
+		{"schedules", map[string]any{"sweepSchedule": "cron(0 3 * * ? *)", "alarmEmail": "sec@example.com"}, func(t *testing.T, s Settings) {
+			if s.SweepSchedule != "cron(0 3 * * ? *)" || s.AlarmEmail != "sec@example.com" {
+				t.Errorf("got %+v", s)
+			}
+		}},
+		{"extra denied actions", map[string]any{"extraDeniedActions": []any{"ram:CreateResourceShare", "ec2:CreateVpcPeeringConnection"}}, func(t *testing.T, s Settings) {
+			if len(s.ExtraDeniedActions) != 2 {
+				t.Errorf("ExtraDeniedActions = %v", s.ExtraDeniedActions)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(getter(tt.ctx))
+			if err != nil {
+				t.Fatalf("Parse = %v", err)
+			}
+			tt.check(t, s)
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	long := make([]any, 0, 200)
+	for i := 0; i < 200; i++ {
+		long = append(long, "service:Action"+strings.Repeat("X", 10)+string(rune('a'+i%26))+string(rune('a'+i/26)))
+	}
+	tests := []struct {
+		name, key, want string
+		ctx             map[string]any
+	}{
+		{"unknown mode", KeyMode, `"audit" is not a mode`, map[string]any{"mode": "audit"}},
+		{"unknown trust mode", KeyTrustMode, `"off" is not a mode`, map[string]any{"trustMode": "off"}},
+		{"mode of wrong type", KeyLockdownMode, "want a string", map[string]any{"lockdownMode": true}},
+		{"short account", KeyTrustedAccounts, `"12345" is not a 12-digit account ID`, map[string]any{"trustedAccounts": []any{"12345"}}},
+		{"account as number", KeyTrustedAccounts, "want a string", map[string]any{"trustedAccounts": []any{float64(111122223333)}}},
+		{"bad org", KeyTrustedOrgIDs, `"o-ABC" is not an organization ID`, map[string]any{"trustedOrgIds": "o-ABC"}},
+		{"glob exempting all", KeyExemptRoles, "would exempt every role", map[string]any{"exemptRoles": []any{"*"}}},
+		{"bad glob", KeyExemptRoles, "not a valid glob", map[string]any{"exemptRoles": []any{"Team[a-"}}},
+		{"relative path glob", KeyExemptRoles, "does not start with it", map[string]any{"exemptRoles": []any{"admin/*"}}},
+		{"bad schedule", KeySweepSchedule, "not a schedule expression", map[string]any{"sweepSchedule": "daily"}},
+		{"too frequent", KeySweepSchedule, "more often than every 60 minutes", map[string]any{"sweepSchedule": "rate(5 minutes)"}},
+		{"wrong unit number", KeySweepSchedule, "singular unit", map[string]any{"sweepSchedule": "rate(2 day)"}},
+		{"bad email", KeyAlarmEmail, "not a plain e-mail address", map[string]any{"alarmEmail": "Security <sec@example.com>"}},
+		{"bad retention", KeyLogRetentionDays, "not a CloudWatch Logs retention", map[string]any{"logRetentionDays": float64(10)}},
+		{"fractional retention", KeyLogRetentionDays, "whole number", map[string]any{"logRetentionDays": 7.5}},
+		{"bad bool", KeyRevokeSessions, "want true or false", map[string]any{"revokeSessions": "yes"}},
+		{"bad trail bool", KeyCreateTrail, "want true or false", map[string]any{"createTrail": float64(1)}},
+		{"concurrency zero", KeyEnforcerConcurrency, "outside 1-50", map[string]any{"enforcerConcurrency": float64(0)}},
+		{"deny everything", KeyExtraDeniedActions, "would deny every action", map[string]any{"extraDeniedActions": []any{"*:*"}}},
+		{"malformed action", KeyExtraDeniedActions, "is not an IAM action", map[string]any{"extraDeniedActions": []any{"s3 GetObject"}}},
+		{"too many actions", KeyExtraDeniedActions, "more than the", map[string]any{"extraDeniedActions": long}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(getter(tt.ctx))
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			var se *Error
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v has no *Error", err)
+			}
+			if se.Key != tt.key {
+				t.Errorf("error key = %q, want %q (%v)", se.Key, tt.key, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `"`+tt.key+`"`) {
+				t.Errorf("error = %q, want it to name %q and say %q", err, tt.key, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseReportsEveryError(t *testing.T) {
+	_, err := Parse(getter(map[string]any{"mode": "x", "trustedAccounts": "1", "alarmEmail": "nope"}))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, k := range []string{KeyMode, KeyTrustedAccounts, KeyAlarmEmail} {
+		if !strings.Contains(err.Error(), `"`+k+`"`) {
+			t.Errorf("error %q does not mention %q", err, k)
+		}
+	}
+}
+
+func TestValidateSchedule(t *testing.T) {
+	tests := []struct {
+		expr string
+		ok   bool
+	}{
+		{"rate(1 day)", true},
+		{"rate(7 days)", true},
+		{"rate(1 hour)", true},
+		{"rate(90 minutes)", true},
+		{"rate(59 minutes)", false},
+		{"rate(1 days)", false},
+		{"rate(0 days)", false},
+		{"rate(1 week)", false},
+		{"cron(0 3 * * ? *)", true},
+		{"cron(0 3 * * ?)", false},
+		{"cron(0 3 * * ? *); rm", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if err := ValidateSchedule(tt.expr); (err == nil) != tt.ok {
+			t.Errorf("ValidateSchedule(%q) = %v, want ok=%v", tt.expr, err, tt.ok)
+		}
+	}
+}
+
+func TestEnv(t *testing.T) {
+	s, err := Parse(getter(map[string]any{
+		"mode": "check", "lockdownMode": "skip",
+		"trustedAccounts": []any{"111122223333", "444455556666"}, "trustedOrgIds": "o-a1b2c3d4e5",
+		"exemptRoles": []any{"BreakGlass", "/admin/*"}, "revokeSessions": false,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		config.EnvMode: "check", config.EnvTrustMode: "check", config.EnvLockdownMode: "skip",
+		config.EnvTrustedAccounts: "111122223333,444455556666", config.EnvTrustedOrgIDs: "o-a1b2c3d4e5",
+		config.EnvExemptRoles: "BreakGlass,/admin/*", config.EnvRevokeSessions: "false",
+		config.EnvMetricsNamespace: config.DefaultMetricsNamespace,
+	}
+	if got := s.Env(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Env() = %v, want %v", got, want)
+	}
+	// What the stack sets must be what the Lambdas accept (lockdown in skip
+	// mode needs no policy ARN).
+	env := s.Env()
+	if _, err := config.FromEnv(func(k string) string { return env[k] }); err != nil {
+		t.Errorf("config.FromEnv rejects the stack's environment: %v", err)
+	}
+}
