@@ -158,6 +158,7 @@ type Record struct {
 	Undo []string `json:"undo"`
 
 	ReadConsistent bool   `json:"read_consistent"` // reads agreed with the event's claimed change (always true without a claim)
+	StaleReads     int    `json:"stale_reads"`     // reads that disagreed with the claim before one agreed
 	DeliveryLagMS  *int64 `json:"delivery_lag_ms"` // receive time minus eventTime; nil without an event
 	DurationMS     int64  `json:"duration_ms"`     // wall time of the evaluation
 	APICalls       int    `json:"api_calls"`       // IAM calls the evaluation made (SDK retries not counted)

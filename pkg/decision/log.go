@@ -77,6 +77,7 @@ func (r Record) Attrs() []slog.Attr {
 		{Key: "revoked_sessions_before", Value: revoked},
 		slog.Any("undo", nonNil(r.Undo)),
 		slog.Bool("read_consistent", r.ReadConsistent),
+		slog.Int("stale_reads", r.StaleReads),
 		{Key: "delivery_lag_ms", Value: lag},
 		slog.Int64("duration_ms", r.DurationMS),
 		slog.Int("api_calls", r.APICalls),

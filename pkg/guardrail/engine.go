@@ -402,6 +402,7 @@ func (r *run) converge(ctx context.Context, st *state, c Claim) (bool, error) {
 	}
 	reads := 1
 	for i := 0; !agrees(); i++ {
+		r.rec.StaleReads++
 		if i == len(r.e.backoff) {
 			r.rec.ReadConsistent = false
 			if claimedRes.Changed {
