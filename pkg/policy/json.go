@@ -3,7 +3,9 @@ package policy
 import (
 	"encoding/json"
 	"strconv"
+	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file holds a small strict JSON reader. Policies are read on every IAM
@@ -46,13 +48,17 @@ func (k kind) String() string {
 
 // value is one parsed JSON value with its raw bytes.
 type value struct {
-	kind    kind
-	raw     []byte   // exact source bytes of the value
-	str     string   // decoded string (kindString) or literal text (number, bool)
-	offset  int      // byte offset of the value in the document
-	members []member // kindObject, in source order
-	elems   []value  // kindArray
+	str string // decoded string (kindString) or literal text (number, bool)
+	// members holds an object's members in source order, or an array's
+	// elements (with empty keys).
+	members []member
+	// offset and end delimit the exact source bytes of the value.
+	offset, end int32
+	kind        kind
 }
+
+// bytes returns the exact source bytes of v within the document src.
+func (v *value) bytes(src []byte) []byte { return src[v.offset:v.end] }
 
 // member is one key/value pair of an object.
 type member struct {
@@ -70,19 +76,43 @@ func (v *value) get(key string) (*value, bool) {
 	return nil, false
 }
 
+// reader parses data, which it owns: parseJSON's caller hands over a buffer
+// nobody writes to afterwards, so decoded strings without escapes can share
+// its memory instead of each being copied (most of a policy is such strings).
 type reader struct {
 	data  []byte
 	pos   int
 	depth int
+	// stack collects the members of the objects and arrays being read; each
+	// gets an exactly sized copy when it closes, one allocation apiece.
+	stack []member
+}
+
+// stackPool recycles the readers' member stacks across documents.
+var stackPool = sync.Pool{New: func() any { s := make([]member, 0, 64); return &s }}
+
+// view returns b as a string without copying. b must be part of r.data.
+func view(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // maxDepth bounds nesting so hostile input cannot exhaust the stack; IAM
 // policies nest at most five levels deep.
 const maxDepth = 64
 
-// parseJSON reads exactly one JSON value from data, surrounded only by white space.
+// parseJSON reads exactly one JSON value from data, surrounded only by white
+// space. The caller must not modify data afterwards: the result refers to it.
 func parseJSON(data []byte) (value, error) {
-	r := reader{data: data}
+	if len(data) > 1<<30 {
+		return value{}, &Error{Msg: "document too large"}
+	}
+	stack := stackPool.Get().(*[]member)
+	defer stackPool.Put(stack)
+	r := reader{data: data, stack: (*stack)[:0]}
+	defer func() { *stack = r.stack[:0] }()
 	r.skipSpace()
 	v, err := r.value()
 	if err != nil {
@@ -125,18 +155,18 @@ func (r *reader) value() (value, error) {
 		if err != nil {
 			return value{}, err
 		}
-		return value{kind: kindString, raw: r.data[start:r.pos], str: s, offset: start}, nil
+		return value{kind: kindString, str: s, offset: int32(start), end: int32(r.pos)}, nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		if err := r.number(); err != nil {
 			return value{}, err
 		}
 		raw := r.data[start:r.pos]
-		return value{kind: kindNumber, raw: raw, str: string(raw), offset: start}, nil
+		return value{kind: kindNumber, str: view(raw), offset: int32(start), end: int32(r.pos)}, nil
 	case r.literal("true"), r.literal("false"):
 		raw := r.data[start:r.pos]
-		return value{kind: kindBool, raw: raw, str: string(raw), offset: start}, nil
+		return value{kind: kindBool, str: view(raw), offset: int32(start), end: int32(r.pos)}, nil
 	case r.literal("null"):
-		return value{kind: kindNull, raw: r.data[start:r.pos], offset: start}, nil
+		return value{kind: kindNull, offset: int32(start), end: int32(r.pos)}, nil
 	default:
 		return value{}, r.errorf("invalid character " + strconv.QuoteRune(rune(c)) + " looking for a value")
 	}
@@ -157,11 +187,12 @@ func (r *reader) object() (value, error) {
 	}
 	defer func() { r.depth-- }()
 	r.pos++ // '{'
-	v := value{kind: kindObject, offset: start}
+	v := value{kind: kindObject, offset: int32(start)}
+	mark := len(r.stack)
 	r.skipSpace()
 	if r.pos < len(r.data) && r.data[r.pos] == '}' {
 		r.pos++
-		v.raw = r.data[start:r.pos]
+		v.end = int32(r.pos)
 		return v, nil
 	}
 	for {
@@ -174,7 +205,7 @@ func (r *reader) object() (value, error) {
 		if err != nil {
 			return value{}, err
 		}
-		for _, m := range v.members {
+		for _, m := range r.stack[mark:] {
 			if m.key == key {
 				r.pos = keyAt
 				return value{}, r.errorf("duplicate key " + strconv.Quote(key))
@@ -190,7 +221,7 @@ func (r *reader) object() (value, error) {
 		if err != nil {
 			return value{}, err
 		}
-		v.members = append(v.members, member{key: key, val: val})
+		r.stack = append(r.stack, member{key: key, val: val})
 		r.skipSpace()
 		if r.pos >= len(r.data) {
 			return value{}, r.errorf("unexpected end of JSON input in object")
@@ -200,7 +231,8 @@ func (r *reader) object() (value, error) {
 			r.pos++
 		case '}':
 			r.pos++
-			v.raw = r.data[start:r.pos]
+			v.end = int32(r.pos)
+			v.members = r.pop(mark)
 			return v, nil
 		default:
 			return value{}, r.errorf("expected ',' or '}' in object")
@@ -215,11 +247,12 @@ func (r *reader) array() (value, error) {
 	}
 	defer func() { r.depth-- }()
 	r.pos++ // '['
-	v := value{kind: kindArray, offset: start}
+	v := value{kind: kindArray, offset: int32(start)}
+	mark := len(r.stack)
 	r.skipSpace()
 	if r.pos < len(r.data) && r.data[r.pos] == ']' {
 		r.pos++
-		v.raw = r.data[start:r.pos]
+		v.end = int32(r.pos)
 		return v, nil
 	}
 	for {
@@ -228,7 +261,7 @@ func (r *reader) array() (value, error) {
 		if err != nil {
 			return value{}, err
 		}
-		v.elems = append(v.elems, elem)
+		r.stack = append(r.stack, member{val: elem})
 		r.skipSpace()
 		if r.pos >= len(r.data) {
 			return value{}, r.errorf("unexpected end of JSON input in array")
@@ -238,12 +271,22 @@ func (r *reader) array() (value, error) {
 			r.pos++
 		case ']':
 			r.pos++
-			v.raw = r.data[start:r.pos]
+			v.end = int32(r.pos)
+			v.members = r.pop(mark)
 			return v, nil
 		default:
 			return value{}, r.errorf("expected ',' or ']' in array")
 		}
 	}
+}
+
+// pop removes the members collected since mark and returns them as a new slice.
+func (r *reader) pop(mark int) []member {
+	out := make([]member, len(r.stack)-mark)
+	copy(out, r.stack[mark:])
+	clear(r.stack[mark:]) // drop references for the garbage collector
+	r.stack = r.stack[:mark]
+	return out
 }
 
 // string reads a JSON string starting at the opening quote and returns it decoded.
@@ -257,7 +300,7 @@ func (r *reader) string() (string, error) {
 		case c == '"':
 			r.pos++
 			if plain {
-				return string(r.data[start+1 : r.pos-1]), nil
+				return view(r.data[start+1 : r.pos-1]), nil
 			}
 			// Escapes are rare in policies; let encoding/json decode them so
 			// \u surrogate pairs and invalid UTF-8 are handled exactly as Go does.

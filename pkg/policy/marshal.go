@@ -28,7 +28,7 @@ func (d *Document) AppendJSON(dst []byte) []byte {
 			wroteStatement = true
 			continue
 		}
-		dst = appendCompact(dst, m.val.raw)
+		dst = appendCompact(dst, m.val.bytes(d.raw))
 	}
 	if !wroteStatement { // a document built without a source
 		if len(d.members) > 0 {
@@ -83,7 +83,7 @@ func (s *Statement) AppendJSON(dst []byte) []byte {
 			dst = s.Principal.appendJSON(dst)
 			continue
 		}
-		dst = appendCompact(dst, m.val.raw)
+		dst = appendCompact(dst, m.val.bytes(s.src))
 	}
 	return append(dst, '}')
 }
@@ -222,7 +222,7 @@ func (s *Statement) canonical() string {
 	add("Condition", conds...)
 	for _, m := range s.members {
 		if !isStatementElement(m.key) {
-			add("?"+m.key, string(appendCompact(nil, m.val.raw)))
+			add("?"+m.key, string(appendCompact(nil, m.val.bytes(s.src))))
 		}
 	}
 	sort.Strings(parts[len(parts)-countUnknown(s):])

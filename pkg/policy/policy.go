@@ -59,8 +59,9 @@ type Statement struct {
 	// Condition is nil when absent.
 	Condition Condition
 
-	members          []member // source order, raw values kept
-	raw              []byte
+	members          []member // source order
+	src              []byte   // the document the members refer to
+	raw              []byte   // the statement's exact source bytes
 	principalChanged bool
 }
 
@@ -138,6 +139,8 @@ func Parse(data []byte) (*Document, error) {
 			return nil, &Error{Msg: "invalid URL encoding: " + err.Error()}
 		}
 		data = bytes.TrimSpace([]byte(decoded))
+	} else {
+		data = bytes.Clone(data) // the model refers to it; the caller's buffer stays theirs
 	}
 	root, err := parseJSON(data)
 	if err != nil {
@@ -172,17 +175,17 @@ func Parse(data []byte) (*Document, error) {
 	switch st.kind {
 	case kindObject:
 		d.single = true
-		s, err := parseStatement(st, "Statement")
+		s, err := parseStatement(st, data)
 		if err != nil {
-			return nil, err
+			return nil, within(err, "Statement")
 		}
 		d.Statements = []*Statement{s}
 	case kindArray:
-		d.Statements = make([]*Statement, 0, len(st.elems))
-		for i := range st.elems {
-			s, err := parseStatement(&st.elems[i], fmt.Sprintf("Statement[%d]", i))
+		d.Statements = make([]*Statement, 0, len(st.members))
+		for i := range st.members {
+			s, err := parseStatement(&st.members[i].val, data)
 			if err != nil {
-				return nil, err
+				return nil, within(err, fmt.Sprintf("Statement[%d]", i))
 			}
 			d.Statements = append(d.Statements, s)
 		}
@@ -194,15 +197,38 @@ func Parse(data []byte) (*Document, error) {
 
 // ParseStatement reads one statement object.
 func ParseStatement(data []byte) (*Statement, error) {
-	v, err := parseJSON(bytes.TrimSpace(data))
+	data = bytes.Clone(bytes.TrimSpace(data))
+	v, err := parseJSON(data)
 	if err != nil {
 		return nil, err
 	}
-	return parseStatement(&v, "Statement")
+	s, err := parseStatement(&v, data)
+	if err != nil {
+		return nil, within(err, "Statement")
+	}
+	return s, nil
 }
 
+// errAt returns an error about v; path is relative to the element being
+// parsed, and callers prefix their own part with within as the error travels
+// up, so paths cost nothing unless there is an error.
 func errAt(path string, v *value, msg string) *Error {
 	return &Error{Path: path, Offset: int64(v.offset), Msg: msg}
+}
+
+// within prefixes the path of a *Error with the enclosing element.
+func within(err error, outer string) error {
+	if e, ok := err.(*Error); ok {
+		switch {
+		case e.Path == "":
+			e.Path = outer
+		case e.Path[0] == '[':
+			e.Path = outer + e.Path
+		default:
+			e.Path = outer + "." + e.Path
+		}
+	}
+	return err
 }
 
 // checkCase refuses members whose names differ from a known element only in case.
@@ -224,131 +250,128 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func parseStatement(v *value, path string) (*Statement, error) {
+func parseStatement(v *value, src []byte) (*Statement, error) {
 	if v.kind != kindObject {
-		return nil, errAt(path, v, "a statement must be an object, not "+v.kind.String())
+		return nil, errAt("", v, "a statement must be an object, not "+v.kind.String())
 	}
-	if err := checkCase(v, statementElements, path); err != nil {
+	if err := checkCase(v, statementElements, ""); err != nil {
 		return nil, err
 	}
-	s := &Statement{members: v.members, raw: v.raw}
+	s := &Statement{members: v.members, src: src, raw: v.bytes(src)}
 	for i := range v.members {
 		m := &v.members[i]
-		p := join(path, m.key)
 		var err error
 		switch m.key {
 		case "Sid":
 			if m.val.kind != kindString {
-				return nil, errAt(p, &m.val, "must be a string")
+				err = errAt("", &m.val, "must be a string")
 			}
 			s.Sid = m.val.str
 		case "Effect":
 			if m.val.kind != kindString || (m.val.str != string(Allow) && m.val.str != string(Deny)) {
-				return nil, errAt(p, &m.val, fmt.Sprintf("must be \"Allow\" or \"Deny\", not %s", m.val.raw))
+				err = errAt("", &m.val, fmt.Sprintf("must be \"Allow\" or \"Deny\", not %s", m.val.bytes(src)))
 			}
 			s.Effect = Effect(m.val.str)
 		case "Principal":
-			s.Principal, err = parsePrincipal(&m.val, p)
+			s.Principal, err = parsePrincipal(&m.val)
 		case "NotPrincipal":
-			s.NotPrincipal, err = parsePrincipal(&m.val, p)
+			s.NotPrincipal, err = parsePrincipal(&m.val)
 		case "Action":
-			s.Action, err = parseValues(&m.val, p)
+			s.Action, err = parseValues(&m.val)
 		case "NotAction":
-			s.NotAction, err = parseValues(&m.val, p)
+			s.NotAction, err = parseValues(&m.val)
 		case "Resource":
-			s.Resource, err = parseValues(&m.val, p)
+			s.Resource, err = parseValues(&m.val)
 		case "NotResource":
-			s.NotResource, err = parseValues(&m.val, p)
+			s.NotResource, err = parseValues(&m.val)
 		case "Condition":
-			s.Condition, err = parseCondition(&m.val, p)
+			s.Condition, err = parseCondition(&m.val)
 		}
 		if err != nil {
-			return nil, err
+			return nil, within(err, m.key)
 		}
 	}
 	switch {
 	case s.Effect == "":
-		return nil, &Error{Path: join(path, "Effect"), Offset: int64(v.offset), Msg: "missing: every statement needs an Effect"}
+		return nil, &Error{Path: "Effect", Offset: int64(v.offset), Msg: "missing: every statement needs an Effect"}
 	case s.Principal != nil && s.NotPrincipal != nil:
-		return nil, &Error{Path: path, Offset: int64(v.offset), Msg: "Principal and NotPrincipal are mutually exclusive"}
+		return nil, &Error{Offset: int64(v.offset), Msg: "Principal and NotPrincipal are mutually exclusive"}
 	case s.Action != nil && s.NotAction != nil:
-		return nil, &Error{Path: path, Offset: int64(v.offset), Msg: "Action and NotAction are mutually exclusive"}
+		return nil, &Error{Offset: int64(v.offset), Msg: "Action and NotAction are mutually exclusive"}
 	case s.Resource != nil && s.NotResource != nil:
-		return nil, &Error{Path: path, Offset: int64(v.offset), Msg: "Resource and NotResource are mutually exclusive"}
+		return nil, &Error{Offset: int64(v.offset), Msg: "Resource and NotResource are mutually exclusive"}
 	}
 	return s, nil
 }
 
-func parseValues(v *value, path string) (*Values, error) {
+func parseValues(v *value) (*Values, error) {
 	switch v.kind {
 	case kindString:
 		return &Values{Items: []string{v.str}}, nil
 	case kindArray:
-		out := &Values{Items: make([]string, 0, len(v.elems)), List: true}
-		for i := range v.elems {
-			e := &v.elems[i]
+		out := &Values{Items: make([]string, 0, len(v.members)), List: true}
+		for i := range v.members {
+			e := &v.members[i].val
 			if e.kind != kindString {
-				return nil, errAt(fmt.Sprintf("%s[%d]", path, i), e, "must be a string, not "+e.kind.String())
+				return nil, errAt(fmt.Sprintf("[%d]", i), e, "must be a string, not "+e.kind.String())
 			}
 			out.Items = append(out.Items, e.str)
 		}
 		return out, nil
 	}
-	return nil, errAt(path, v, "must be a string or a list of strings, not "+v.kind.String())
+	return nil, errAt("", v, "must be a string or a list of strings, not "+v.kind.String())
 }
 
-func parsePrincipal(v *value, path string) (*Principal, error) {
+func parsePrincipal(v *value) (*Principal, error) {
 	switch v.kind {
 	case kindString:
 		if v.str != "*" {
-			return nil, errAt(path, v, fmt.Sprintf("a principal string must be \"*\", not %q; name the type, as in {\"AWS\": ...}", v.str))
+			return nil, errAt("", v, fmt.Sprintf("a principal string must be \"*\", not %q; name the type, as in {\"AWS\": ...}", v.str))
 		}
 		return &Principal{Wildcard: true}, nil
 	case kindObject:
 		p := &Principal{Types: make([]PrincipalType, 0, len(v.members))}
 		for i := range v.members {
 			m := &v.members[i]
-			vals, err := parseValues(&m.val, join(path, m.key))
+			vals, err := parseValues(&m.val)
 			if err != nil {
-				return nil, err
+				return nil, within(err, m.key)
 			}
 			p.Types = append(p.Types, PrincipalType{Name: m.key, Values: vals.Items, List: vals.List})
 		}
 		return p, nil
 	}
-	return nil, errAt(path, v, "must be \"*\" or an object, not "+v.kind.String())
+	return nil, errAt("", v, "must be \"*\" or an object, not "+v.kind.String())
 }
 
-func parseCondition(v *value, path string) (Condition, error) {
+func parseCondition(v *value) (Condition, error) {
 	if v.kind != kindObject {
-		return nil, errAt(path, v, "must be an object of operators, not "+v.kind.String())
+		return nil, errAt("", v, "must be an object of operators, not "+v.kind.String())
 	}
 	c := make(Condition, 0, len(v.members))
 	for i := range v.members {
 		op := &v.members[i]
-		opPath := join(path, op.key)
 		if op.val.kind != kindObject {
-			return nil, errAt(opPath, &op.val, "must be an object of condition keys, not "+op.val.kind.String())
+			return nil, errAt(op.key, &op.val, "must be an object of condition keys, not "+op.val.kind.String())
 		}
 		co := ConditionOperator{Operator: op.key, Keys: make([]ConditionKey, 0, len(op.val.members))}
 		for j := range op.val.members {
 			k := &op.val.members[j]
-			keyPath := join(opPath, k.key)
 			ck := ConditionKey{Key: k.key}
 			switch k.val.kind {
 			case kindString, kindNumber, kindBool:
 				ck.Values = []string{k.val.str}
 			case kindArray:
-				ck.Values = make([]string, 0, len(k.val.elems))
-				for n := range k.val.elems {
-					e := &k.val.elems[n]
+				ck.Values = make([]string, 0, len(k.val.members))
+				for n := range k.val.members {
+					e := &k.val.members[n].val
 					if e.kind != kindString && e.kind != kindNumber && e.kind != kindBool {
-						return nil, errAt(fmt.Sprintf("%s[%d]", keyPath, n), e, "must be a string, number or boolean, not "+e.kind.String())
+						return nil, errAt(fmt.Sprintf("%s.%s[%d]", op.key, k.key, n), e, "must be a string, number or boolean, not "+e.kind.String())
 					}
 					ck.Values = append(ck.Values, e.str)
 				}
 			default:
-				return nil, errAt(keyPath, &k.val, "must be a string, number, boolean or a list of them, not "+k.val.kind.String())
+				return nil, errAt(op.key+"."+k.key, &k.val, "must be a string, number, boolean or a list of them, not "+k.val.kind.String())
 			}
 			co.Keys = append(co.Keys, ck)
 		}

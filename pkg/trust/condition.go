@@ -30,7 +30,7 @@ func principalRestriction(c policy.Condition, z Zone) string {
 			switch strings.ToLower(k.Key) {
 			case "aws:principalaccount":
 				ok = (op.Operator == "StringEquals" || op.Operator == "StringEqualsIgnoreCase") &&
-					all(k.Values, func(v string) bool { return accountRE.MatchString(v) && z.trustsAccount(v) })
+					all(k.Values, func(v string) bool { return isAccountID(v) && z.trustsAccount(v) })
 			case "aws:principalorgid":
 				ok = op.Operator == "StringEquals" && all(k.Values, z.trustsOrg)
 			case "aws:principalorgpaths":
@@ -70,7 +70,7 @@ func arnInZone(v string, z Zone, stringOp bool) bool {
 	if stringOp && strings.ContainsAny(strings.Join(f[:5], ":"), "*?") {
 		return false
 	}
-	return accountRE.MatchString(f[4]) && z.trustsAccount(f[4])
+	return isAccountID(f[4]) && z.trustsAccount(f[4])
 }
 
 // sourceConditions reads aws:SourceAccount, aws:SourceArn and aws:SourceOrgID,
@@ -88,17 +88,17 @@ func sourceConditions(c policy.Condition, z Zone) (foreign, pinned string) {
 			var inZone func(string) (in, known bool)
 			switch strings.ToLower(k.Key) {
 			case "aws:sourceaccount":
-				inZone = func(v string) (bool, bool) { return z.trustsAccount(v), accountRE.MatchString(v) }
+				inZone = func(v string) (bool, bool) { return z.trustsAccount(v), isAccountID(v) }
 			case "aws:sourcearn":
 				inZone = func(v string) (bool, bool) {
 					f := strings.SplitN(v, ":", 6)
-					if len(f) != 6 || !accountRE.MatchString(f[4]) {
+					if len(f) != 6 || !isAccountID(f[4]) {
 						return false, false // no literal account (S3 ARNs, wildcards): cannot tell
 					}
 					return z.trustsAccount(f[4]), true
 				}
 			case "aws:sourceorgid":
-				inZone = func(v string) (bool, bool) { return z.trustsOrg(v), orgIDRE.MatchString(v) }
+				inZone = func(v string) (bool, bool) { return z.trustsOrg(v), isOrgID(v) }
 			default:
 				continue
 			}

@@ -8,22 +8,74 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/policy"
 )
 
-var (
-	// Unique IDs: AROA… for roles, AIDA… for users. IAM stores a principal by
-	// this ID and shows it bare once the principal is deleted; recreating a
-	// same-named principal does not restore the trust (IAM User Guide,
-	// id_roles_create_policy-examples), so a bare ID grants nothing.
-	uniqueIDRE = regexp.MustCompile(`^A(RO|ID)A[A-Z0-9]{12,}$`)
-	// IAM names: letters, digits and +=,.@_- ; paths add '/'.
-	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]+(/[\w+=,.@-]+)*$`)
-	// Service principals: lower-case DNS names under amazonaws.com (and
-	// amazonaws.com.cn in the China partitions).
-	serviceRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.amazonaws\.com(\.cn)?$`)
-	// The start of a subject claim that pins a tenant: claim:owner/ or
-	// claim:owner: with no wildcard in the owner (repo:my-org/…,
-	// project_path:group/…, organization:my-org:…).
-	tenantSubRE = regexp.MustCompile(`^[A-Za-z_]+:[^*?/:]+[/:]`)
-)
+// The start of a subject claim that pins a tenant: claim:owner/ or
+// claim:owner: with no wildcard in the owner (repo:my-org/…,
+// project_path:group/…, organization:my-org:…).
+var tenantSubRE = regexp.MustCompile(`^[A-Za-z_]+:[^*?/:]+[/:]`)
+
+// isUniqueID reports whether v is a role (AROA…) or user (AIDA…) unique ID.
+// IAM stores a principal by this ID and shows it bare once the principal is
+// deleted; recreating a same-named principal does not restore the trust (IAM
+// User Guide, id_roles_create_policy-examples), so a bare ID grants nothing.
+func isUniqueID(v string) bool {
+	if len(v) < 16 || (v[:4] != "AROA" && v[:4] != "AIDA") {
+		return false
+	}
+	for i := 4; i < len(v); i++ {
+		if c := v[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isIAMName reports whether v is an IAM name, or a path and name: letters,
+// digits and +=,.@_- in non-empty segments separated by '/'.
+func isIAMName(v string) bool {
+	seg := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("+=,.@_-", c) >= 0:
+			seg++
+		case c == '/' && seg > 0:
+			seg = 0
+		default:
+			return false
+		}
+	}
+	return seg > 0
+}
+
+// isServiceName reports whether v is an AWS service principal: a DNS name
+// under amazonaws.com (amazonaws.com.cn in the China partitions), compared
+// without regard to case as DNS names are.
+func isServiceName(v string) bool {
+	host, ok := cutSuffixFold(v, ".amazonaws.com")
+	if !ok {
+		if host, ok = cutSuffixFold(v, ".amazonaws.com.cn"); !ok {
+			return false
+		}
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i] | 0x20; !(c >= 'a' && c <= 'z' || label[i] >= '0' && label[i] <= '9' || label[i] == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func cutSuffixFold(s, suffix string) (string, bool) {
+	if len(s) > len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix) {
+		return s[:len(s)-len(suffix)], true
+	}
+	return s, false
+}
 
 // publicIdPs are the public web identity providers IAM accepts by name, with
 // the condition keys that pin the application: any user of these providers
@@ -94,7 +146,7 @@ func judgeAWS(p Principal, c *conditions, z Zone) Principal {
 	case v == "*":
 		p.Kind = KindWildcard
 		return restrictedOrNot(p, c, "\"AWS\": \"*\" admits every AWS principal")
-	case accountRE.MatchString(v):
+	case isAccountID(v):
 		p.Account = v
 	case strings.HasPrefix(v, "arn:"):
 		a, why := parsePrincipalARN(v, z)
@@ -103,7 +155,7 @@ func judgeAWS(p Principal, c *conditions, z Zone) Principal {
 			return p
 		}
 		p.Account = a.account
-	case uniqueIDRE.MatchString(v):
+	case isUniqueID(v):
 		p.Kind = KindDangling
 		p.Reason = "bare unique ID: IAM shows this when the principal it named was deleted; it grants nothing"
 		return p
@@ -138,7 +190,7 @@ func parsePrincipalARN(v string, z Zone) (principalARN, string) {
 	switch {
 	case f[3] != "":
 		return a, "malformed principal ARN: IAM and STS ARNs have no region"
-	case !accountRE.MatchString(a.account):
+	case !isAccountID(a.account):
 		return a, "malformed principal ARN: the account field is not a 12-digit account ID"
 	case a.partition != z.partition():
 		return a, fmt.Sprintf("principal ARN in partition %q, not the role's partition %q", a.partition, z.partition())
@@ -151,15 +203,15 @@ func parsePrincipalARN(v string, z Zone) (principalARN, string) {
 		case "root":
 			ok = a.resource == "root"
 		case "role", "user":
-			ok = iamNameRE.MatchString(name)
+			ok = isIAMName(name)
 		}
 	case "sts":
 		switch kind {
 		case "assumed-role":
 			role, session, found := strings.Cut(name, "/")
-			ok = found && iamNameRE.MatchString(role) && iamNameRE.MatchString(session) && !strings.Contains(session, "/")
+			ok = found && isIAMName(role) && !strings.Contains(role, "/") && isIAMName(session) && !strings.Contains(session, "/")
 		case "federated-user":
-			ok = iamNameRE.MatchString(name) && !strings.Contains(name, "/")
+			ok = isIAMName(name) && !strings.Contains(name, "/")
 		}
 	}
 	if !ok {
@@ -170,7 +222,7 @@ func parsePrincipalARN(v string, z Zone) (principalARN, string) {
 
 func judgeService(p Principal, c *conditions, z Zone) Principal {
 	p.Kind = KindService
-	if !serviceRE.MatchString(strings.ToLower(p.Value)) {
+	if !isServiceName(p.Value) {
 		p.Kind, p.Reason = KindInvalid, "not an AWS service principal name (…amazonaws.com)"
 		return p
 	}
@@ -205,7 +257,7 @@ func judgeFederated(p Principal, c *conditions, z Zone) Principal {
 		return p
 	}
 	f := strings.SplitN(v, ":", 6)
-	if len(f) != 6 || f[2] != "iam" || f[3] != "" || !accountRE.MatchString(f[4]) {
+	if len(f) != 6 || f[2] != "iam" || f[3] != "" || !isAccountID(f[4]) {
 		p.Kind, p.Reason = KindInvalid, "malformed identity provider ARN"
 		return p
 	}

@@ -11,8 +11,8 @@ package trust
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/iamguardrail/guardrail/pkg/policy"
 )
@@ -30,31 +30,72 @@ type Zone struct {
 	Partition string
 }
 
-var (
-	accountRE   = regexp.MustCompile(`^[0-9]{12}$`)
-	orgIDRE     = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
-	partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
-)
+// isOrgID reports whether s is an AWS Organizations ID: o- and 10 to 32
+// lower-case letters or digits.
+func isOrgID(s string) bool {
+	if len(s) < 12 || len(s) > 34 || s[:2] != "o-" {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isPartition reports whether s looks like an AWS partition: aws, aws-cn,
+// aws-us-gov, aws-iso-b, …
+func isPartition(s string) bool {
+	rest, ok := strings.CutPrefix(s, "aws")
+	if !ok || (rest != "" && rest[0] != '-') {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case c == '-':
+			if i+1 == len(rest) || rest[i+1] == '-' {
+				return false
+			}
+		case c < 'a' || c > 'z':
+			return false
+		}
+	}
+	return true
+}
 
 // Validate reports the first malformed field of z.
 func (z Zone) Validate() error {
-	if !accountRE.MatchString(z.Account) {
+	if !isAccountID(z.Account) {
 		return fmt.Errorf("trust: zone account %q is not a 12-digit account ID", z.Account)
 	}
 	for _, a := range z.TrustedAccounts {
-		if !accountRE.MatchString(a) {
+		if !isAccountID(a) {
 			return fmt.Errorf("trust: trusted account %q is not a 12-digit account ID", a)
 		}
 	}
 	for _, o := range z.TrustedOrgIDs {
-		if !orgIDRE.MatchString(o) {
+		if !isOrgID(o) {
 			return fmt.Errorf("trust: trusted organization %q is not an organization ID (o-…)", o)
 		}
 	}
-	if z.Partition != "" && !partitionRE.MatchString(z.Partition) {
+	if z.Partition != "" && !isPartition(z.Partition) {
 		return fmt.Errorf("trust: partition %q is not an AWS partition", z.Partition)
 	}
 	return nil
+}
+
+// isAccountID reports whether s is a 12-digit AWS account ID.
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (z Zone) partition() string {
@@ -206,7 +247,11 @@ func run(doc *policy.Document, z Zone, rewrite bool) (Result, error) {
 	if err := z.Validate(); err != nil {
 		return Result{}, err
 	}
-	var res Result
+	n := 0
+	for _, s := range doc.Statements {
+		n += s.Principal.Len() + s.NotPrincipal.Len()
+	}
+	res := Result{Principals: make([]Principal, 0, n)}
 	var kept []*policy.Statement
 	if rewrite {
 		kept = make([]*policy.Statement, 0, len(doc.Statements))

@@ -342,3 +342,45 @@ func TestAnalyzeWritesNothing(t *testing.T) {
 		t.Errorf("Untrusted() = %+v", got)
 	}
 }
+
+func TestNameChecks(t *testing.T) {
+	for _, tc := range []struct {
+		fn   func(string) bool
+		name string
+		in   string
+		want bool
+	}{
+		{isPartition, "partition", "aws", true},
+		{isPartition, "partition", "aws-cn", true},
+		{isPartition, "partition", "aws-us-gov", true},
+		{isPartition, "partition", "aws-", false},
+		{isPartition, "partition", "aws--cn", false},
+		{isPartition, "partition", "awsx", false},
+		{isPartition, "partition", "AWS", false},
+		{isOrgID, "org", "o-a1b2c3d4e5", true},
+		{isOrgID, "org", "o-a1b2c3d4", false},
+		{isOrgID, "org", "o-A1B2C3D4E5", false},
+		{isServiceName, "service", "lambda.amazonaws.com", true},
+		{isServiceName, "service", "states.us-east-1.amazonaws.com", true},
+		{isServiceName, "service", "ec2.amazonaws.com.cn", true},
+		{isServiceName, "service", "Lambda.AmazonAWS.com", true},
+		{isServiceName, "service", ".amazonaws.com", false},
+		{isServiceName, "service", "*.amazonaws.com", false},
+		{isServiceName, "service", "a..amazonaws.com", false},
+		{isServiceName, "service", "-x.amazonaws.com", false},
+		{isServiceName, "service", "evil.com", false},
+		{isIAMName, "iam name", "app/Deployer", true},
+		{isIAMName, "iam name", "a+b=c,d.e@f_g-h", true},
+		{isIAMName, "iam name", "a//b", false},
+		{isIAMName, "iam name", "role*", false},
+		{isIAMName, "iam name", "", false},
+		{isUniqueID, "unique ID", "AROAZFRV7IUIVTOGNCJUN", true},
+		{isUniqueID, "unique ID", "AIDAJQABLZS4A3QDU576Q", true},
+		{isUniqueID, "unique ID", "AKIAJQABLZS4A3QDU576Q", false},
+		{isUniqueID, "unique ID", "AROA-short", false},
+	} {
+		if got := tc.fn(tc.in); got != tc.want {
+			t.Errorf("%s(%q) = %v, want %v", tc.name, tc.in, got, tc.want)
+		}
+	}
+}
