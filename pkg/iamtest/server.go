@@ -393,14 +393,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// The result is rendered with the lock held: it reads live state.
 	s.mu.Lock()
 	result, err := spec(s, params(r.Form))
-	s.mu.Unlock()
-	if err != nil {
-		apiErr = err
-		return
+	if err == nil {
+		body = successBody(action, reqID, result)
 	}
-	body = successBody(action, reqID, result)
+	s.mu.Unlock()
+	apiErr = err
 }
 
 // finish records and logs a call.
