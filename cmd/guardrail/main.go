@@ -23,6 +23,7 @@ type command struct {
 // commands lists the subcommands in the order the usage message shows them.
 var commands = []command{
 	{"check", "review trust policies offline: what the guardrail would remove", runCheck},
+	{"iam-local", "run the local IAM endpoint the SDK can talk to (tests, demo)", runIAMLocal},
 }
 
 func main() {
