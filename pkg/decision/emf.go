@@ -61,13 +61,16 @@ func ModeDimension(m Modes) string {
 // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
 // CloudWatch Logs extracts the metrics; role_arn, outcome and event_id are
 // kept as plain properties so a metric spike can be traced to records.
-// Records with outcome "ignored" still count nothing but RolesEvaluated=0, so
-// that every invocation leaves a data point.
+// A record with outcome "ignored" counts RolesEvaluated=0, so that every
+// invocation still leaves a data point.
 func EmitMetrics(w io.Writer, namespace string, r Record) error {
+	return emitMetrics(w, namespace, r, time.Now())
+}
+
+func emitMetrics(w io.Writer, namespace string, r Record, ts time.Time) error {
 	if namespace == "" {
 		return fmt.Errorf("emit metrics: empty namespace")
 	}
-	ts := time.Now()
 	class := r.Class
 	if class == "" {
 		class = "unknown" // role gone before it was read, or an ignored event
