@@ -70,6 +70,8 @@ type Values struct {
 	Items []string
 	// List is true when the source wrote a JSON array (even of one item).
 	List bool
+
+	one [1]string // backs Items for the single-string form: one allocation less
 }
 
 // Principal is the value of a Principal or NotPrincipal element.
@@ -103,6 +105,8 @@ type ConditionOperator struct {
 type ConditionKey struct {
 	Key    string
 	Values []string
+
+	one [1]string // backs Values for a single value
 }
 
 // Error reports why a document is not a valid IAM policy and where.
@@ -307,7 +311,10 @@ func parseStatement(v *value, src []byte) (*Statement, error) {
 func parseValues(v *value) (*Values, error) {
 	switch v.kind {
 	case kindString:
-		return &Values{Items: []string{v.str}}, nil
+		out := &Values{}
+		out.one[0] = v.str
+		out.Items = out.one[:]
+		return out, nil
 	case kindArray:
 		out := &Values{Items: make([]string, 0, len(v.members)), List: true}
 		for i := range v.members {
@@ -357,10 +364,12 @@ func parseCondition(v *value) (Condition, error) {
 		co := ConditionOperator{Operator: op.key, Keys: make([]ConditionKey, 0, len(op.val.members))}
 		for j := range op.val.members {
 			k := &op.val.members[j]
-			ck := ConditionKey{Key: k.key}
+			co.Keys = append(co.Keys, ConditionKey{Key: k.key})
+			ck := &co.Keys[len(co.Keys)-1] // Keys has its final capacity: ck stays put
 			switch k.val.kind {
 			case kindString, kindNumber, kindBool:
-				ck.Values = []string{k.val.str}
+				ck.one[0] = k.val.str
+				ck.Values = ck.one[:]
 			case kindArray:
 				ck.Values = make([]string, 0, len(k.val.members))
 				for n := range k.val.members {
@@ -373,7 +382,6 @@ func parseCondition(v *value) (Condition, error) {
 			default:
 				return nil, errAt(op.key+"."+k.key, &k.val, "must be a string, number, boolean or a list of them, not "+k.val.kind.String())
 			}
-			co.Keys = append(co.Keys, ck)
 		}
 		c = append(c, co)
 	}

@@ -49,15 +49,16 @@ func TestParseForms(t *testing.T) {
 	if s0.Sid != "Star" || s0.Effect != Allow || !s0.Principal.Wildcard || s0.Principal.Len() != 1 {
 		t.Errorf("statement 0 = %+v", s0)
 	}
-	wantCond := Condition{
-		{Operator: "StringEquals", Keys: []ConditionKey{{Key: "aws:PrincipalOrgID", Values: []string{"o-a1b2c3d4e5"}}}},
-		{Operator: "Bool", Keys: []ConditionKey{{Key: "aws:SecureTransport", Values: []string{"true"}}}},
-		{Operator: "NumericLessThan", Keys: []ConditionKey{{Key: "aws:MultiFactorAuthAge", Values: []string{"3600"}}}},
+	var gotCond []string
+	for _, op := range s0.Condition {
+		for _, k := range op.Keys {
+			gotCond = append(gotCond, op.Operator+" "+k.Key+"="+strings.Join(k.Values, ","))
+		}
 	}
-	if !reflect.DeepEqual(s0.Condition, wantCond) {
-		t.Errorf("condition = %+v, want %+v", s0.Condition, wantCond)
+	if want := "StringEquals aws:PrincipalOrgID=o-a1b2c3d4e5|Bool aws:SecureTransport=true|NumericLessThan aws:MultiFactorAuthAge=3600"; strings.Join(gotCond, "|") != want {
+		t.Errorf("condition = %q, want %q", gotCond, want)
 	}
-	if !reflect.DeepEqual(*s0.Action, Values{Items: []string{"sts:AssumeRole"}}) {
+	if s0.Action.List || !reflect.DeepEqual(s0.Action.Items, []string{"sts:AssumeRole"}) {
 		t.Errorf("action = %+v", s0.Action)
 	}
 	wantTypes := []PrincipalType{
