@@ -111,19 +111,12 @@ var roleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 // the record, never a panic.
 func Decode(ev events.CloudWatchEvent) (Change, error) {
 	c := Change{Account: ev.AccountID}
-	if ev.Source != Source {
-		return c, ignore("source %q is not %q", ev.Source, Source)
-	}
-	if ev.DetailType != DetailType {
-		return c, ignore("detail-type %q is not %q", ev.DetailType, DetailType)
-	}
 	var d map[string]json.RawMessage
-	if err := json.Unmarshal(ev.Detail, &d); err != nil || d == nil {
-		return c, ignore("detail is not a JSON object")
-	}
+	detailErr := json.Unmarshal(ev.Detail, &d)
 
-	// Fields that only label the record: a malformed one is left empty rather
-	// than rejecting an otherwise usable record.
+	// Fields that only label the record (also an ignored one, so its log
+	// line can be traced): a malformed one is left empty rather than
+	// rejecting an otherwise usable record.
 	c.EventID, _ = stringField(d, "eventID")
 	c.EventName, _ = stringField(d, "eventName")
 	if acct, _ := stringField(d, "recipientAccountId"); acct != "" {
@@ -135,6 +128,16 @@ func Decode(ev events.CloudWatchEvent) (Change, error) {
 		}
 	}
 	c.Actor, c.SessionIssuer = identity(d["userIdentity"])
+
+	if ev.Source != Source {
+		return c, ignore("source %q is not %q", ev.Source, Source)
+	}
+	if ev.DetailType != DetailType {
+		return c, ignore("detail-type %q is not %q", ev.DetailType, DetailType)
+	}
+	if detailErr != nil || d == nil {
+		return c, ignore("detail is not a JSON object")
+	}
 
 	src, err := stringField(d, "eventSource")
 	if err != nil {

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
+	"github.com/iamguardrail/guardrail/pkg/classify"
+	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/decision"
+	"github.com/iamguardrail/guardrail/pkg/guardrail"
+)
+
+// evaluator is the engine call the handler makes; *guardrail.Engine
+// satisfies it. Tests substitute failures the real engine only shows under
+// rare IAM conditions.
+type evaluator interface {
+	Evaluate(ctx context.Context, roleName string, t guardrail.Trigger, c guardrail.Claim) (decision.Record, error)
+}
+
+// handler turns one EventBridge event into at most one engine evaluation and
+// exactly one decision record (plus its EMF line) on out.
+type handler struct {
+	engine  evaluator
+	cfg     config.Config
+	log     *slog.Logger
+	metrics io.Writer
+	version string
+	now     func() time.Time
+}
+
+func newHandler(engine evaluator, cfg config.Config, out io.Writer, version string) *handler {
+	return &handler{
+		engine:  engine,
+		cfg:     cfg,
+		log:     decision.NewLogger(out),
+		metrics: out,
+		version: version,
+		now:     time.Now,
+	}
+}
+
+// Handle evaluates the role an IAM event names and logs the decision.
+//
+// Events the guardrail cannot use (another source, a failed call, an API it
+// does not handle, no role name, the guardrail's own change) are logged with
+// outcome "ignored" and a reason, and acknowledged: retrying them cannot make
+// them usable.
+//
+// Every evaluation error is returned, transient or not. Lambda then retries
+// the event (twice, asynchronously) and afterwards sends it, whole, to the
+// on-failure queue, whose alarm pages an operator (DESIGN.md §8: nothing is
+// silently dropped). For a transient error (throttling, IAM 5xx, stale reads)
+// the retry is the fix. For a permanent one (AccessDenied from an SCP,
+// MalformedPolicyDocument, a missing lockdown policy) the role stays
+// non-compliant until someone acts, and the queued event is what they redrive
+// once the cause is fixed; acknowledging it would leave only a log line. The
+// retries cost two idempotent evaluations: the engine decides from the
+// role's current state, so repeating it never does harm. A role deleted in
+// the meantime is an outcome ("role-gone"), not an error, and is not retried.
+func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
+	received := h.now()
+	change, err := cloudtrail.Decode(ev)
+	if err != nil {
+		reason := err.Error()
+		if ig, ok := cloudtrail.IsIgnored(err); ok {
+			reason = ig.Reason
+		}
+		h.ignore(ctx, change, received, reason)
+		return nil
+	}
+	if own := h.ownRole(change.SessionIssuer); own != "" {
+		// The EventBridge rule already excludes the guardrail's roles; this
+		// is the second line against a self-trigger loop, which Lambda's
+		// recursion detection does not cover for CloudTrail events.
+		h.ignore(ctx, change, received, "caused by the guardrail's own role ("+own+")")
+		return nil
+	}
+
+	trigger := guardrail.Trigger{
+		EventID:    change.EventID,
+		EventName:  change.EventName,
+		Actor:      change.Actor,
+		EventTime:  change.EventTime,
+		ReceivedAt: received,
+	}
+	claim := guardrail.Claim{
+		TrustPolicy:       change.TrustPolicy,
+		AttachedPolicyARN: change.AttachedPolicyARN,
+		DetachedPolicyARN: change.DetachedPolicyARN,
+	}
+	rec, err := h.engine.Evaluate(ctx, change.RoleName, trigger, claim)
+	if err != nil && rec.Outcome != decision.OutcomeError {
+		// The record must say the evaluation failed even if the engine left
+		// it otherwise filled in.
+		rec.Outcome = decision.OutcomeError
+	}
+	if err != nil && rec.Error == "" {
+		rec.Error = err.Error()
+	}
+	h.emit(ctx, rec)
+	if err != nil {
+		kind := "permanent"
+		if guardrail.IsRetryable(err) {
+			kind = "transient"
+		}
+		return fmt.Errorf("%s failure evaluating role %s for %s event %s: %w",
+			kind, change.RoleName, change.EventName, change.EventID, err)
+	}
+	return nil
+}
+
+// ownRole returns the guardrail role pattern that issuer matches, or "".
+func (h *handler) ownRole(issuer string) string {
+	if issuer == "" {
+		return ""
+	}
+	res := classify.Classify(classify.Role{ARN: issuer}, classify.Rules{ProtectedRoleARNs: h.cfg.ProtectedRoleARNs})
+	if res.Class != classify.Guardrail {
+		return ""
+	}
+	return issuer
+}
+
+// ignore logs the record of an event that is acknowledged without evaluation.
+func (h *handler) ignore(ctx context.Context, c cloudtrail.Change, received time.Time, reason string) {
+	rec := decision.Record{
+		EventID:   c.EventID,
+		EventName: c.EventName,
+		EventTime: c.EventTime,
+		Actor:     c.Actor,
+		Account:   c.Account,
+		RoleName:  c.RoleName,
+		Mode:      decision.Modes{Trust: h.cfg.TrustMode, Lockdown: h.cfg.LockdownMode},
+		Outcome:   decision.OutcomeIgnored,
+		// Nothing was read: there is no stale-read question to answer.
+		ReadConsistent: true,
+		DeliveryLagMS:  lag(c.EventTime, received),
+		DurationMS:     h.now().Sub(received).Milliseconds(),
+		Version:        h.version,
+	}
+	attrs := append(rec.Attrs(), slog.String("reason", reason))
+	h.log.LogAttrs(ctx, slog.LevelInfo, decision.Message, attrs...)
+	h.emitMetrics(ctx, rec)
+}
+
+func (h *handler) emit(ctx context.Context, rec decision.Record) {
+	rec.Log(ctx, h.log)
+	h.emitMetrics(ctx, rec)
+}
+
+func (h *handler) emitMetrics(ctx context.Context, rec decision.Record) {
+	if err := decision.EmitMetrics(h.metrics, h.cfg.MetricsNamespace, rec); err != nil {
+		// Losing a data point must not lose the event: the record above is
+		// already written, so log and carry on.
+		h.log.LogAttrs(ctx, slog.LevelError, "metrics", slog.String("error", err.Error()), slog.String("event_id", rec.EventID))
+	}
+}
+
+// lag is received minus the CloudTrail event time: how long the role was
+// exposed before the guardrail saw the change. Nil without an event time.
+func lag(eventTime, received time.Time) *int64 {
+	if eventTime.IsZero() {
+		return nil
+	}
+	ms := received.Sub(eventTime).Milliseconds()
+	return &ms
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/decision"
+	"github.com/iamguardrail/guardrail/pkg/guardrail"
+)
+
+// sweeper is the engine call the handler makes; *guardrail.Engine satisfies it.
+type sweeper interface {
+	Sweep(ctx context.Context, opts guardrail.SweepOptions, emit func(decision.Record)) (guardrail.SweepSummary, error)
+}
+
+// SummaryMessage is the slog message of the sweep's summary record, so a
+// Logs Insights query can select it with `filter msg = "sweep summary"`.
+const SummaryMessage = "sweep summary"
+
+// Time budget. A Lambda invocation is killed at its deadline without a
+// chance to log, so the sweep stops starting evaluations startMargin before
+// it (an evaluation of a non-compliant role makes a few writes, each retried
+// by the SDK with backoff when IAM throttles) and cancels whatever is still
+// running stopMargin before it, which leaves time to log the summary.
+const (
+	maxStartMargin = 60 * time.Second
+	minStartMargin = 2 * time.Second
+	stopMargin     = 1500 * time.Millisecond
+)
+
+// handler runs one sweep per invocation: every role evaluated (up to the time
+// budget), one decision record per role, one summary record.
+type handler struct {
+	engine      sweeper
+	cfg         config.Config
+	log         *slog.Logger
+	metrics     io.Writer
+	version     string
+	concurrency int
+	now         func() time.Time
+}
+
+func newHandler(engine sweeper, cfg config.Config, out io.Writer, version string) *handler {
+	return &handler{
+		engine:  engine,
+		cfg:     cfg,
+		log:     decision.NewLogger(out),
+		metrics: out,
+		version: version,
+		now:     time.Now,
+	}
+}
+
+// budget returns the last moment an evaluation may start and the moment
+// running ones are cancelled, for an invocation that ends at deadline. The
+// start margin is a tenth of the time left, between minStartMargin and
+// maxStartMargin: a 15-minute sweep keeps a minute in reserve, a short test
+// invocation keeps most of its time for work.
+func budget(now, deadline time.Time) (startBy, stopAt time.Time) {
+	left := deadline.Sub(now)
+	margin := min(max(left/10, minStartMargin), maxStartMargin)
+	stopAt = deadline.Add(-stopMargin)
+	startBy = deadline.Add(-margin)
+	if startBy.After(stopAt) {
+		startBy = stopAt
+	}
+	return startBy, stopAt
+}
+
+// Handle sweeps the account. The schedule's event only labels the records
+// (its ID and time); any event, including an empty manual test event, starts
+// a full sweep, which only reads compliant roles and is safe to repeat.
+//
+// It returns an error when the sweep is incomplete: the listing failed,
+// roles were left when time ran out, or evaluations failed. Lambda then
+// retries the invocation (the repeat is cheap: roles fixed by the first run
+// are compliant and cost no call) and, if it keeps failing, the function's
+// error alarm and failure queue make it visible (DESIGN.md §8).
+func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
+	start := h.now()
+	opts := guardrail.SweepOptions{
+		Trigger: guardrail.Trigger{
+			EventID:   ev.ID,
+			EventName: "Sweep",
+			Actor:     scheduleActor(ev),
+			EventTime: ev.Time,
+			// No ReceivedAt: a sweep has no exposure window to report
+			// (delivery_lag_ms stays null).
+		},
+		Concurrency: h.concurrency,
+	}
+	sweepCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var stopAt time.Time
+		opts.Deadline, stopAt = budget(start, deadline)
+		var cancel context.CancelFunc
+		sweepCtx, cancel = context.WithDeadline(ctx, stopAt)
+		defer cancel()
+	}
+
+	sum, err := h.engine.Sweep(sweepCtx, opts, func(rec decision.Record) {
+		rec.Log(ctx, h.log)
+		if merr := decision.EmitMetrics(h.metrics, h.cfg.MetricsNamespace, rec); merr != nil {
+			h.log.LogAttrs(ctx, slog.LevelError, "metrics", slog.String("error", merr.Error()), slog.String("role_arn", rec.RoleARN))
+		}
+	})
+	if err == nil && errors.Is(sweepCtx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("sweep: %w", sweepCtx.Err())
+	}
+	h.summary(ctx, ev, sum, err)
+	switch {
+	case err != nil && sum.Listed == 0:
+		return fmt.Errorf("sweep failed before evaluating any role: %w", err)
+	case sum.Left > 0:
+		return fmt.Errorf("sweep incomplete: %d of %d roles left when the time budget ran out (first: %s)", sum.Left, sum.Listed, sum.LeftRoles[0])
+	case sum.Errors > 0:
+		return fmt.Errorf("sweep finished with %d failed evaluations of %d roles; see the records with outcome \"error\"", sum.Errors, sum.Listed)
+	case err != nil:
+		return err
+	}
+	return nil
+}
+
+// summary logs the sweep's summary record and its EMF counters.
+func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum guardrail.SweepSummary, err error) {
+	level := slog.LevelInfo
+	if err != nil || sum.Left > 0 || sum.Errors > 0 {
+		level = slog.LevelError
+	}
+	left := sum.LeftRoles
+	if left == nil {
+		left = []string{} // one JSON type per field for saved queries
+	}
+	// The names are SweepSummary's JSON names, snake_case like the records'.
+	attrs := []slog.Attr{
+		slog.String("event_id", ev.ID),
+		slog.String("event_name", "Sweep"),
+		slog.Any("mode", decision.Modes{Trust: h.cfg.TrustMode, Lockdown: h.cfg.LockdownMode}),
+		slog.Int("listed", sum.Listed),
+		slog.Int("evaluated", sum.Evaluated),
+		slog.Int("compliant", sum.Compliant),
+		slog.Int("changed", sum.Changed),
+		slog.Int("would_change", sum.WouldChange),
+		slog.Int("skipped", sum.Skipped),
+		slog.Int("gone", sum.Gone),
+		slog.Int("errors", sum.Errors),
+		slog.Int("left", sum.Left),
+		slog.Any("left_roles", left),
+		slog.Int("list_calls", sum.ListCalls),
+		slog.Int("api_calls", sum.APICalls),
+		slog.Int64("duration_ms", sum.DurationMS),
+		slog.String("version", h.version),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	h.log.LogAttrs(ctx, level, SummaryMessage, attrs...)
+	if merr := emitSummaryMetrics(h.metrics, h.cfg, sum, h.now()); merr != nil {
+		h.log.LogAttrs(ctx, slog.LevelError, "metrics", slog.String("error", merr.Error()))
+	}
+}
+
+// emitSummaryMetrics writes the sweep's counters as one CloudWatch Embedded
+// Metric Format line, so the stack can alarm on roles left unevaluated
+// (a sweep that no longer fits its timeout) and graph the sweep's IAM cost.
+func emitSummaryMetrics(w io.Writer, cfg config.Config, sum guardrail.SweepSummary, now time.Time) error {
+	mode := decision.ModeDimension(decision.Modes{Trust: cfg.TrustMode, Lockdown: cfg.LockdownMode})
+	metrics := []struct {
+		name, unit string
+		value      any
+	}{
+		{"SweepRolesListed", "Count", sum.Listed},
+		{"SweepRolesLeft", "Count", sum.Left},
+		{"SweepErrors", "Count", sum.Errors},
+		{"SweepAPICalls", "Count", sum.APICalls},
+		{"SweepDuration", "Milliseconds", sum.DurationMS},
+	}
+	root := map[string]any{decision.DimensionMode: mode}
+	defs := make([]map[string]string, 0, len(metrics))
+	for _, m := range metrics {
+		root[m.name] = m.value
+		defs = append(defs, map[string]string{"Name": m.name, "Unit": m.unit})
+	}
+	root["_aws"] = map[string]any{
+		"Timestamp": now.UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace":  cfg.MetricsNamespace,
+			"Dimensions": [][]string{{decision.DimensionMode}},
+			"Metrics":    defs,
+		}},
+	}
+	line, err := json.Marshal(root)
+	if err != nil {
+		return fmt.Errorf("sweep metrics: %w", err)
+	}
+	if _, err := w.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("sweep metrics: %w", err)
+	}
+	return nil
+}
+
+// scheduleActor names what started the sweep: the schedule rule's ARN for a
+// scheduled event, else a fixed label for a manual invocation.
+func scheduleActor(ev events.CloudWatchEvent) string {
+	if len(ev.Resources) > 0 && ev.Resources[0] != "" {
+		return ev.Resources[0]
+	}
+	if ev.Source != "" {
+		return ev.Source
+	}
+	return "manual invocation"
+}
