@@ -24,6 +24,7 @@ type command struct {
 var commands = []command{
 	{"check", "review trust policies offline: what the guardrail would remove", runCheck},
 	{"iam-local", "run the local IAM endpoint the SDK can talk to (tests, demo)", runIAMLocal},
+	{"scan", "evaluate every role of an account; --enforce to fix them", runScan},
 }
 
 func main() {
