@@ -67,12 +67,8 @@ func newHandler(engine sweeper, cfg config.Config, out io.Writer, version string
 func budget(now, deadline time.Time) (startBy, stopAt time.Time) {
 	left := deadline.Sub(now)
 	margin := min(max(left/10, minStartMargin), maxStartMargin)
-	stopAt = deadline.Add(-stopMargin)
-	startBy = deadline.Add(-margin)
-	if startBy.After(stopAt) {
-		startBy = stopAt
-	}
-	return startBy, stopAt
+	// minStartMargin > stopMargin, so no evaluation starts after the stop.
+	return deadline.Add(-margin), deadline.Add(-stopMargin)
 }
 
 // Handle sweeps the account. The schedule's event only labels the records
