@@ -79,6 +79,9 @@ func TestSweepCheckThenEnforce(t *testing.T) {
 	if w := v.srv.WriteCalls(); w != 0 {
 		t.Fatalf("check mode made %d writes", w)
 	}
+	if v.srv.Calls("") != 1 || sum.APICalls != 1 {
+		t.Errorf("check sweep made %d calls (summary %d), want the one listing page: the snapshot holds everything", v.srv.Calls(""), sum.APICalls)
+	}
 	if sum.Listed != 200 || sum.Evaluated != 200 || sum.Errors != 0 || sum.WouldChange != 100 || sum.Compliant != 40 || sum.Skipped != 60 {
 		t.Errorf("check summary %+v", sum)
 	}
