@@ -119,11 +119,15 @@ func outcomeOf(actions []decision.Action) string {
 func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Claim) (decision.Record, error) {
 	r := e.newRun(t)
 	r.rec.RoleName = roleName
+	r.rec.Account = t.Account
 	if roleName == "" {
 		r.fail(errors.New("evaluate: empty role name"))
 		return r.finish()
 	}
 	st, err := r.readRole(ctx, roleName)
+	if isNoSuchEntity(err) && c.TrustPolicy != "" && e.cfg.TrustMode != config.Skip {
+		st, err = r.awaitRole(ctx, roleName, c, t.Account, err)
+	}
 	if err != nil {
 		return r.readFailed(err)
 	}
@@ -422,6 +426,37 @@ func (r *run) converge(ctx context.Context, st *state, c Claim) (bool, error) {
 		r.describe(st)
 	}
 	return true, nil
+}
+
+// awaitRole handles a role that an event says it created or changed but
+// that GetRole does not show (NoSuchEntity): right after CreateRole, IAM's
+// eventual consistency can hide the new role. It re-reads with the stale-read
+// backoff. If the role never appears, it was deleted (role-gone) unless the
+// claimed trust policy would have been restricted: then the role may be live
+// and exposed, so ErrStaleRead is returned for a retry, failing closed when
+// the account needed to judge the claim is unknown.
+func (r *run) awaitRole(ctx context.Context, name string, c Claim, account string, gone error) (*state, error) {
+	for _, d := range r.e.backoff {
+		r.rec.StaleReads++
+		if err := r.e.sleep(ctx, d); err != nil {
+			return nil, fmt.Errorf("role %s: wait for consistent read: %w", name, err)
+		}
+		st, err := r.readRole(ctx, name)
+		if !isNoSuchEntity(err) {
+			return st, err
+		}
+	}
+	r.rec.ReadConsistent = false
+	stale := fmt.Errorf("role %s: not found in %d reads, but the event set its trust policy: %w", name, len(r.e.backoff)+1, ErrStaleRead)
+	claimed, err := policy.Parse([]byte(c.TrustPolicy))
+	if err != nil {
+		return nil, stale
+	}
+	res, err := trust.Restrict(claimed, trust.Zone{Account: account, TrustedAccounts: r.e.cfg.TrustedAccounts, TrustedOrgIDs: r.e.cfg.TrustedOrgIDs})
+	if err != nil || res.Changed {
+		return nil, stale
+	}
+	return nil, gone
 }
 
 // trustPlan is the trust control's verdict on a role.

@@ -530,11 +530,11 @@ func TestEvaluateInlineFallback(t *testing.T) {
 // A deleted role is a recorded outcome, not an error.
 func TestEvaluateRoleGone(t *testing.T) {
 	v := newEnv(t)
-	rec, err := v.engine().Evaluate(context.Background(), "deleted", guardrail.Trigger{EventID: "ev"}, guardrail.Claim{TrustPolicy: foreignTrust})
+	rec, err := v.engine().Evaluate(context.Background(), "deleted", guardrail.Trigger{EventID: "ev", Account: account}, guardrail.Claim{AttachedPolicyARN: v.lockdownARN})
 	if err != nil {
 		t.Fatalf("err = %v, want nil", err)
 	}
-	if rec.Outcome != decision.OutcomeRoleGone || rec.RoleName != "deleted" || rec.EventID != "ev" {
+	if rec.Outcome != decision.OutcomeRoleGone || rec.RoleName != "deleted" || rec.EventID != "ev" || rec.Account != account || v.srv.Calls("") != 1 {
 		t.Errorf("record %+v", rec)
 	}
 }
@@ -630,5 +630,49 @@ func TestRecordJSONShape(t *testing.T) {
 	}
 	if _, ok := m["trust_policy_before"].(map[string]any); !ok {
 		t.Errorf("trust_policy_before is %T, want an object", m["trust_policy_before"])
+	}
+}
+
+// Right after CreateRole, IAM may not show the role yet. The engine waits
+// for it; if it never shows and the claimed trust policy was non-compliant,
+// the event is retried rather than recorded as a deleted role.
+func TestEvaluateNewRoleNotYetVisible(t *testing.T) {
+	tests := []struct {
+		name     string
+		stale    int
+		claim    string
+		account  string
+		wantErr  error
+		outcome  string
+		stripped bool
+	}{
+		{"appears after two reads", 2, foreignTrust, account, nil, decision.OutcomeChanged, true},
+		{"never appears, foreign claim", -1, foreignTrust, account, guardrail.ErrStaleRead, decision.OutcomeError, false},
+		{"never appears, account unknown", -1, lambdaTrust, "", guardrail.ErrStaleRead, decision.OutcomeError, false},
+		{"never appears, compliant claim", -1, lambdaTrust, account, nil, decision.OutcomeRoleGone, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newEnv(t)
+			ctx := context.Background()
+			v.srv.SetStaleReads("new", tc.stale)
+			if _, err := v.client.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("new"), AssumeRolePolicyDocument: aws.String(tc.claim)}); err != nil {
+				t.Fatal(err)
+			}
+			v.srv.ResetCalls()
+			rec, err := v.engine().Evaluate(ctx, "new", guardrail.Trigger{EventName: "CreateRole", Account: tc.account}, guardrail.Claim{TrustPolicy: tc.claim})
+			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if rec.Outcome != tc.outcome {
+				t.Errorf("outcome %s, want %s", rec.Outcome, tc.outcome)
+			}
+			if got := !admits(t, v.role(t, "new").TrustPolicy, foreignAccount) && strings.Contains(tc.claim, foreignAccount); got != tc.stripped {
+				t.Errorf("stripped = %v, want %v", got, tc.stripped)
+			}
+			if !tc.stripped && v.srv.WriteCalls() != 0 {
+				t.Errorf("%d writes", v.srv.WriteCalls())
+			}
+		})
 	}
 }

@@ -132,9 +132,14 @@ func (e *Engine) Config() config.Config { return e.cfg }
 
 // Trigger says what caused an evaluation; it is copied into the record.
 type Trigger struct {
-	EventID   string    // CloudTrail eventID
-	EventName string    // CloudTrail eventName, or "Sweep"/"Scan"
-	Actor     string    // ARN of the caller (userIdentity.arn)
+	EventID   string // CloudTrail eventID
+	EventName string // CloudTrail eventName, or "Sweep"/"Scan"
+	Actor     string // ARN of the caller (userIdentity.arn)
+	// Account is the account the event happened in (recipientAccountId).
+	// It is recorded when the role cannot be read, and lets the engine judge
+	// an event's claimed trust policy when IAM does not show the role yet
+	// (a stale read right after CreateRole).
+	Account   string
 	EventTime time.Time // CloudTrail eventTime
 	// ReceivedAt is when the Lambda received the event; with EventTime it
 	// gives delivery_lag_ms, how long the role was exposed before the
