@@ -11,6 +11,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 )
 
+// transportRetrySlack allows one extra request when a test reads large
+// responses. smithy-go closes the request body as soon as response headers
+// arrive (transport/http/client.go); against a loopback server that answers
+// within microseconds this rarely races net/http's write loop, the
+// connection is dropped while the body is read, and the SDK retries the
+// call transparently (observed about once per 500 responses of ~50 KB; a
+// plain net/http client never fails against the same server).
+const transportRetrySlack = 1
+
 func seedRoles(t testing.TB, srv *Server, n int, path string) []string {
 	t.Helper()
 	names := make([]string, n)
@@ -66,8 +75,8 @@ func TestListRolesPagination(t *testing.T) {
 			if limit == 0 {
 				limit = 100
 			}
-			if pages := srv.Calls("ListRoles"); pages != (260+limit-1)/limit {
-				t.Errorf("%d ListRoles calls for 260 roles at %d per page", pages, limit)
+			if calls, pages := srv.Calls("ListRoles"), (260+limit-1)/limit; calls < pages || calls > pages+transportRetrySlack {
+				t.Errorf("%d ListRoles calls for 260 roles at %d per page: %+v", calls, limit, srv.CallLog())
 			}
 		})
 	}
@@ -198,7 +207,7 @@ func TestGetAccountAuthorizationDetailsPagination(t *testing.T) {
 		}
 		roles = append(roles, out.RoleDetailList...)
 	}
-	if n := srv.Calls("GetAccountAuthorizationDetails"); len(roles) != 2001 || n != 3 {
+	if n := srv.Calls("GetAccountAuthorizationDetails"); len(roles) != 2001 || n < 3 || n > 3+transportRetrySlack {
 		t.Fatalf("%d roles in %d calls, want 2001 in 3", len(roles), n)
 	}
 	for i, r := range roles {
