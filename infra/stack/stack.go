@@ -1,0 +1,493 @@
+// Package stack provides the guardrail's CloudFormation stack as a CDK
+// construct (DESIGN.md §2, §5–§8, §10): the lockdown managed policy, the
+// enforcer and sweeper functions with least-privilege roles, the EventBridge
+// rule on CloudTrail IAM events, the sweep schedule, dead-letter queues,
+// alarms, saved Logs Insights queries and, on request, a minimal trail.
+//
+// Every resource with a physical name carries NamePrefix, because the
+// lockdown policy protects the guardrail by name pattern: it cannot name
+// the resources' ARNs without a CloudFormation dependency cycle (the
+// functions read the policy's ARN).
+package stack
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudtrail"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/iamguardrail/guardrail/infra/settings"
+	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
+)
+
+// Names shared by the stack and its tests.
+const (
+	// DefaultStackName is the stack's name. It starts with NamePrefix so
+	// the lockdown's ProtectGuardrailStack statement covers it.
+	DefaultStackName = "IamRoleGuardrail"
+	// NamePrefix starts the physical name of every named resource.
+	NamePrefix = lockdown.DefaultNamePrefix
+	// RequiredRegion is the only region the stack deploys to: IAM is a
+	// global service whose CloudTrail events reach EventBridge in
+	// us-east-1 only (EventBridge user guide; aws-facts.md §1.1).
+	RequiredRegion = "us-east-1"
+
+	// EnforcerName and SweeperName name both the functions and their
+	// roles (at path "/", which the lockdown's role pattern assumes).
+	EnforcerName = NamePrefix + "-Enforcer"
+	SweeperName  = NamePrefix + "-Sweeper"
+
+	// EnforcerZip and SweeperZip are the `make build` outputs in DistDir.
+	EnforcerZip = "enforcer.zip"
+	SweeperZip  = "sweeper.zip"
+
+	// ErrorMetric counts ERROR-level log lines of both functions (failed
+	// evaluations the enforcer acknowledged, configuration errors at
+	// start), extracted by metric filters in MetricNamespace.
+	ErrorMetric     = "ErrorRecords"
+	MetricNamespace = config.DefaultMetricsNamespace
+)
+
+// Function settings (DESIGN.md §2, §8).
+const (
+	// The enforcer evaluates one role: a handful of IAM calls, stale-read
+	// re-reads of about 6 s and SDK retries with backoff fit in a minute.
+	enforcerTimeoutSeconds = 60
+	enforcerMemoryMB       = 128
+	// The sweeper reads every role in a few paginated calls and evaluates
+	// them concurrently; it stops early inside the 15-minute maximum.
+	sweeperTimeoutSeconds = 900
+	sweeperMemoryMB       = 256
+	// One sweep at a time: overlapping sweeps only double IAM traffic.
+	sweeperConcurrency = 1
+	// Lambda's own retries of a failed asynchronous invocation before the
+	// event goes to the failed-invocations queue.
+	enforcerRetryAttempts = 2
+	enforcerMaxEventAge   = 6  // hours, Lambda's maximum
+	sweeperRetryAttempts  = 1  // a sweep that failed twice waits for the next schedule
+	sweeperMaxEventAge    = 1  // hours
+	queueRetentionDays    = 14 // SQS maximum: time to inspect and redrive
+	// EventBridge's delivery retries to the function (its defaults, set
+	// explicitly): only delivery failures (throttled invoke, missing
+	// permission) count, not function errors.
+	ruleRetryAttempts    = 185
+	ruleMaxEventAgeHours = 24
+)
+
+// Props configures one guardrail stack.
+type Props struct {
+	// Settings is the validated configuration (infra/settings).
+	Settings settings.Settings
+	// Region is the region the deployment targets; anything but
+	// RequiredRegion is refused.
+	Region string
+	// Account pins the stack to an account ID; "" leaves it
+	// environment-agnostic (resolved by CloudFormation at deployment).
+	Account string
+	// StackName defaults to DefaultStackName.
+	StackName string
+}
+
+// RegionError is returned for a deployment region other than
+// RequiredRegion.
+type RegionError struct{ Region string }
+
+func (e *RegionError) Error() string {
+	return fmt.Sprintf("the guardrail stack must be deployed to %s, not %q: IAM is a global service and its CloudTrail events reach EventBridge only in %s, so a rule in any other region never fires. Select %s (AWS_REGION=%s, or a profile whose region is %s)",
+		RequiredRegion, e.Region, RequiredRegion, RequiredRegion, RequiredRegion, RequiredRegion)
+}
+
+// ContextSettings reads and validates the settings from scope's CDK context
+// (cdk.json "context" and `cdk -c key=value`).
+func ContextSettings(scope constructs.Construct) (settings.Settings, error) {
+	return settings.Parse(func(key string) any { return scope.Node().TryGetContext(jsii.String(key)) })
+}
+
+// ErrMissingBuild is returned when DistDir lacks a function package.
+var ErrMissingBuild = errors.New("function package missing; run `make build` first")
+
+// New adds the guardrail stack to scope. It validates the region, the
+// account and the function packages before creating anything.
+func New(scope constructs.Construct, p Props) (awscdk.Stack, error) {
+	if p.Region != RequiredRegion {
+		return nil, &RegionError{Region: p.Region}
+	}
+	if p.Account != "" {
+		if err := config.ValidateAccountID(p.Account); err != nil {
+			return nil, fmt.Errorf("deployment account: %w", err)
+		}
+	}
+	s := p.Settings
+	zips := map[string]string{}
+	for _, z := range []string{EnforcerZip, SweeperZip} {
+		path := filepath.Join(s.DistDir, z)
+		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: %w", path, ErrMissingBuild)
+		}
+		zips[z] = path
+	}
+	name := p.StackName
+	if name == "" {
+		name = DefaultStackName
+	}
+	env := &awscdk.Environment{Region: jsii.String(RequiredRegion)}
+	if p.Account != "" {
+		env.Account = jsii.String(p.Account)
+	}
+	stack := awscdk.NewStack(scope, jsii.String(name), &awscdk.StackProps{
+		StackName:   jsii.String(name),
+		Env:         env,
+		Description: jsii.String("IAM service-role guardrail: strips untrusted principals from role trust policies and attaches the lockdown deny policy (see README)"),
+	})
+	b := builder{stack: stack, s: s, partition: *stack.Partition(), account: *stack.Account()}
+	if err := b.build(zips); err != nil {
+		return nil, err
+	}
+	return stack, nil
+}
+
+type builder struct {
+	stack              awscdk.Stack
+	s                  settings.Settings
+	partition, account string
+}
+
+func (b *builder) iamARN(resource string) string {
+	return "arn:" + b.partition + ":iam::" + b.account + ":" + resource
+}
+
+func (b *builder) build(zips map[string]string) error {
+	st := b.stack
+
+	// The lockdown policy, built by pkg/lockdown with the stack's own
+	// partition and account (tokens resolved by CloudFormation).
+	doc, err := lockdown.Document(lockdown.Config{
+		Partition: b.partition, Account: b.account, NamePrefix: NamePrefix,
+		ExtraDeniedActions: b.s.ExtraDeniedActions,
+	})
+	if err != nil {
+		return fmt.Errorf("lockdown policy: %w", err)
+	}
+	var docJSON map[string]any
+	if err := json.Unmarshal(doc, &docJSON); err != nil {
+		return fmt.Errorf("lockdown policy: %w", err)
+	}
+	policy := awsiam.NewCfnManagedPolicy(st, jsii.String("LockdownPolicy"), &awsiam.CfnManagedPolicyProps{
+		ManagedPolicyName: jsii.String(lockdown.PolicyName),
+		Description:       jsii.String("Guardrail lockdown: explicit denies attached to every service role (protects the guardrail, audit, credentials, account)"),
+		PolicyDocument:    docJSON,
+	})
+	lockdownARN := policy.AttrPolicyArn()
+
+	// Queues: where events end when EventBridge cannot deliver them
+	// (rule DLQ) and when the functions fail them after Lambda's retries
+	// (on-failure destination). Both keep the whole event for a redrive.
+	deliveryDLQ := b.queue("EventDeliveryDLQ", NamePrefix+"-EventDeliveryDLQ")
+	failedQ := b.queue("FailedInvocationsQueue", NamePrefix+"-FailedInvocations")
+
+	enforcerLogs := b.logGroup("EnforcerLogs", EnforcerName)
+	sweeperLogs := b.logGroup("SweeperLogs", SweeperName)
+	enforcerRole := b.role("EnforcerRole", EnforcerName, "the enforcer", enforcerLogs, lockdownARN, false)
+	sweeperRole := b.role("SweeperRole", SweeperName, "the sweeper", sweeperLogs, lockdownARN, true)
+
+	env := map[string]*string{}
+	for k, v := range b.s.Env() {
+		env[k] = jsii.String(v)
+	}
+	env[config.EnvLockdownPolicyARN] = lockdownARN
+	// The guardrail's own roles are never evaluated: the name pattern
+	// covers both roles and any future one; the exact ARNs are listed too
+	// so the enforcer's own-actor check does not depend on the pattern.
+	env[config.EnvProtectedRoleARNs] = awscdk.Fn_Join(jsii.String(","), &[]*string{
+		jsii.String(b.iamARN("role/" + NamePrefix + "-*")), enforcerRole.RoleArn(), sweeperRole.RoleArn(),
+	})
+
+	enforcer := awslambda.NewFunction(st, jsii.String("Enforcer"), &awslambda.FunctionProps{
+		FunctionName: jsii.String(EnforcerName),
+		Description:  jsii.String("Evaluates the role named by each CloudTrail IAM event and enforces the guardrail"),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(), Architecture: awslambda.Architecture_ARM_64(),
+		Handler: jsii.String("bootstrap"), Code: awslambda.Code_FromAsset(jsii.String(zips[EnforcerZip]), nil),
+		MemorySize: jsii.Number(enforcerMemoryMB), Timeout: awscdk.Duration_Seconds(jsii.Number(enforcerTimeoutSeconds)),
+		Role: enforcerRole, LogGroup: enforcerLogs,
+		LoggingFormat: awslambda.LoggingFormat_JSON, ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO, SystemLogLevelV2: awslambda.SystemLogLevel_INFO,
+		ReservedConcurrentExecutions: jsii.Number(float64(b.s.EnforcerConcurrency)),
+		Environment:                  &env,
+		OnFailure:                    awslambdadestinations.NewSqsDestination(failedQ),
+		RetryAttempts:                jsii.Number(enforcerRetryAttempts),
+		MaxEventAge:                  awscdk.Duration_Hours(jsii.Number(enforcerMaxEventAge)),
+		RecursiveLoop:                awslambda.RecursiveLoop_TERMINATE,
+	})
+	sweeper := awslambda.NewFunction(st, jsii.String("Sweeper"), &awslambda.FunctionProps{
+		FunctionName: jsii.String(SweeperName),
+		Description:  jsii.String("Evaluates every role in the account on a schedule and enforces the guardrail"),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(), Architecture: awslambda.Architecture_ARM_64(),
+		Handler: jsii.String("bootstrap"), Code: awslambda.Code_FromAsset(jsii.String(zips[SweeperZip]), nil),
+		MemorySize: jsii.Number(sweeperMemoryMB), Timeout: awscdk.Duration_Seconds(jsii.Number(sweeperTimeoutSeconds)),
+		Role: sweeperRole, LogGroup: sweeperLogs,
+		LoggingFormat: awslambda.LoggingFormat_JSON, ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO, SystemLogLevelV2: awslambda.SystemLogLevel_INFO,
+		ReservedConcurrentExecutions: jsii.Number(sweeperConcurrency),
+		Environment:                  &env,
+		OnFailure:                    awslambdadestinations.NewSqsDestination(failedQ),
+		RetryAttempts:                jsii.Number(sweeperRetryAttempts),
+		MaxEventAge:                  awscdk.Duration_Hours(jsii.Number(sweeperMaxEventAge)),
+		RecursiveLoop:                awslambda.RecursiveLoop_TERMINATE,
+	})
+
+	// The IAM event rule (DESIGN.md §2). Pinning source aws.iam also
+	// stops forged events: PutEvents cannot use an aws.* source.
+	detail := EventPatternDetail([]string{*enforcerRole.RoleArn(), *sweeperRole.RoleArn()})
+	rule := awsevents.NewRule(st, jsii.String("RoleChangeRule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(NamePrefix + "-RoleChanges"),
+		Description: jsii.String("Successful IAM role changes recorded by CloudTrail, except the guardrail's own, to the enforcer"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings(EventSource),
+			DetailType: jsii.Strings(EventDetailType),
+			Detail:     &detail,
+		},
+	})
+	rule.AddTarget(awseventstargets.NewLambdaFunction(enforcer, &awseventstargets.LambdaFunctionProps{
+		DeadLetterQueue: deliveryDLQ,
+		RetryAttempts:   jsii.Number(ruleRetryAttempts),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(ruleMaxEventAgeHours)),
+	}))
+	sweep := awsevents.NewRule(st, jsii.String("SweepSchedule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(NamePrefix + "-Sweep"),
+		Description: jsii.String("Runs the sweeper over every role"),
+		Schedule:    awsevents.Schedule_Expression(jsii.String(b.s.SweepSchedule)),
+	})
+	sweep.AddTarget(awseventstargets.NewLambdaFunction(sweeper, &awseventstargets.LambdaFunctionProps{
+		DeadLetterQueue: deliveryDLQ,
+		RetryAttempts:   jsii.Number(ruleRetryAttempts),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(ruleMaxEventAgeHours)),
+	}))
+
+	topic := b.alarmTopic()
+	b.alarms(topic, map[string]awslambda.Function{"Enforcer": enforcer, "Sweeper": sweeper},
+		map[string]awssqs.Queue{"EventDeliveryDLQ": deliveryDLQ, "FailedInvocations": failedQ},
+		[]awslogs.LogGroup{enforcerLogs, sweeperLogs})
+
+	for i, q := range Queries(NamePrefix) {
+		awslogs.NewCfnQueryDefinition(st, jsii.String(fmt.Sprintf("Query%d", i)), &awslogs.CfnQueryDefinitionProps{
+			Name:          jsii.String(q.Name),
+			QueryString:   jsii.String(q.String),
+			LogGroupNames: &[]any{enforcerLogs.LogGroupName(), sweeperLogs.LogGroupName()},
+		})
+	}
+
+	if b.s.CreateTrail {
+		b.trail()
+	}
+
+	awscdk.NewCfnOutput(st, jsii.String("LockdownPolicyArn"), &awscdk.CfnOutputProps{Value: lockdownARN, Description: jsii.String("The lockdown managed policy")})
+	awscdk.NewCfnOutput(st, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn(), Description: jsii.String("Subscribe here to receive the guardrail's alarms")})
+	awscdk.NewCfnOutput(st, jsii.String("DecisionLogGroups"), &awscdk.CfnOutputProps{
+		Value:       awscdk.Fn_Join(jsii.String(","), &[]*string{enforcerLogs.LogGroupName(), sweeperLogs.LogGroupName()}),
+		Description: jsii.String("Log groups holding the decision records"),
+	})
+
+	suppress(b)
+	return nil
+}
+
+// queue is an end-of-line dead-letter queue: encrypted at rest with
+// SQS-managed keys (which EventBridge and Lambda can write to without a key
+// policy) and refusing any request not made over TLS.
+func (b *builder) queue(id, name string) awssqs.Queue {
+	return awssqs.NewQueue(b.stack, jsii.String(id), &awssqs.QueueProps{
+		QueueName:       jsii.String(name),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(queueRetentionDays)),
+	})
+}
+
+// logGroup creates a function's log group ahead of the function, so it has
+// a retention and outlives the stack: decision records are the undo log.
+func (b *builder) logGroup(id, function string) awslogs.LogGroup {
+	lg := awslogs.NewLogGroup(b.stack, jsii.String(id), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/lambda/" + function),
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	// The L2 construct takes an enum; the validated day count goes
+	// straight to CloudFormation.
+	lg.Node().DefaultChild().(awslogs.CfnLogGroup).SetRetentionInDays(jsii.Number(float64(b.s.LogRetentionDays)))
+	return lg
+}
+
+// role returns a function's role holding only what the engine calls
+// (pkg/guardrail.IAM) and writing its own log group.
+func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *string, sweep bool) awsiam.Role {
+	anyRole := b.iamARN("role/*")
+	stmts := []awsiam.PolicyStatement{
+		allow("WriteOwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{*lg.LogGroupArn()}, nil),
+		// Reading a role's current state: trust policy, managed and inline
+		// policies. IAM has no narrower resource: any role may be a
+		// service role.
+		allow("ReadRoles", []string{"iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:GetRolePolicy"}, []string{anyRole}, nil),
+		// The engine reads only the lockdown policy's document (for the
+		// inline fallback).
+		allow("ReadLockdownPolicy", []string{"iam:GetPolicy", "iam:GetPolicyVersion"}, []string{*lockdownARN}, nil),
+		// Stripping untrusted principals from trust policies.
+		allow("RestrictTrust", []string{"iam:UpdateAssumeRolePolicy"}, []string{anyRole}, nil),
+		// Only the lockdown policy can be attached: iam:PolicyARN is the
+		// documented condition key of AttachRolePolicy.
+		allow("AttachLockdown", []string{"iam:AttachRolePolicy"}, []string{anyRole},
+			map[string]any{"ArnEquals": map[string]any{"iam:PolicyARN": *lockdownARN}}),
+		// The inline fallback GuardrailLockdown and the session revocation
+		// GuardrailRevokeOlderSessions. PutRolePolicy has no condition key
+		// naming the inline policy (its only key is iam:PermissionsBoundary,
+		// Service Authorization Reference), so it cannot be narrowed to
+		// those two names; the deny below keeps it off protected roles.
+		allow("PutLockdownInline", []string{"iam:PutRolePolicy"}, []string{anyRole}, nil),
+		// Defence in depth: never write to the guardrail's own roles (also
+		// protected by the lockdown and by classification), nor to
+		// service-linked or AWS-reserved roles, which IAM refuses anyway.
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:     jsii.String("NeverTouchProtectedRoles"),
+			Effect:  awsiam.Effect_DENY,
+			Actions: jsii.Strings("iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy"),
+			Resources: jsii.Strings(
+				b.iamARN("role/"+NamePrefix+"*"),
+				b.iamARN("role/aws-service-role/*"),
+				b.iamARN("role/aws-reserved/*"),
+			),
+		}),
+	}
+	if sweep {
+		// Lists every role with its trust and attached policies in a few
+		// paginated calls. The action supports no resource-level
+		// permissions, so its resource must be "*".
+		stmts = append(stmts, allow("ListAllRoles", []string{"iam:GetAccountAuthorizationDetails"}, []string{"*"}, nil))
+	}
+	return awsiam.NewRole(b.stack, jsii.String(id), &awsiam.RoleProps{
+		RoleName:       jsii.String(name),
+		Description:    jsii.String("Execution role of " + what + " of the IAM role guardrail"),
+		AssumedBy:      awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"Guardrail": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &stmts})},
+	})
+}
+
+func allow(sid string, actions, resources []string, cond map[string]any) awsiam.PolicyStatement {
+	p := &awsiam.PolicyStatementProps{
+		Sid: jsii.String(sid), Effect: awsiam.Effect_ALLOW,
+		Actions: jsii.Strings(actions...), Resources: jsii.Strings(resources...),
+	}
+	if cond != nil {
+		p.Conditions = &cond
+	}
+	return awsiam.NewPolicyStatement(p)
+}
+
+// alarmTopic is the SNS topic every alarm notifies, encrypted with a
+// customer-managed key because CloudWatch cannot use SNS's AWS-managed key.
+func (b *builder) alarmTopic() awssns.Topic {
+	key := awskms.NewKey(b.stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+		Alias:             jsii.String("alias/" + NamePrefix + "-Alarms"),
+		Description:       jsii.String("Encrypts the guardrail's alarm topic"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
+	})
+	// CloudWatch alarms publish to the encrypted topic with these two
+	// calls (CloudWatch user guide, alarms and encrypted SNS topics).
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchAlarms"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+	}), nil)
+	topic := awssns.NewTopic(b.stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		TopicName:   jsii.String(NamePrefix + "-Alarms"),
+		DisplayName: jsii.String("IAM role guardrail alarms"),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	if b.s.AlarmEmail != "" {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(b.s.AlarmEmail), nil))
+	}
+	return topic
+}
+
+// alarms fire on the first occurrence of anything that means a role may
+// have gone unchecked: a function error or throttle, an event in a
+// dead-letter queue, an ERROR record.
+func (b *builder) alarms(topic awssns.Topic, fns map[string]awslambda.Function, queues map[string]awssqs.Queue, logGroups []awslogs.LogGroup) {
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	add := func(id, name, desc string, m awscloudwatch.IMetric) {
+		a := awscloudwatch.NewAlarm(b.stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(NamePrefix + "-" + name),
+			AlarmDescription:   jsii.String(desc),
+			Metric:             m,
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			DatapointsToAlarm:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+	}
+	sum := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}
+	for _, n := range []string{"Enforcer", "Sweeper"} {
+		fn := fns[n]
+		add(n+"ErrorsAlarm", n+"-Errors", "The "+n+" function failed an invocation; Lambda retries it, then the event lands in the failed-invocations queue", fn.MetricErrors(sum))
+		add(n+"ThrottlesAlarm", n+"-Throttles", "The "+n+" function was throttled at its reserved concurrency; events are retried, but a role stays unchecked meanwhile", fn.MetricThrottles(sum))
+	}
+	for _, n := range []string{"EventDeliveryDLQ", "FailedInvocations"} {
+		add(n+"Alarm", n+"-NotEmpty", "An event reached the "+n+" queue: a role change was not evaluated. Inspect the message, fix the cause, redrive it",
+			queues[n].MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}))
+	}
+	for i, lg := range logGroups {
+		awslogs.NewMetricFilter(b.stack, jsii.String(fmt.Sprintf("ErrorRecordsFilter%d", i)), &awslogs.MetricFilterProps{
+			LogGroup:        lg,
+			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(`{ $.level = "ERROR" }`)),
+			MetricNamespace: jsii.String(MetricNamespace),
+			MetricName:      jsii.String(ErrorMetric),
+			MetricValue:     jsii.String("1"),
+		})
+	}
+	add("ErrorRecordsAlarm", "ErrorRecords", "A function logged an ERROR record (failed evaluation or invalid configuration); see the Failures saved query",
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(MetricNamespace), MetricName: jsii.String(ErrorMetric), Period: five, Statistic: jsii.String("Sum")}))
+}
+
+// trail is the minimal trail for accounts without one: write management
+// events of every region, including IAM's global events, to a private,
+// encrypted, TLS-only bucket. EventBridge receives CloudTrail API events
+// only while a trail logs them (EventBridge user guide).
+func (b *builder) trail() {
+	bucket := awss3.NewBucket(b.stack, jsii.String("TrailBucket"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		Versioned:         jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	awscloudtrail.NewTrail(b.stack, jsii.String("Trail"), &awscloudtrail.TrailProps{
+		TrailName:                  jsii.String(NamePrefix + "-ManagementEvents"),
+		Bucket:                     bucket,
+		IsMultiRegionTrail:         jsii.Bool(true),
+		IncludeGlobalServiceEvents: jsii.Bool(true),
+		ManagementEvents:           awscloudtrail.ReadWriteType_WRITE_ONLY,
+		EnableFileValidation:       jsii.Bool(true),
+	})
+}
