@@ -269,11 +269,54 @@ func run(doc *policy.Document, z Zone, rewrite bool) (Result, error) {
 		res.Policy = doc
 		return res, nil
 	}
+	kept = dropDanglingDenies(&res, kept)
 	if len(kept) == 0 {
 		kept = append(kept, fallback)
 	}
 	res.Policy = doc.WithStatements(kept)
 	return res, nil
+}
+
+// dropDanglingDenies removes bare unique IDs from the Principal of Deny
+// statements in a policy that is about to be written. IAM refuses to save a
+// trust policy naming a unique ID whose principal was deleted ("Invalid
+// principal in policy"), so leaving one in a Deny would make every repair of
+// the role fail. Such an ID matches no principal, so removing it denies no one
+// less; a Deny left without principals matched no one and is dropped. Deny
+// statements are otherwise kept byte for byte, and NotPrincipal is never
+// touched (emptying it would lift a deny).
+func dropDanglingDenies(res *Result, stmts []*policy.Statement) []*policy.Statement {
+	out := stmts[:0]
+	for _, s := range stmts {
+		if s.Effect != policy.Deny || s.Principal == nil || s.Principal.Wildcard {
+			out = append(out, s)
+			continue
+		}
+		dangling := 0
+		p := s.Principal.Filter(func(typ, val string) bool {
+			if typ == "AWS" && isUniqueID(val) {
+				dangling++
+				return false
+			}
+			return true
+		})
+		if dangling == 0 {
+			out = append(out, s)
+			continue
+		}
+		for i := range res.Principals {
+			v := &res.Principals[i]
+			if v.Effect == string(policy.Deny) && v.Type == "AWS" && v.Kind == KindDangling && v.Trusted {
+				v.Trusted = false
+				v.Reason = "bare unique ID in a Deny statement: it matches no one, and IAM refuses to save a policy that names it"
+				res.Findings = append(res.Findings, Finding{Control: ControlTrust, Principal: v.String(), Kind: KindDangling, Statement: v.Statement, Reason: v.Reason, Removed: true})
+			}
+		}
+		if p != nil {
+			out = append(out, s.WithPrincipal(p))
+		}
+	}
+	return out
 }
 
 // analyzeStatement records the verdicts of one statement's principals and
@@ -283,10 +326,14 @@ func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone) *policy
 	base := Principal{Statement: idx, Sid: s.Sid, Effect: string(s.Effect)}
 	if s.Effect != policy.Allow {
 		// A Deny never grants access: keep it byte for byte, but list what it names.
-		for _, p := range []*policy.Principal{s.Principal, s.NotPrincipal} {
-			eachValue(p, func(typ, val string) {
-				v := base
-				v.Type, v.Value, v.Kind, v.Trusted = typ, val, KindInvalid, true
+		c := readConditions(s.Condition, z)
+		for _, el := range []struct {
+			prefix string
+			p      *policy.Principal
+		}{{"", s.Principal}, {"NotPrincipal.", s.NotPrincipal}} {
+			eachValue(el.p, func(typ, val string) {
+				v := judge(base, typ, val, c, z)
+				v.Type, v.Trusted, v.Risk = el.prefix+typ, true, ""
 				v.Reason = "kept: a Deny statement grants nothing"
 				res.Principals = append(res.Principals, v)
 			})

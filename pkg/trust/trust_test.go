@@ -384,3 +384,22 @@ func TestNameChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestDanglingInDeny: IAM refuses to save a trust policy naming a deleted
+// principal's unique ID, so when a policy must be written anyway, such IDs
+// leave Deny statements too; when nothing else changes, nothing is written.
+func TestDanglingInDeny(t *testing.T) {
+	runCases(t, []restrictCase{
+		{
+			name: "untouched when nothing else changes",
+			in:   `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["AROAZFRV7IUIVTOGNCJUN","999988887777"]},"Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}]}`,
+		},
+		{
+			name:     "removed with the foreign principal",
+			in:       `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["AROAZFRV7IUIVTOGNCJUN","999988887777"]},"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"AIDAJQABLZS4A3QDU576Q"},"Action":"sts:AssumeRole"},{"Effect":"Deny","NotPrincipal":{"AWS":"AIDAJQABLZS4A3QDU576Q"},"Action":"sts:TagSession"},{"Effect":"Allow","Principal":{"AWS":["111122223333","999988887777"]},"Action":"sts:AssumeRole"}]}`,
+			want:     `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["999988887777"]},"Action":"sts:AssumeRole"},{"Effect":"Deny","NotPrincipal":{"AWS":"AIDAJQABLZS4A3QDU576Q"},"Action":"sts:TagSession"},{"Effect":"Allow","Principal":{"AWS":["111122223333"]},"Action":"sts:AssumeRole"}]}`,
+			removed:  []string{"AWS:999988887777", "AWS:AROAZFRV7IUIVTOGNCJUN", "AWS:AIDAJQABLZS4A3QDU576Q"},
+			external: true,
+		},
+	})
+}
