@@ -98,13 +98,24 @@ var multiTenantOIDC = []string{"token.actions.githubusercontent.com", "gitlab.co
 // conditions is what a statement's Condition block says about principals.
 type conditions struct {
 	cond policy.Condition
-	// restrictedBy names the condition that confines principals to the zone,
-	// "" when there is none.
-	restrictedBy string
+	zone Zone
+	// restricted caches restrictedBy once computed is set; most statements
+	// name only services and never need it.
+	restricted string
+	computed   bool
 }
 
-func readConditions(c policy.Condition, z Zone) *conditions {
-	return &conditions{cond: c, restrictedBy: principalRestriction(c, z)}
+func readConditions(c policy.Condition, z Zone) conditions {
+	return conditions{cond: c, zone: z}
+}
+
+// restrictedBy names the condition that confines the statement's principals
+// to the zone, or returns "" when there is none.
+func (c *conditions) restrictedBy() string {
+	if !c.computed {
+		c.restricted, c.computed = principalRestriction(c.cond, c.zone), true
+	}
+	return c.restricted
 }
 
 // judge gives the verdict on one principal value.
@@ -131,9 +142,9 @@ func judge(base Principal, typ, val string, c *conditions, z Zone) Principal {
 
 // restrictedOrNot trusts p only when the statement confines principals to the zone.
 func restrictedOrNot(p Principal, c *conditions, why string) Principal {
-	if c.restrictedBy != "" {
+	if by := c.restrictedBy(); by != "" {
 		p.Trusted = true
-		p.Reason = why + ", but the Condition " + c.restrictedBy + " confines it to trusted accounts or organizations"
+		p.Reason = why + ", but the Condition " + by + " confines it to trusted accounts or organizations"
 		return p
 	}
 	p.Reason = why + " and no Condition confines it to trusted accounts or organizations"

@@ -332,7 +332,7 @@ func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone) *policy
 			p      *policy.Principal
 		}{{"", s.Principal}, {"NotPrincipal.", s.NotPrincipal}} {
 			eachValue(el.p, func(typ, val string) {
-				v := judge(base, typ, val, c, z)
+				v := judge(base, typ, val, &c, z)
 				v.Type, v.Trusted, v.Risk = el.prefix+typ, true, ""
 				v.Reason = "kept: a Deny statement grants nothing"
 				res.Principals = append(res.Principals, v)
@@ -360,7 +360,7 @@ func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone) *policy
 	first := len(res.Principals)
 	removed := 0
 	eachValue(s.Principal, func(typ, val string) {
-		v := judge(base, typ, val, c, z)
+		v := judge(base, typ, val, &c, z)
 		res.add(v)
 		if !v.Trusted {
 			removed++
