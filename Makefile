@@ -76,6 +76,39 @@ tools: $(RIE)
 $(RIE):
 	GOBIN=$(GOBIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
+# ---- cdk ----------------------------------------------------------------
+
+# The CDK CLI at a pinned version, from npm, under .tools/ where `go ./...`
+# does not look (the package ships Go template files that break go vet).
+# Telemetry and notices are off (CDK_DISABLE_CLI_TELEMETRY above, cdk.json),
+# and neither the app nor the CLI needs the network: once the Go module and
+# npm caches are filled, `make synth` works offline.
+CDK_VERSION := 2.1148.1
+CDK_DIR     := $(TOOLS)/cdk-$(CDK_VERSION)
+CDK         := $(CDK_DIR)/node_modules/.bin/cdk
+STACK       := IamRoleGuardrail
+# `make deploy PROFILE=prod-admin` deploys with that AWS CLI profile.
+PROFILE     ?=
+CDK_FLAGS   := --no-notices $(if $(PROFILE),--profile $(PROFILE))
+
+tools: $(CDK)
+$(CDK):
+	npm install --prefix $(CDK_DIR) --prefer-offline --no-audit --no-fund --no-package-lock --save-exact aws-cdk@$(CDK_VERSION)
+	@$(CDK) --version
+
+.PHONY: synth
+synth: build $(CDK) ## synthesize cdk.out/IamRoleGuardrail.template.json (offline, cdk-nag checked)
+	$(CDK) synth $(CDK_FLAGS) --quiet $(STACK)
+	@node -e 'const t = require("./cdk.out/$(STACK).template.json"); console.log(`cdk.out/$(STACK).template.json: $${Object.keys(t.Resources).length} resources`)'
+
+.PHONY: diff
+diff: build $(CDK) ## show what `make deploy` would change in the selected account
+	$(CDK) diff $(CDK_FLAGS) $(STACK)
+
+.PHONY: deploy
+deploy: build $(CDK) ## build, then deploy to us-east-1 of the selected account (PROFILE=…)
+	$(CDK) deploy $(CDK_FLAGS) $(STACK)
+
 # ---- demo ---------------------------------------------------------------
 
 .PHONY: demo

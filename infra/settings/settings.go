@@ -134,7 +134,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("cdk.json context %q: %v", e.Key, e.Err)
+	return fmt.Sprintf("context %q: %v", e.Key, e.Err)
 }
 
 // Unwrap returns the underlying validation error.
