@@ -111,6 +111,15 @@ deploy: build $(CDK) ## build, then deploy to us-east-1 of the selected account 
 
 # ---- demo ---------------------------------------------------------------
 
+# The whole product on a laptop: the local IAM endpoint, the enforcer and the
+# sweeper bootstraps (built for this machine with the release flags) under
+# the Runtime Interface Emulator, the events of events/. Records go to .demo/.
+DEMO_ARCH := $(shell $(GO) env GOARCH)
+
 .PHONY: demo
-demo: ## run the guardrail locally on the embedded sample roles
-	$(GO) run ./cmd/guardrail check --account 111122223333 --trusted-accounts 444455556666 --trusted-orgs o-a1b2c3d4e5 events/trust/*.json
+demo: $(RIE) ## run both Lambdas locally under the emulator on the sample events
+	@mkdir -p .demo/enforcer .demo/sweeper
+	@for fn in $(LAMBDAS); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$(DEMO_ARCH) $(GO) build $(BOOTSTRAP_FLAGS) -o .demo/$$fn/bootstrap ./lambdas/$$fn; \
+	done
+	$(GO) run ./cmd/guardrail demo --rie $(RIE) --enforcer .demo/enforcer/bootstrap --sweeper .demo/sweeper/bootstrap --out .demo

@@ -25,6 +25,7 @@ var commands = []command{
 	{"check", "review trust policies offline: what the guardrail would remove", runCheck},
 	{"iam-local", "run the local IAM endpoint the SDK can talk to (tests, demo)", runIAMLocal},
 	{"scan", "evaluate every role of an account; --enforce to fix them", runScan},
+	{"demo", "run the Lambdas locally under the Runtime Interface Emulator (make demo)", runDemo},
 }
 
 func main() {

@@ -21,7 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/iamguardrail/guardrail/lambdas/emulator"
-	"github.com/iamguardrail/guardrail/lambdas/internal/fixtures"
+	"github.com/iamguardrail/guardrail/lambdas/fixtures"
 	"github.com/iamguardrail/guardrail/lambdas/replay"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
 	"github.com/iamguardrail/guardrail/pkg/config"

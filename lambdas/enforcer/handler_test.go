@@ -16,7 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
-	"github.com/iamguardrail/guardrail/lambdas/internal/fixtures"
+	"github.com/iamguardrail/guardrail/lambdas/fixtures"
 	"github.com/iamguardrail/guardrail/lambdas/replay"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
 	"github.com/iamguardrail/guardrail/pkg/config"

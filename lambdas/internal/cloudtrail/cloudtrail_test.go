@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
-	"github.com/iamguardrail/guardrail/lambdas/internal/fixtures"
+	"github.com/iamguardrail/guardrail/lambdas/fixtures"
 )
 
 // want is what Decode must make of one fixture: either a role change or an
