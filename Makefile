@@ -87,9 +87,11 @@ CDK_VERSION := 2.1148.1
 CDK_DIR     := $(TOOLS)/cdk-$(CDK_VERSION)
 CDK         := $(CDK_DIR)/node_modules/.bin/cdk
 STACK       := IamRoleGuardrail
-# `make deploy PROFILE=prod-admin` deploys with that AWS CLI profile.
+# `make deploy PROFILE=prod-admin` deploys with that AWS CLI profile;
+# CDK_ARGS passes more, e.g. CDK_ARGS='-c mode=check --require-approval never'.
 PROFILE     ?=
-CDK_FLAGS   := --no-notices $(if $(PROFILE),--profile $(PROFILE))
+CDK_ARGS    ?=
+CDK_FLAGS    = --no-notices $(if $(PROFILE),--profile $(PROFILE)) $(CDK_ARGS)
 
 tools: $(CDK)
 $(CDK):
