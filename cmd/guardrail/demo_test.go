@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/iamguardrail/guardrail/lambdas/emulator"
+)
+
+func TestDemoUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no bootstraps", nil, "--enforcer and --sweeper are required"},
+		{"unknown flag", []string{"--nope"}, "flag provided but not defined"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := runDemo(context.Background(), tc.args, &bytes.Buffer{}, &stderr); code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q, want %q", stderr.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestLineSplitter(t *testing.T) {
+	var got []string
+	s := &lineSplitter{next: func(l []byte) { got = append(got, string(l)) }}
+	for _, chunk := range []string{"a", "b\nc\n", "", "d\ne"} {
+		s.Write([]byte(chunk))
+	}
+	if strings.Join(got, "|") != "ab\n|c\n|d\n" {
+		t.Errorf("lines %q", got)
+	}
+}
+
+func TestNowMovesEventTime(t *testing.T) {
+	ev := events.CloudWatchEvent{Time: time.Unix(0, 0), Detail: json.RawMessage(`{"eventTime":"2020-01-01T00:00:00Z","eventName":"CreateRole"}`)}
+	moved := now(ev)
+	var d struct {
+		EventTime time.Time `json:"eventTime"`
+		EventName string    `json:"eventName"`
+	}
+	if err := json.Unmarshal(moved.Detail, &d); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(d.EventTime) > time.Minute || time.Since(moved.Time) > time.Minute || d.EventName != "CreateRole" {
+		t.Errorf("moved event: %s %v", moved.Detail, moved.Time)
+	}
+}
+
+// TestDemo runs the whole demo with bootstraps built for this machine; it
+// needs the Runtime Interface Emulator like the end-to-end tests.
+func TestDemo(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the Runtime Interface Emulator runs Linux binaries only")
+	}
+	rie, err := emulator.Find()
+	if errors.Is(err, emulator.ErrNoRIE) {
+		t.Skipf("%v; `make test` installs it", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bins := map[string]string{}
+	for _, fn := range []string{"enforcer", "sweeper"} {
+		bins[fn] = filepath.Join(dir, fn, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bins[fn], "../../lambdas/"+fn)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", fn, err, b)
+		}
+	}
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	code := runDemo(context.Background(), []string{"--rie", rie, "--enforcer", bins["enforcer"], "--sweeper", bins["sweeper"],
+		"--events", "../../events", "--out", out}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{
+		"partner-reporting", "AWS:arn:aws:iam::999988887777:root (older sessions revoked)", // foreign account stripped
+		"legacy-batch", "github-deploy", "org-shared-readonly",
+		"caused by the guardrail's own role", "aws-managed", "exempt",
+		"0 errors, 0 left", "decisions.jsonl",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(out, "decisions.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) < 25 {
+		t.Errorf("%d records in decisions.jsonl", len(lines))
+	}
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("not JSON: %s", l)
+		}
+	}
+}
+
+func TestDemoInterrupted(t *testing.T) {
+	rie, err := emulator.Find()
+	if err != nil || runtime.GOOS != "linux" {
+		t.Skip("needs the Runtime Interface Emulator")
+	}
+	// A cancelled context stops the demo before any event and reports it.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	os.WriteFile(bin, []byte("#!/bin/sh\nsleep 60\n"), 0o755)
+	var stderr bytes.Buffer
+	code := runDemo(ctx, []string{"--rie", rie, "--enforcer", bin, "--sweeper", bin, "--events", "../../events", "--out", t.TempDir()}, &bytes.Buffer{}, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
