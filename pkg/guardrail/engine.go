@@ -365,11 +365,18 @@ func (r *run) inlineDocument(ctx context.Context, st *state, name string) (strin
 //   - the claimed document would be restricted: the read copy is probably
 //     stale and may look compliant, so nothing is written and ErrStaleRead
 //     is returned for a retry;
-//   - the claimed document is compliant: the read copy is either stale or
-//     newer (a later change); the engine evaluates what it read. Restricting
-//     only ever removes principals, so acting on an older copy cannot widen
-//     access, and a newer copy must be acted on; the record says
-//     read_consistent=false and holds the before/after documents.
+//   - the claimed document is compliant and so is the read one: nothing is
+//     written to the trust policy either way, so the engine evaluates what
+//     it read (read_consistent=false in the record);
+//   - the claimed document is compliant but the read one is not, and the
+//     trust control enforces: the read copy may be the older document the
+//     event replaced. UpdateAssumeRolePolicy replaces the whole document, so
+//     writing that copy restricted would put back principals the owner had
+//     just removed, widening access relative to the role's real state.
+//     Nothing is written and ErrStaleRead is returned; on the retry IAM has
+//     converged, and if the read copy was instead a newer change, that
+//     change's own event (and the sweeper) restricts it. In check mode
+//     nothing is written anyway, so the read copy is evaluated.
 //
 // Attach and detach claims are compared but not waited for: a claimed
 // detach of the lockdown policy re-attaches it whatever the read says
@@ -411,6 +418,9 @@ func (r *run) converge(ctx context.Context, st *state, c Claim) (bool, error) {
 			r.rec.ReadConsistent = false
 			if claimedRes.Changed {
 				return false, fmt.Errorf("role %s: trust policy read %d times, never the one the event set: %w", st.name, reads, ErrStaleRead)
+			}
+			if r.e.cfg.TrustMode == config.Enforce && r.planTrust(st).res.Changed {
+				return false, fmt.Errorf("role %s: trust policy read %d times, never the compliant one the event set, and the copy read needs restricting; not writing a possibly stale copy: %w", st.name, reads, ErrStaleRead)
 			}
 			return true, nil
 		}
