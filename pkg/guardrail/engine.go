@@ -120,6 +120,10 @@ func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Cla
 	r := e.newRun(t)
 	r.rec.RoleName = roleName
 	r.rec.Account = t.Account
+	if e.cfgErr != nil {
+		r.fail(e.cfgErr)
+		return r.finish()
+	}
 	if roleName == "" {
 		r.fail(errors.New("evaluate: empty role name"))
 		return r.finish()
@@ -164,6 +168,10 @@ func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Cla
 func (e *Engine) EvaluateRole(ctx context.Context, role Role, t Trigger) (decision.Record, error) {
 	r := e.newRun(t)
 	r.rec.RoleName = role.Name
+	if e.cfgErr != nil {
+		r.fail(e.cfgErr)
+		return r.finish()
+	}
 	st := &state{
 		name: role.Name, path: role.Path, arn: role.ARN, trustRaw: role.TrustPolicy,
 		attached: role.AttachedPolicyARNs, attachedKnown: true,
@@ -519,7 +527,7 @@ func (r *run) applyTrust(ctx context.Context, st *state, p trustPlan) {
 	}
 	r.rec.TrustPolicyAfter = after
 	revoke := p.res.RemovedExternal && r.e.cfg.RevokeSessions
-	if r.e.cfg.TrustMode == config.Check {
+	if r.e.cfg.TrustMode != config.Enforce { // only enforce writes
 		r.action(decision.ControlTrust, "UpdateAssumeRolePolicy", "", decision.ResultWould, "")
 		if revoke {
 			r.action(decision.ControlTrust, "PutRolePolicy", RevokePolicyName, decision.ResultWould, "")
@@ -648,7 +656,7 @@ func (r *run) applyLockdown(ctx context.Context, st *state, p lockdownPlan) {
 		Control: decision.ControlLockdown, Policy: arnLockdown,
 		Reason: "lockdown policy is not attached", Removed: false,
 	})
-	if r.e.cfg.LockdownMode == config.Check {
+	if r.e.cfg.LockdownMode != config.Enforce { // only enforce writes
 		r.rec.Lockdown = decision.LockdownWouldAttach
 		r.action(decision.ControlLockdown, "AttachRolePolicy", arnLockdown, decision.ResultWould, "")
 		return

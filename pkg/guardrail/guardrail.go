@@ -90,6 +90,9 @@ type Engine struct {
 	sleep   func(ctx context.Context, d time.Duration) error
 
 	lockdownDoc lockdownCache
+	// cfgErr is set when cfg cannot be applied safely (an unknown mode);
+	// every evaluation then fails with it instead of guessing a mode.
+	cfgErr error
 }
 
 // Option changes an Engine's defaults.
@@ -124,7 +127,28 @@ func New(client IAM, cfg config.Config, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
+	e.cfgErr = checkModes(cfg)
 	return e
+}
+
+// checkModes rejects a mode other than enforce, check and skip. The engine
+// writes only in enforce mode, but an empty or misspelt mode is a
+// configuration that did not come from config.FromEnv, and guessing what the
+// operator meant (enforce? check?) is not the engine's call: it fails every
+// evaluation instead, writing nothing.
+func checkModes(cfg config.Config) error {
+	for _, m := range []struct {
+		control string
+		mode    config.Mode
+	}{{"trust", cfg.TrustMode}, {"lockdown", cfg.LockdownMode}} {
+		switch m.mode {
+		case config.Enforce, config.Check, config.Skip:
+		default:
+			return fmt.Errorf("invalid engine configuration: %s mode %q is not %s, %s or %s; nothing evaluated or written",
+				m.control, m.mode, config.Enforce, config.Check, config.Skip)
+		}
+	}
+	return nil
 }
 
 // Config returns the configuration the engine applies.

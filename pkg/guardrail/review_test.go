@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
 	"github.com/iamguardrail/guardrail/pkg/iamtest"
@@ -41,5 +42,40 @@ func TestEvaluateStaleReadCompliantClaimNoStaleWrite(t *testing.T) {
 	}
 	if rec.Outcome != decision.OutcomeError || rec.ReadConsistent {
 		t.Errorf("outcome %s read_consistent %v", rec.Outcome, rec.ReadConsistent)
+	}
+}
+
+// An engine built from a configuration that did not come from
+// config.FromEnv (an empty or misspelt mode) must not fall through to
+// enforce: it writes nothing and says why.
+func TestEvaluateInvalidModeWritesNothing(t *testing.T) {
+	tests := []struct {
+		name            string
+		trust, lockdown config.Mode
+	}{
+		{"zero config modes", "", ""},
+		{"misspelt trust mode", "Check", config.Check},
+		{"misspelt lockdown mode", config.Check, "chek"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newEnv(t)
+			v.seed(t, iamtest.Role{Name: "app", TrustPolicy: foreignTrust})
+			e := v.engine(func(c *config.Config) { c.TrustMode, c.LockdownMode = tc.trust, tc.lockdown })
+			rec, err := e.Evaluate(context.Background(), "app", guardrail.Trigger{}, guardrail.Claim{})
+			if err == nil || guardrail.IsRetryable(err) {
+				t.Errorf("Evaluate err = %v, want a permanent error", err)
+			}
+			if rec.Outcome != decision.OutcomeError {
+				t.Errorf("Evaluate outcome %s", rec.Outcome)
+			}
+			rec, err = e.EvaluateRole(context.Background(), guardrail.Role{Name: "app", Path: "/", ARN: "arn:aws:iam::" + account + ":role/app", TrustPolicy: foreignTrust}, guardrail.Trigger{})
+			if err == nil || rec.Outcome != decision.OutcomeError {
+				t.Errorf("EvaluateRole err = %v outcome %s, want an error", err, rec.Outcome)
+			}
+			if w := v.srv.WriteCalls(); w != 0 {
+				t.Errorf("%d writes with an invalid mode: %v", w, v.srv.CallLog())
+			}
+		})
 	}
 }
