@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -46,58 +47,100 @@ func (k kind) String() string {
 	return "invalid"
 }
 
-// value is one parsed JSON value with its raw bytes.
+// value is one parsed JSON value. It holds no strings, only offsets into the
+// document: values are copied while parsing, and copies without pointers are
+// cheap (no write barriers, less for the garbage collector to scan).
 type value struct {
-	str string // decoded string (kindString) or literal text (number, bool)
 	// members holds an object's members in source order, or an array's
 	// elements (with empty keys).
 	members []member
 	// offset and end delimit the exact source bytes of the value.
 	offset, end int32
 	kind        kind
+	// escaped marks a string whose bytes are not its value (escapes or
+	// non-ASCII): it is decoded by encoding/json when read.
+	escaped bool
 }
-
-// bytes returns the exact source bytes of v within the document src.
-func (v *value) bytes(src []byte) []byte { return src[v.offset:v.end] }
 
 // member is one key/value pair of an object.
 type member struct {
-	key string
 	val value
+	// keyAt is the offset of the key's opening quote, keyEnd just past its
+	// closing quote.
+	keyAt, keyEnd int32
+	keyEscaped    bool
 }
 
-// get returns the member named key (exact match) and whether it exists.
-func (v *value) get(key string) (*value, bool) {
+// source is the document a value's offsets refer to. Parse hands over a
+// buffer nobody writes to afterwards, so strings without escapes are views
+// of it rather than copies (most of a policy is such strings).
+type source []byte
+
+// bytes returns the exact source bytes of v.
+func (src source) bytes(v *value) []byte { return src[v.offset:v.end] }
+
+// str returns a string value decoded, or the literal text of a number or boolean.
+func (src source) str(v *value) string {
+	switch {
+	case v.kind != kindString:
+		return view(src[v.offset:v.end])
+	case !v.escaped:
+		return view(src[v.offset+1 : v.end-1])
+	}
+	return decodeString(src[v.offset:v.end])
+}
+
+// key returns a member's key decoded.
+func (src source) key(m *member) string {
+	if !m.keyEscaped {
+		return view(src[m.keyAt+1 : m.keyEnd-1])
+	}
+	return decodeString(src[m.keyAt:m.keyEnd])
+}
+
+// rawKey returns a member's key as written, quotes included.
+func (src source) rawKey(m *member) []byte { return src[m.keyAt:m.keyEnd] }
+
+// get returns the member of object v named key (exact match) and whether it exists.
+func (src source) get(v *value, key string) (*value, bool) {
 	for i := range v.members {
-		if v.members[i].key == key {
+		if src.key(&v.members[i]) == key {
 			return &v.members[i].val, true
 		}
 	}
 	return nil, false
 }
 
-// reader parses data, which it owns: parseJSON's caller hands over a buffer
-// nobody writes to afterwards, so decoded strings without escapes can share
-// its memory instead of each being copied (most of a policy is such strings).
-type reader struct {
-	data  []byte
-	pos   int
-	depth int
-	// stack collects the members of the objects and arrays being read; each
-	// gets an exactly sized copy when it closes, one allocation apiece.
-	stack []member
+// decodeString decodes a quoted JSON string the reader has already checked.
+// encoding/json handles \u surrogate pairs and replaces invalid UTF-8 exactly
+// as Go does everywhere else.
+func decodeString(quoted []byte) string {
+	var s string
+	_ = json.Unmarshal(quoted, &s) // checked by reader.string
+	return s
 }
 
-// stackPool recycles the readers' member stacks across documents.
-var stackPool = sync.Pool{New: func() any { s := make([]member, 0, 64); return &s }}
-
-// view returns b as a string without copying. b must be part of r.data.
+// view returns b as a string without copying; b must never change.
 func view(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
+
+// reader parses data, which it must not modify and which outlives the result.
+type reader struct {
+	data  []byte
+	pos   int
+	depth int
+	// stack collects the members of the objects and arrays being read; each
+	// gets its exact share of one arena when it closes.
+	stack []member
+	arena []member
+}
+
+// stackPool recycles the readers' member stacks across documents.
+var stackPool = sync.Pool{New: func() any { s := make([]member, 0, 64); return &s }}
 
 // maxDepth bounds nesting so hostile input cannot exhaust the stack; IAM
 // policies nest at most five levels deep.
@@ -113,6 +156,10 @@ func parseJSON(data []byte) (value, error) {
 	defer stackPool.Put(stack)
 	r := reader{data: data, stack: (*stack)[:0]}
 	defer func() { *stack = r.stack[:0] }()
+	// Every member or element but the first of its container follows a
+	// comma, so commas plus containers bound the arena; one allocation
+	// serves the whole document.
+	r.arena = make([]member, 0, countMembers(data))
 	r.skipSpace()
 	v, err := r.value()
 	if err != nil {
@@ -124,6 +171,23 @@ func parseJSON(data []byte) (value, error) {
 	}
 	return v, nil
 }
+
+// countMembers returns an upper bound on the members and elements in data:
+// one per comma and one per opening bracket or brace.
+func countMembers(data []byte) int {
+	return bytes.Count(data, comma) + bytes.Count(data, openBrace) + bytes.Count(data, openBracket)
+}
+
+var comma, openBrace, openBracket = []byte{','}, []byte{'{'}, []byte{'['}
+
+// plain marks the bytes a string can hold as they are: not a quote, not a
+// backslash, not a control character, ASCII.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (r *reader) errorf(msg string) error {
 	return &Error{Offset: int64(r.pos), Msg: msg}
@@ -151,20 +215,18 @@ func (r *reader) value() (value, error) {
 	case c == '[':
 		return r.array()
 	case c == '"':
-		s, err := r.string()
+		escaped, err := r.string()
 		if err != nil {
 			return value{}, err
 		}
-		return value{kind: kindString, str: s, offset: int32(start), end: int32(r.pos)}, nil
+		return value{kind: kindString, escaped: escaped, offset: int32(start), end: int32(r.pos)}, nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		if err := r.number(); err != nil {
 			return value{}, err
 		}
-		raw := r.data[start:r.pos]
-		return value{kind: kindNumber, str: view(raw), offset: int32(start), end: int32(r.pos)}, nil
+		return value{kind: kindNumber, offset: int32(start), end: int32(r.pos)}, nil
 	case r.literal("true"), r.literal("false"):
-		raw := r.data[start:r.pos]
-		return value{kind: kindBool, str: view(raw), offset: int32(start), end: int32(r.pos)}, nil
+		return value{kind: kindBool, offset: int32(start), end: int32(r.pos)}, nil
 	case r.literal("null"):
 		return value{kind: kindNull, offset: int32(start), end: int32(r.pos)}, nil
 	default:
@@ -195,19 +257,24 @@ func (r *reader) object() (value, error) {
 		v.end = int32(r.pos)
 		return v, nil
 	}
+	src := source(r.data)
 	for {
 		r.skipSpace()
 		if r.pos >= len(r.data) || r.data[r.pos] != '"' {
 			return value{}, r.errorf("expected a string object key")
 		}
-		keyAt := r.pos
-		key, err := r.string()
+		m := member{keyAt: int32(r.pos)}
+		escaped, err := r.string()
 		if err != nil {
 			return value{}, err
 		}
-		for _, m := range r.stack[mark:] {
-			if m.key == key {
-				r.pos = keyAt
+		m.keyEnd, m.keyEscaped = int32(r.pos), escaped
+		key := src.key(&m)
+		for i := range r.stack[mark:] {
+			if o := &r.stack[mark+i]; !o.keyEscaped && !m.keyEscaped && o.keyEnd-o.keyAt != m.keyEnd-m.keyAt {
+				continue // different lengths of plain keys: cannot be equal
+			} else if src.key(o) == key {
+				r.pos = int(m.keyAt)
 				return value{}, r.errorf("duplicate key " + strconv.Quote(key))
 			}
 		}
@@ -217,11 +284,10 @@ func (r *reader) object() (value, error) {
 		}
 		r.pos++
 		r.skipSpace()
-		val, err := r.value()
-		if err != nil {
+		if m.val, err = r.value(); err != nil {
 			return value{}, err
 		}
-		r.stack = append(r.stack, member{key: key, val: val})
+		r.stack = append(r.stack, m)
 		r.skipSpace()
 		if r.pos >= len(r.data) {
 			return value{}, r.errorf("unexpected end of JSON input in object")
@@ -280,64 +346,61 @@ func (r *reader) array() (value, error) {
 	}
 }
 
-// pop removes the members collected since mark and returns them as a new slice.
+// pop removes the members collected since mark and returns them as their
+// own, exactly sized part of the arena.
 func (r *reader) pop(mark int) []member {
-	out := make([]member, len(r.stack)-mark)
-	copy(out, r.stack[mark:])
-	clear(r.stack[mark:]) // drop references for the garbage collector
+	n := len(r.stack) - mark
+	if len(r.arena)+n > cap(r.arena) { // cannot happen: countMembers is an upper bound
+		r.arena = make([]member, 0, n)
+	}
+	at := len(r.arena)
+	r.arena = append(r.arena, r.stack[mark:]...)
 	r.stack = r.stack[:mark]
-	return out
+	return r.arena[at : at+n : at+n]
 }
 
-// string reads a JSON string starting at the opening quote and returns it decoded.
-func (r *reader) string() (string, error) {
+// string checks the JSON string starting at the opening quote and moves past
+// it. escaped reports whether its bytes differ from its value: it has an
+// escape, or bytes that are not valid UTF-8 (decoding replaces them).
+func (r *reader) string() (escaped bool, err error) {
 	start := r.pos
 	r.pos++ // opening quote
-	plain := true
+	for r.pos < len(r.data) && plain[r.data[r.pos]] {
+		r.pos++ // the common case: plain ASCII up to the closing quote
+	}
+	backslash, high := false, false
 	for r.pos < len(r.data) {
 		c := r.data[r.pos]
 		switch {
 		case c == '"':
 			r.pos++
-			if plain {
-				return view(r.data[start+1 : r.pos-1]), nil
-			}
-			// Escapes are rare in policies; let encoding/json decode them so
-			// \u surrogate pairs and invalid UTF-8 are handled exactly as Go does.
-			var s string
-			if err := json.Unmarshal(r.data[start:r.pos], &s); err != nil {
-				r.pos = start
-				return "", r.errorf("invalid string: " + err.Error())
-			}
-			return s, nil
+			return backslash || high && !utf8.Valid(r.data[start:r.pos]), nil
 		case c == '\\':
-			plain = false
+			backslash = true
 			if r.pos+1 >= len(r.data) {
-				return "", r.errorf("unexpected end of JSON input in string")
+				return false, r.errorf("unexpected end of JSON input in string")
 			}
 			switch r.data[r.pos+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				r.pos += 2
 			case 'u':
 				if r.pos+6 > len(r.data) || !isHex4(r.data[r.pos+2:r.pos+6]) {
-					return "", r.errorf("invalid \\u escape in string")
+					return false, r.errorf("invalid \\u escape in string")
 				}
 				r.pos += 6
 			default:
-				return "", r.errorf("invalid escape in string")
+				return false, r.errorf("invalid escape in string")
 			}
 		case c < 0x20:
-			return "", r.errorf("control character in string")
+			return false, r.errorf("control character in string")
 		case c >= utf8.RuneSelf:
-			// Invalid UTF-8 is replaced by U+FFFD on decoding, which would
-			// change the bytes we write back; take the slow path.
-			plain = false
+			high = true
 			r.pos++
 		default:
 			r.pos++
 		}
 	}
-	return "", r.errorf("unexpected end of JSON input in string")
+	return false, r.errorf("unexpected end of JSON input in string")
 }
 
 func isHex4(b []byte) bool {

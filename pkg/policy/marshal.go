@@ -17,18 +17,20 @@ func (d *Document) MarshalJSON() ([]byte, error) {
 func (d *Document) AppendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
 	wroteStatement := false
-	for i, m := range d.members {
+	src := source(d.raw)
+	for i := range d.members {
+		m := &d.members[i]
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, m.key)
+		dst = append(dst, src.rawKey(m)...)
 		dst = append(dst, ':')
-		if m.key == "Statement" {
+		if src.key(m) == "Statement" {
 			dst = d.appendStatements(dst)
 			wroteStatement = true
 			continue
 		}
-		dst = appendCompact(dst, m.val.bytes(d.raw))
+		dst = appendCompact(dst, src.bytes(&m.val))
 	}
 	if !wroteStatement { // a document built without a source
 		if len(d.members) > 0 {
@@ -69,21 +71,23 @@ func (s *Statement) AppendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, '{')
 	first := true
-	for _, m := range s.members {
-		if m.key == "Principal" && s.Principal == nil {
+	for i := range s.members {
+		m := &s.members[i]
+		key := s.src.key(m)
+		if key == "Principal" && s.Principal == nil {
 			continue
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, m.key)
+		dst = append(dst, s.src.rawKey(m)...)
 		dst = append(dst, ':')
-		if m.key == "Principal" {
+		if key == "Principal" {
 			dst = s.Principal.appendJSON(dst)
 			continue
 		}
-		dst = appendCompact(dst, m.val.bytes(s.src))
+		dst = appendCompact(dst, s.src.bytes(&m.val))
 	}
 	return append(dst, '}')
 }
@@ -220,9 +224,10 @@ func (s *Statement) canonical() string {
 	}
 	sort.Strings(conds)
 	add("Condition", conds...)
-	for _, m := range s.members {
-		if !isStatementElement(m.key) {
-			add("?"+m.key, string(appendCompact(nil, m.val.bytes(s.src))))
+	for i := range s.members {
+		m := &s.members[i]
+		if key := s.src.key(m); !isStatementElement(key) {
+			add("?"+key, string(appendCompact(nil, s.src.bytes(&m.val))))
 		}
 	}
 	sort.Strings(parts[len(parts)-countUnknown(s):])
@@ -240,8 +245,8 @@ func isStatementElement(k string) bool {
 
 func countUnknown(s *Statement) int {
 	n := 0
-	for _, m := range s.members {
-		if !isStatementElement(m.key) {
+	for i := range s.members {
+		if !isStatementElement(s.src.key(&s.members[i])) {
 			n++
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -60,7 +61,7 @@ type Statement struct {
 	Condition Condition
 
 	members          []member // source order
-	src              []byte   // the document the members refer to
+	src              source   // the document the members refer to
 	raw              []byte   // the statement's exact source bytes
 	principalChanged bool
 }
@@ -70,8 +71,6 @@ type Values struct {
 	Items []string
 	// List is true when the source wrote a JSON array (even of one item).
 	List bool
-
-	one [1]string // backs Items for the single-string form: one allocation less
 }
 
 // Principal is the value of a Principal or NotPrincipal element.
@@ -105,8 +104,6 @@ type ConditionOperator struct {
 type ConditionKey struct {
 	Key    string
 	Values []string
-
-	one [1]string // backs Values for a single value
 }
 
 // Error reports why a document is not a valid IAM policy and where.
@@ -153,45 +150,47 @@ func Parse(data []byte) (*Document, error) {
 	if root.kind != kindObject {
 		return nil, &Error{Path: "(document)", Offset: int64(root.offset), Msg: "a policy must be a JSON object, not " + root.kind.String()}
 	}
-	if err := checkCase(&root, documentElements, ""); err != nil {
+	b := newBuilder(data)
+	src := b.src
+	if err := checkCase(src, &root, documentElements, ""); err != nil {
 		return nil, err
 	}
 	d := &Document{members: root.members, raw: data}
-	if v, ok := root.get("Version"); ok {
+	if v, ok := src.get(&root, "Version"); ok {
 		if v.kind != kindString {
 			return nil, errAt("Version", v, "must be a string")
 		}
-		if v.str != "2012-10-17" && v.str != "2008-10-17" {
-			return nil, errAt("Version", v, fmt.Sprintf("unknown policy version %q (IAM accepts 2012-10-17 and 2008-10-17)", v.str))
+		if d.Version = src.str(v); d.Version != "2012-10-17" && d.Version != "2008-10-17" {
+			return nil, errAt("Version", v, fmt.Sprintf("unknown policy version %q (IAM accepts 2012-10-17 and 2008-10-17)", d.Version))
 		}
-		d.Version = v.str
 	}
-	if v, ok := root.get("Id"); ok {
+	if v, ok := src.get(&root, "Id"); ok {
 		if v.kind != kindString {
 			return nil, errAt("Id", v, "must be a string")
 		}
-		d.ID = v.str
+		d.ID = src.str(v)
 	}
-	st, ok := root.get("Statement")
+	st, ok := src.get(&root, "Statement")
 	if !ok {
 		return nil, &Error{Path: "Statement", Msg: "missing: a policy needs a Statement element"}
 	}
 	switch st.kind {
 	case kindObject:
 		d.single = true
-		s, err := parseStatement(st, data)
+		s, err := b.statement(st, new(Statement))
 		if err != nil {
 			return nil, within(err, "Statement")
 		}
 		d.Statements = []*Statement{s}
 	case kindArray:
-		d.Statements = make([]*Statement, 0, len(st.members))
+		d.Statements = make([]*Statement, len(st.members))
+		block := make([]Statement, len(st.members)) // one allocation for all statements
 		for i := range st.members {
-			s, err := parseStatement(&st.members[i].val, data)
+			s, err := b.statement(&st.members[i].val, &block[i])
 			if err != nil {
 				return nil, within(err, fmt.Sprintf("Statement[%d]", i))
 			}
-			d.Statements = append(d.Statements, s)
+			d.Statements[i] = s
 		}
 	default:
 		return nil, errAt("Statement", st, "must be an object or a list of objects, not "+st.kind.String())
@@ -206,7 +205,7 @@ func ParseStatement(data []byte) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := parseStatement(&v, data)
+	s, err := newBuilder(data).statement(&v, new(Statement))
 	if err != nil {
 		return nil, within(err, "Statement")
 	}
@@ -236,11 +235,16 @@ func within(err error, outer string) error {
 }
 
 // checkCase refuses members whose names differ from a known element only in case.
-func checkCase(obj *value, known []string, path string) error {
-	for _, m := range obj.members {
+func checkCase(src source, obj *value, known []string, path string) error {
+	for i := range obj.members {
+		m := &obj.members[i]
+		key := src.key(m)
+		if slices.Contains(known, key) {
+			continue
+		}
 		for _, k := range known {
-			if m.key != k && strings.EqualFold(m.key, k) {
-				return errAt(join(path, m.key), &m.val, fmt.Sprintf("element names are case-sensitive: %q is not %q", m.key, k))
+			if len(key) == len(k) && strings.EqualFold(key, k) {
+				return errAt(join(path, key), &m.val, fmt.Sprintf("element names are case-sensitive: %q is not %q", key, k))
 			}
 		}
 	}
@@ -254,45 +258,94 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func parseStatement(v *value, src []byte) (*Statement, error) {
+// builder turns parsed values into the model. Every string list of a
+// document (action lists, principal values, condition values) is cut from
+// one backing array, so a document costs a handful of allocations.
+type builder struct {
+	src  source
+	strs []string
+}
+
+func newBuilder(data []byte) *builder {
+	// Each string of the document is at most one list item: half the quotes
+	// bound the backing array.
+	return &builder{src: source(data), strs: make([]string, 0, bytes.Count(data, quote)/2)}
+}
+
+var quote = []byte{'"'}
+
+// list returns a new list of n strings cut from the backing array; it has
+// no spare capacity, so appending to it never touches a neighbour.
+func (b *builder) list(n int) []string {
+	if len(b.strs)+n > cap(b.strs) {
+		b.strs = make([]string, 0, max(n, 8))
+	}
+	at := len(b.strs)
+	b.strs = b.strs[:at+n]
+	return b.strs[at : at+n : at+n]
+}
+
+// strings returns the items of a string or list-of-strings value.
+func (b *builder) strings(v *value) (items []string, list bool, err error) {
+	switch v.kind {
+	case kindString:
+		items = b.list(1)
+		items[0] = b.src.str(v)
+		return items, false, nil
+	case kindArray:
+		items = b.list(len(v.members))
+		for i := range v.members {
+			e := &v.members[i].val
+			if e.kind != kindString {
+				return nil, false, errAt(fmt.Sprintf("[%d]", i), e, "must be a string, not "+e.kind.String())
+			}
+			items[i] = b.src.str(e)
+		}
+		return items, true, nil
+	}
+	return nil, false, errAt("", v, "must be a string or a list of strings, not "+v.kind.String())
+}
+
+func (b *builder) statement(v *value, s *Statement) (*Statement, error) {
+	src := b.src
 	if v.kind != kindObject {
 		return nil, errAt("", v, "a statement must be an object, not "+v.kind.String())
 	}
-	if err := checkCase(v, statementElements, ""); err != nil {
+	if err := checkCase(src, v, statementElements, ""); err != nil {
 		return nil, err
 	}
-	s := &Statement{members: v.members, src: src, raw: v.bytes(src)}
+	*s = Statement{members: v.members, src: src, raw: src.bytes(v)}
 	for i := range v.members {
 		m := &v.members[i]
 		var err error
-		switch m.key {
+		key := src.key(m)
+		switch key {
 		case "Sid":
 			if m.val.kind != kindString {
 				err = errAt("", &m.val, "must be a string")
 			}
-			s.Sid = m.val.str
+			s.Sid = src.str(&m.val)
 		case "Effect":
-			if m.val.kind != kindString || (m.val.str != string(Allow) && m.val.str != string(Deny)) {
-				err = errAt("", &m.val, fmt.Sprintf("must be \"Allow\" or \"Deny\", not %s", m.val.bytes(src)))
+			if s.Effect = Effect(src.str(&m.val)); m.val.kind != kindString || (s.Effect != Allow && s.Effect != Deny) {
+				err = errAt("", &m.val, fmt.Sprintf("must be \"Allow\" or \"Deny\", not %s", src.bytes(&m.val)))
 			}
-			s.Effect = Effect(m.val.str)
 		case "Principal":
-			s.Principal, err = parsePrincipal(&m.val)
+			s.Principal, err = b.principal(&m.val)
 		case "NotPrincipal":
-			s.NotPrincipal, err = parsePrincipal(&m.val)
+			s.NotPrincipal, err = b.principal(&m.val)
 		case "Action":
-			s.Action, err = parseValues(&m.val)
+			s.Action, err = b.values(&m.val)
 		case "NotAction":
-			s.NotAction, err = parseValues(&m.val)
+			s.NotAction, err = b.values(&m.val)
 		case "Resource":
-			s.Resource, err = parseValues(&m.val)
+			s.Resource, err = b.values(&m.val)
 		case "NotResource":
-			s.NotResource, err = parseValues(&m.val)
+			s.NotResource, err = b.values(&m.val)
 		case "Condition":
-			s.Condition, err = parseCondition(&m.val)
+			s.Condition, err = b.condition(&m.val)
 		}
 		if err != nil {
-			return nil, within(err, m.key)
+			return nil, within(err, key)
 		}
 	}
 	switch {
@@ -308,79 +361,71 @@ func parseStatement(v *value, src []byte) (*Statement, error) {
 	return s, nil
 }
 
-func parseValues(v *value) (*Values, error) {
-	switch v.kind {
-	case kindString:
-		out := &Values{}
-		out.one[0] = v.str
-		out.Items = out.one[:]
-		return out, nil
-	case kindArray:
-		out := &Values{Items: make([]string, 0, len(v.members)), List: true}
-		for i := range v.members {
-			e := &v.members[i].val
-			if e.kind != kindString {
-				return nil, errAt(fmt.Sprintf("[%d]", i), e, "must be a string, not "+e.kind.String())
-			}
-			out.Items = append(out.Items, e.str)
-		}
-		return out, nil
+func (b *builder) values(v *value) (*Values, error) {
+	items, list, err := b.strings(v)
+	if err != nil {
+		return nil, err
 	}
-	return nil, errAt("", v, "must be a string or a list of strings, not "+v.kind.String())
+	return &Values{Items: items, List: list}, nil
 }
 
-func parsePrincipal(v *value) (*Principal, error) {
+func (b *builder) principal(v *value) (*Principal, error) {
+	src := b.src
 	switch v.kind {
 	case kindString:
-		if v.str != "*" {
-			return nil, errAt("", v, fmt.Sprintf("a principal string must be \"*\", not %q; name the type, as in {\"AWS\": ...}", v.str))
+		if s := src.str(v); s != "*" {
+			return nil, errAt("", v, fmt.Sprintf("a principal string must be \"*\", not %q; name the type, as in {\"AWS\": ...}", s))
 		}
 		return &Principal{Wildcard: true}, nil
 	case kindObject:
 		p := &Principal{Types: make([]PrincipalType, 0, len(v.members))}
 		for i := range v.members {
 			m := &v.members[i]
-			vals, err := parseValues(&m.val)
+			name := src.key(m)
+			vals, err := b.values(&m.val)
 			if err != nil {
-				return nil, within(err, m.key)
+				return nil, within(err, name)
 			}
-			p.Types = append(p.Types, PrincipalType{Name: m.key, Values: vals.Items, List: vals.List})
+			p.Types = append(p.Types, PrincipalType{Name: name, Values: vals.Items, List: vals.List})
 		}
 		return p, nil
 	}
 	return nil, errAt("", v, "must be \"*\" or an object, not "+v.kind.String())
 }
 
-func parseCondition(v *value) (Condition, error) {
+func (b *builder) condition(v *value) (Condition, error) {
+	src := b.src
 	if v.kind != kindObject {
 		return nil, errAt("", v, "must be an object of operators, not "+v.kind.String())
 	}
 	c := make(Condition, 0, len(v.members))
 	for i := range v.members {
 		op := &v.members[i]
+		opName := src.key(op)
 		if op.val.kind != kindObject {
-			return nil, errAt(op.key, &op.val, "must be an object of condition keys, not "+op.val.kind.String())
+			return nil, errAt(opName, &op.val, "must be an object of condition keys, not "+op.val.kind.String())
 		}
-		co := ConditionOperator{Operator: op.key, Keys: make([]ConditionKey, 0, len(op.val.members))}
+		co := ConditionOperator{Operator: opName, Keys: make([]ConditionKey, 0, len(op.val.members))}
 		for j := range op.val.members {
 			k := &op.val.members[j]
-			co.Keys = append(co.Keys, ConditionKey{Key: k.key})
+			keyName := src.key(k)
+			co.Keys = append(co.Keys, ConditionKey{Key: keyName})
 			ck := &co.Keys[len(co.Keys)-1] // Keys has its final capacity: ck stays put
 			switch k.val.kind {
 			case kindString, kindNumber, kindBool:
-				ck.one[0] = k.val.str
-				ck.Values = ck.one[:]
+				ck.Values = b.list(1)
+				ck.Values[0] = src.str(&k.val)
 			case kindArray:
-				ck.Values = make([]string, 0, len(k.val.members))
+				ck.Values = b.list(len(k.val.members))[:0]
 				for n := range k.val.members {
 					e := &k.val.members[n].val
 					if e.kind != kindString && e.kind != kindNumber && e.kind != kindBool {
-						return nil, errAt(fmt.Sprintf("%s.%s[%d]", op.key, k.key, n), e, "must be a string, number or boolean, not "+e.kind.String())
+						return nil, errAt(fmt.Sprintf("%s.%s[%d]", opName, keyName, n), e, "must be a string, number or boolean, not "+e.kind.String())
 					}
-					ck.Values = append(ck.Values, e.str)
+					ck.Values = append(ck.Values, src.str(e))
 				}
 			default:
-				return nil, errAt(op.key+"."+k.key, &k.val, "must be a string, number, boolean or a list of them, not "+k.val.kind.String())
+				return nil, errAt(opName+"."+keyName, &k.val, "must be a string, number, boolean or a list of them, not "+k.val.kind.String())
 			}
 		}
 		c = append(c, co)
