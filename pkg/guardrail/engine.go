@@ -226,7 +226,9 @@ func (r *run) describe(st *state) {
 
 // classify sets the class and reports whether the controls apply. For the
 // classes that are never touched, it still lists what the trust policy
-// admits, so a reviewer sees an exempt role that trusts the world.
+// admits, so a reviewer sees an exempt role that trusts the world; a
+// guardrail-class role that admits untrusted principals fails the evaluation
+// (ErrProtectedRoleUntrusted), still without a write.
 func (r *run) classify(st *state) bool {
 	res := classify.Classify(classify.Role{Name: st.name, Path: st.path, ARN: st.arn},
 		classify.Rules{ProtectedRoleARNs: r.e.cfg.ProtectedRoleARNs, ExemptRoles: r.e.cfg.ExemptRoles})
@@ -236,14 +238,22 @@ func (r *run) classify(st *state) bool {
 	}
 	r.rec.Outcome = decision.OutcomeSkipped
 	r.rec.Lockdown = decision.LockdownSkipped
+	var untrusted []string
 	if doc, err := policy.Parse([]byte(st.trustRaw)); err == nil {
 		if res, err := trust.Analyze(doc, st.zone(r.e.cfg)); err == nil {
 			r.rec.Principals = principals(res.Principals)
 			for _, f := range findings(res.Findings) {
+				if f.Removed {
+					untrusted = append(untrusted, f.Principal)
+				}
 				f.Removed = false // nothing is removed from a role the guardrail never touches
 				r.rec.Findings = append(r.rec.Findings, f)
 			}
 		}
+	}
+	if res.Class == classify.Guardrail && r.e.cfg.TrustMode != config.Skip && len(untrusted) > 0 {
+		r.fail(fmt.Errorf("role %s (%s): %w: %s; not written, investigate who created or changed it",
+			st.name, res.Reason, ErrProtectedRoleUntrusted, strings.Join(untrusted, ", ")))
 	}
 	return false
 }

@@ -267,7 +267,9 @@ func TestEvaluateCompliantAndIdempotent(t *testing.T) {
 }
 
 // Service-linked, reserved, guardrail and exempt roles are never written to,
-// whatever their trust policy admits, and their records still list it.
+// whatever their trust policy admits, and their records still list it. A
+// guardrail-class role that trusts outsiders is an error record
+// (TestEvaluateGuardrailClassTrustingOutsiders), still without a write.
 func TestEvaluateNeverTouches(t *testing.T) {
 	v := newEnv(t)
 	ctx := context.Background()
@@ -289,7 +291,13 @@ func TestEvaluateNeverTouches(t *testing.T) {
 			t.Run(string(mode)+"/"+r.name, func(t *testing.T) {
 				v.srv.ResetCalls()
 				rec, err := e.Evaluate(ctx, r.name, guardrail.Trigger{}, guardrail.Claim{TrustPolicy: foreignTrust})
-				if err != nil {
+				wantOutcome := decision.OutcomeSkipped
+				if r.class == "guardrail" {
+					wantOutcome = decision.OutcomeError
+					if !errors.Is(err, guardrail.ErrProtectedRoleUntrusted) {
+						t.Errorf("err = %v, want ErrProtectedRoleUntrusted", err)
+					}
+				} else if err != nil {
 					t.Fatal(err)
 				}
 				if w := v.srv.WriteCalls(); w != 0 {
@@ -298,7 +306,7 @@ func TestEvaluateNeverTouches(t *testing.T) {
 				if v.srv.Calls("") != 1 {
 					t.Errorf("calls %v, want GetRole only", v.srv.CallLog())
 				}
-				if rec.Class != r.class || rec.Outcome != decision.OutcomeSkipped || rec.Lockdown != decision.LockdownSkipped || len(rec.Actions) != 0 {
+				if rec.Class != r.class || rec.Outcome != wantOutcome || rec.Lockdown != decision.LockdownSkipped || len(rec.Actions) != 0 {
 					t.Errorf("class %s outcome %s lockdown %s actions %v", rec.Class, rec.Outcome, rec.Lockdown, rec.Actions)
 				}
 				if len(rec.Principals) != 2 || slices.ContainsFunc(rec.Findings, func(f decision.Finding) bool { return f.Removed }) {

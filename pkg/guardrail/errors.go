@@ -21,6 +21,17 @@ var ErrStaleRead = errors.New("reads did not converge to the event's claimed cha
 // policy does not exist in IAM: a deployment error that retrying cannot fix.
 var ErrLockdownPolicyMissing = errors.New("lockdown policy does not exist")
 
+// ErrProtectedRoleUntrusted is returned (wrapped) for a role of the
+// guardrail class whose trust policy admits principals the trust control
+// would remove. The guardrail's roles are recognised by configured ARNs,
+// usually a name-prefix pattern, so anyone allowed to create roles can
+// create one that classifies as the guardrail's; and the guardrail's real
+// roles only ever trust lambda.amazonaws.com. Either way the role is never
+// written (the guardrail's own roles are off limits, and its execution role
+// is denied writes to them), so the evaluation fails loudly instead of
+// recording a silent "skipped". Retrying cannot fix it.
+var ErrProtectedRoleUntrusted = errors.New("role is protected as the guardrail's own but its trust policy admits untrusted principals")
+
 // retryableCodes are IAM and generic AWS error codes that describe a
 // transient condition. The SDK already retried these MaxAttempts times; the
 // caller retrying the whole evaluation later is the next line of defence.

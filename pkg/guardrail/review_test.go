@@ -79,3 +79,56 @@ func TestEvaluateInvalidModeWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+// The guardrail's roles are recognised by an ARN pattern on their name
+// prefix, so anyone allowed to create roles can create one that classifies
+// as "guardrail" and is never touched. Such a role (or the guardrail's real
+// role with a widened trust policy) is still never written, but the record is
+// an error naming the untrusted principals, so the Errors metric and the
+// dead-letter alarm fire instead of a silent "skipped".
+func TestEvaluateGuardrailClassTrustingOutsiders(t *testing.T) {
+	tests := []struct {
+		name, trust string
+		wantErr     bool
+	}{
+		{"imposter trusting a foreign account", foreignTrust, true},
+		{"imposter trusting everyone", wildcardTrust, true},
+		{"guardrail role trusting Lambda", lambdaTrust, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newEnv(t)
+			v.seed(t, iamtest.Role{Name: "IamRoleGuardrail-Backdoor", TrustPolicy: tc.trust})
+			for _, mode := range []config.Mode{config.Enforce, config.Check} {
+				e := v.engine(func(c *config.Config) { c.TrustMode, c.LockdownMode = mode, mode })
+				recs := map[string]decision.Record{}
+				errs := map[string]error{}
+				recs["Evaluate"], errs["Evaluate"] = e.Evaluate(context.Background(), "IamRoleGuardrail-Backdoor", guardrail.Trigger{}, guardrail.Claim{})
+				recs["EvaluateRole"], errs["EvaluateRole"] = e.EvaluateRole(context.Background(), guardrail.Role{
+					Name: "IamRoleGuardrail-Backdoor", Path: "/", ARN: "arn:aws:iam::" + account + ":role/IamRoleGuardrail-Backdoor", TrustPolicy: tc.trust,
+				}, guardrail.Trigger{})
+				for via, rec := range recs {
+					err := errs[via]
+					if rec.Class != "guardrail" || len(rec.Actions) != 0 {
+						t.Errorf("%s/%s: class %s actions %v", mode, via, rec.Class, rec.Actions)
+					}
+					if !tc.wantErr {
+						if err != nil || rec.Outcome != decision.OutcomeSkipped {
+							t.Errorf("%s/%s: err %v outcome %s, want nil and skipped", mode, via, err, rec.Outcome)
+						}
+						continue
+					}
+					if !errors.Is(err, guardrail.ErrProtectedRoleUntrusted) || guardrail.IsRetryable(err) {
+						t.Errorf("%s/%s: err = %v, want a permanent ErrProtectedRoleUntrusted", mode, via, err)
+					}
+					if rec.Outcome != decision.OutcomeError || rec.Error == "" {
+						t.Errorf("%s/%s: outcome %s error %q", mode, via, rec.Outcome, rec.Error)
+					}
+				}
+			}
+			if w := v.srv.WriteCalls(); w != 0 {
+				t.Errorf("%d writes to a guardrail-class role", w)
+			}
+		})
+	}
+}
