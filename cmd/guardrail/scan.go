@@ -37,6 +37,7 @@ func (l *roleList) Set(s string) error {
 //
 // Configuration comes from the GUARDRAIL_* variables like the Lambdas'; the
 // flag decides the mode of every control that is not turned off (skip).
+// --enforce refuses to run without GUARDRAIL_PROTECTED_ROLE_ARNS.
 func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -71,6 +72,14 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mode := config.Check
 	if *enforce {
 		mode = config.Enforce
+		// The guardrail's own roles are service roles to the engine unless
+		// configured as protected; enforced, they would get the lockdown,
+		// which denies them their own log groups, queues and rules (and
+		// only the deployed Lambdas get this setting from the stack).
+		if len(cfg.ProtectedRoleARNs) == 0 {
+			fmt.Fprintf(stderr, "guardrail scan: --enforce needs %s (the guardrail's own roles, e.g. arn:aws:iam::ACCOUNT:role/IamRoleGuardrail-*), or it would lock them down like any service role\n", config.EnvProtectedRoleARNs)
+			return 2
+		}
 	}
 	for _, m := range []*config.Mode{&cfg.TrustMode, &cfg.LockdownMode} {
 		if *m != config.Skip {

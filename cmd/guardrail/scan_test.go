@@ -48,6 +48,7 @@ func scanEnv(t *testing.T) (*iamtest.Server, string) {
 		"AWS_PROFILE":                   "",
 		"AWS_EC2_METADATA_DISABLED":     "true",
 		"GUARDRAIL_LOCKDOWN_POLICY_ARN": arn,
+		"GUARDRAIL_PROTECTED_ROLE_ARNS": "arn:aws:iam::" + srv.Account() + ":role/IamRoleGuardrail-*",
 		"GUARDRAIL_MODE":                "",
 		"GUARDRAIL_TRUST_MODE":          "",
 		"GUARDRAIL_LOCKDOWN_MODE":       "",
@@ -120,6 +121,10 @@ func TestScanErrors(t *testing.T) {
 		{"bad flag", []string{"scan", "--nope"}, nil, 2, "flag provided but not defined"},
 		{"bad config", []string{"scan"}, func(t *testing.T) { t.Setenv("GUARDRAIL_MODE", "loud") }, 2, "GUARDRAIL_MODE"},
 		{"missing lockdown ARN", []string{"scan"}, func(t *testing.T) { t.Setenv("GUARDRAIL_LOCKDOWN_POLICY_ARN", "") }, 2, "GUARDRAIL_LOCKDOWN_POLICY_ARN"},
+		// Without the guardrail's own roles, --enforce would lock them down
+		// like any service role: the lockdown denies them their own log
+		// groups and queues.
+		{"enforce without protected roles", []string{"scan", "--enforce"}, func(t *testing.T) { t.Setenv("GUARDRAIL_PROTECTED_ROLE_ARNS", "") }, 2, "GUARDRAIL_PROTECTED_ROLE_ARNS"},
 		{"IAM fails", []string{"scan", "--concurrency", "1"}, func(*testing.T) {
 			_ = srv.SetFaults(iamtest.Faults{Action: "GetAccountAuthorizationDetails", ServerErrorRate: 1, Seed: 1})
 		}, 1, "ServiceFailure"},
