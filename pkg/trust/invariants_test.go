@@ -2,11 +2,13 @@ package trust
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -382,4 +384,75 @@ func corpusFilesForFuzz() [][]byte {
 		}
 	}
 	return out
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestCorpusGolden pins the verdict on every corpus policy for account
+// 123456789012 (which none of them names, so every account principal is
+// foreign) in testdata/corpus.golden: one line per file with what is removed
+// and the restricted policy. Any change in the engine's judgement shows up as
+// a reviewable diff; run with -update to accept it.
+func TestCorpusGolden(t *testing.T) {
+	files := corpusFiles(t)
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	z := Zone{Account: "123456789012", TrustedOrgIDs: []string{"o-a1b2c3d4e5"}}
+	var b strings.Builder
+	for _, name := range names {
+		doc, err := policy.Parse(files[name])
+		if err != nil {
+			fmt.Fprintf(&b, "%s\terror\t%v\n", name, err)
+			continue
+		}
+		res, err := Restrict(doc, z)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var removed, flagged []string
+		for _, f := range res.Findings {
+			if f.Removed {
+				removed = append(removed, f.Principal)
+			} else {
+				flagged = append(flagged, f.Principal)
+			}
+		}
+		after := "unchanged"
+		if res.Changed {
+			after = res.Policy.String()
+		}
+		fmt.Fprintf(&b, "%s\tremoved=%q\tflagged=%q\trevoke=%v\t%s\n", name, removed, flagged, res.RemovedExternal, after)
+	}
+	golden := filepath.Join("testdata", "corpus.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got := b.String(); got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) || i < len(wl); i++ {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Errorf("first difference at line %d:\n got: %s\nwant: %s\n(run go test -update if the change is intended)", i+1, g, w)
+				break
+			}
+		}
+	}
 }

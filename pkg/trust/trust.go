@@ -190,9 +190,10 @@ type Result struct {
 	Changed bool
 	// RemovedExternal is true when a removed principal could have issued
 	// sessions for someone outside the zone (a wildcard, foreign account,
-	// federated identity, service acting for a foreign account, or a
-	// NotPrincipal statement), so older sessions should be revoked. Dangling
-	// IDs and invalid values never admitted anyone and do not count.
+	// federated identity, service acting for a foreign account, a NotPrincipal
+	// statement, or a value the engine does not understand and so cannot rule
+	// out), so older sessions should be revoked. Only a dangling unique ID is
+	// known to have admitted no one.
 	RemovedExternal bool
 }
 
@@ -388,7 +389,7 @@ func (r *Result) add(p Principal) {
 	switch {
 	case !p.Trusted:
 		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: p.Statement, Reason: p.Reason, Removed: true})
-		if p.Kind != KindDangling && p.Kind != KindInvalid {
+		if p.Kind != KindDangling {
 			r.RemovedExternal = true
 		}
 	case p.Risk != "":

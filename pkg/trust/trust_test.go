@@ -148,7 +148,7 @@ func TestPrincipalTable(t *testing.T) {
 		{name: "service source ARN without account is flagged", in: stmt(`{"Service":"s3.amazonaws.com"}`, `{"ArnLike":{"aws:SourceArn":"arn:aws:s3:::my-bucket"}}`), flagged: []string{"Service:s3.amazonaws.com"}},
 		{name: "service with IfExists source is flagged", in: stmt(`{"Service":"lambda.amazonaws.com"}`, `{"StringEqualsIfExists":{"aws:SourceAccount":"111122223333"}}`), flagged: []string{"Service:lambda.amazonaws.com"}},
 		{name: "malformed service name", in: stmt(`{"Service":["lambda.amazonaws.com","evil.example.com"]}`, ""),
-			want: stmt(`{"Service":["lambda.amazonaws.com"]}`, ""), removed: []string{"Service:evil.example.com"}, flagged: []string{"Service:lambda.amazonaws.com"}},
+			want: stmt(`{"Service":["lambda.amazonaws.com"]}`, ""), removed: []string{"Service:evil.example.com"}, external: true, flagged: []string{"Service:lambda.amazonaws.com"}},
 
 		// SAML and OIDC providers: the provider's account, and OIDC needs a constraint.
 		{name: "own SAML provider", in: stmt(`{"Federated":"arn:aws:iam::111122223333:saml-provider/Okta"}`, `{"StringEquals":{"SAML:aud":"https://signin.aws.amazon.com/saml"}}`)},
@@ -186,12 +186,12 @@ func TestPrincipalTable(t *testing.T) {
 
 		// Never valid for roles.
 		{name: "CanonicalUser", in: stmt(`{"CanonicalUser":"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}`, ""),
-			want: denyAll, removed: []string{"CanonicalUser:79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}},
-		{name: "templated ARN", in: stmt(`{"AWS":"arn:${partition}:iam::${account_id}:root"}`, ""), want: denyAll, removed: []string{"AWS:arn:${partition}:iam::${account_id}:root"}},
-		{name: "wildcard inside ARN", in: stmt(`{"AWS":"arn:aws:iam::111122223333:role/*"}`, ""), want: denyAll, removed: []string{"AWS:arn:aws:iam::111122223333:role/*"}},
-		{name: "other partition", in: stmt(`{"AWS":"arn:aws-cn:iam::111122223333:root"}`, ""), want: denyAll, removed: []string{"AWS:arn:aws-cn:iam::111122223333:root"}},
-		{name: "unknown principal type", in: stmt(`{"${trusted_entity_type}":["x"]}`, ""), want: denyAll, removed: []string{"${trusted_entity_type}:x"}},
-		{name: "malformed account", in: stmt(`{"AWS":"12345"}`, ""), want: denyAll, removed: []string{"AWS:12345"}},
+			want: denyAll, removed: []string{"CanonicalUser:79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}, external: true},
+		{name: "templated ARN", in: stmt(`{"AWS":"arn:${partition}:iam::${account_id}:root"}`, ""), want: denyAll, removed: []string{"AWS:arn:${partition}:iam::${account_id}:root"}, external: true},
+		{name: "wildcard inside ARN", in: stmt(`{"AWS":"arn:aws:iam::111122223333:role/*"}`, ""), want: denyAll, removed: []string{"AWS:arn:aws:iam::111122223333:role/*"}, external: true},
+		{name: "other partition", in: stmt(`{"AWS":"arn:aws-cn:iam::111122223333:root"}`, ""), want: denyAll, removed: []string{"AWS:arn:aws-cn:iam::111122223333:root"}, external: true},
+		{name: "unknown principal type", in: stmt(`{"${trusted_entity_type}":["x"]}`, ""), want: denyAll, removed: []string{"${trusted_entity_type}:x"}, external: true},
+		{name: "malformed account", in: stmt(`{"AWS":"12345"}`, ""), want: denyAll, removed: []string{"AWS:12345"}, external: true},
 
 		// NotPrincipal: an Allow with it is removed whole; a Deny with it is kept.
 		{name: "NotPrincipal allow", in: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"},{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}`,
