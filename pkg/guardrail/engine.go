@@ -571,7 +571,11 @@ func (r *run) applyTrust(ctx context.Context, st *state, p trustPlan) {
 	// The same statement the IAM console's "Revoke active sessions" writes:
 	// deny everything to sessions issued before now. Sessions are checked on
 	// every request, so they stop working within IAM's propagation delay.
-	before := r.now.UTC().Truncate(time.Second)
+	// "Now" is after the trust write returned, rounded up to the second:
+	// a session the removed principal started while the evaluation ran, up
+	// to the moment the restricted policy was saved, is revoked too; the
+	// role's legitimate users only need to assume it again.
+	before := r.e.now().UTC().Add(time.Second - 1).Truncate(time.Second)
 	doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":%q,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q}}}]}`,
 		RevokePolicyName, before.Format(time.RFC3339))
 	r.calls++

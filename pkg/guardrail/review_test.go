@@ -3,7 +3,9 @@ package guardrail_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -130,5 +132,30 @@ func TestEvaluateGuardrailClassTrustingOutsiders(t *testing.T) {
 				t.Errorf("%d writes to a guardrail-class role", w)
 			}
 		})
+	}
+}
+
+// Sessions issued after the evaluation started but before the trust policy
+// update took effect were issued under the untrusted policy: the revocation
+// time is taken after the update (rounded up to the second), not at the
+// start of the evaluation.
+func TestEvaluateRevocationTimeAfterTrustWrite(t *testing.T) {
+	v := newEnv(t)
+	v.seed(t, iamtest.Role{Name: "app", TrustPolicy: foreignTrust})
+	clock := func() time.Time {
+		// 10 s pass during the trust write; 0.5 s before it.
+		return evalTime.Add(500*time.Millisecond + time.Duration(v.srv.Calls("UpdateAssumeRolePolicy"))*10*time.Second)
+	}
+	e := guardrail.New(v.client, v.config(), guardrail.WithClock(clock))
+	rec, err := e.Evaluate(context.Background(), "app", guardrail.Trigger{}, guardrail.Claim{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := evalTime.Add(11 * time.Second)
+	if rec.RevokedSessionsBefore == nil || !rec.RevokedSessionsBefore.Equal(want) {
+		t.Errorf("revoked_sessions_before = %v, want %v", rec.RevokedSessionsBefore, want)
+	}
+	if doc := v.role(t, "app").InlinePolicies[guardrail.RevokePolicyName]; !strings.Contains(doc, want.Format(time.RFC3339)) {
+		t.Errorf("revocation policy %s, want aws:TokenIssueTime %s", doc, want.Format(time.RFC3339))
 	}
 }
