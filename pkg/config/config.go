@@ -170,11 +170,23 @@ func ValidateGlob(s string) error {
 	return nil
 }
 
+// MinProtectedPrefix is how many literal characters a protected-role ARN
+// pattern must have after "role/" before its first wildcard.
+const MinProtectedPrefix = 4
+
 // ValidateRoleARNPattern reports whether s is a role ARN, or a role ARN with
 // '*' or '?' wildcards after "role/", in a literal partition and account.
+// A wildcard must follow at least MinProtectedPrefix literal characters:
+// protected roles are never touched, so "role/*" would switch the guardrail
+// off for every role (GUARDRAIL_MODE=skip is for that) and a short prefix
+// would let anyone escape by naming a role to match it.
 func ValidateRoleARNPattern(s string) error {
 	if !roleARNRe.MatchString(s) {
 		return fmt.Errorf("%q is not a role ARN (arn:<partition>:iam::<12 digits>:role/<path/name>, '*' and '?' allowed after role/)", s)
+	}
+	_, res, _ := strings.Cut(s, ":role/")
+	if i := strings.IndexAny(res, "*?"); i >= 0 && i < MinProtectedPrefix {
+		return fmt.Errorf("%q protects too many roles: a wildcard needs at least %d literal characters after role/ before it", s, MinProtectedPrefix)
 	}
 	return nil
 }

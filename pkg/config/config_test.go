@@ -225,7 +225,10 @@ func TestValidators(t *testing.T) {
 			[]string{"", "*", "**", "a/b", "ci-[", "bad name", strings.Repeat("a", 513)}},
 		{"ValidateRoleARNPattern", ValidateRoleARNPattern,
 			[]string{"arn:aws:iam::111122223333:role/X", "arn:aws:iam::111122223333:role/path/to/X", "arn:aws-iso-b:iam::111122223333:role/IamRoleGuardrail-*"},
-			[]string{"", "arn:aws:iam::111122223333:role/", "arn:aws:sts::111122223333:assumed-role/X/s", "arn:aws:iam::11112222333:role/X", "arn::iam::111122223333:role/X", "arn:aws:iam::111122223333:role/bad name"}},
+			[]string{"", "arn:aws:iam::111122223333:role/", "arn:aws:sts::111122223333:assumed-role/X/s", "arn:aws:iam::11112222333:role/X", "arn::iam::111122223333:role/X", "arn:aws:iam::111122223333:role/bad name",
+				// Wildcards that would protect (never touch) most or all roles.
+				"arn:aws:iam::111122223333:role/*", "arn:aws:iam::111122223333:role/?*", "arn:aws:iam::111122223333:role/ab*",
+				"arn:aws:iam::111122223333:role/*Guardrail", "arn:aws:iam::111122223333:role/a/*"}},
 		{"ValidatePolicyARN", ValidatePolicyARN,
 			[]string{testPolicyARN, "arn:aws:iam::111122223333:policy/a/b/P_1"},
 			[]string{"", "arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::111122223333:policy/", "arn:aws:iam::111122223333:policy/a b"}},
