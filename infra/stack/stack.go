@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudtrail"
@@ -137,6 +138,13 @@ func New(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 			return nil, fmt.Errorf("deployment account: %w", err)
 		}
 	}
+	name := p.StackName
+	if name == "" {
+		name = DefaultStackName
+	}
+	if !strings.HasPrefix(name, NamePrefix) {
+		return nil, fmt.Errorf("stack name %q must start with %q: the lockdown policy protects the stack by that prefix", name, NamePrefix)
+	}
 	s := p.Settings
 	zips := map[string]string{}
 	for _, z := range []string{EnforcerZip, SweeperZip} {
@@ -145,10 +153,6 @@ func New(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 			return nil, fmt.Errorf("%s: %w", path, ErrMissingBuild)
 		}
 		zips[z] = path
-	}
-	name := p.StackName
-	if name == "" {
-		name = DefaultStackName
 	}
 	env := &awscdk.Environment{Region: jsii.String(RequiredRegion)}
 	if p.Account != "" {

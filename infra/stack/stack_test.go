@@ -740,6 +740,7 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"no build", Props{Settings: empty, Region: RequiredRegion}, ErrMissingBuild, "make build"},
 		{"bad account", Props{Settings: settings.Default(), Region: RequiredRegion, Account: "12345"}, nil, "12-digit"},
+		{"unprotected stack name", Props{Settings: settings.Default(), Region: RequiredRegion, StackName: "Guardrail"}, nil, "must start with"},
 	}
 	for _, tt := range tests {
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
