@@ -148,9 +148,12 @@ func ValidateOrgID(s string) error {
 // ValidateGlob reports whether s is a usable exemption glob. A glob without
 // '/' matches role names; a glob starting with '/' matches role paths (which
 // IAM always begins and ends with '/'). Syntax is path.Match's, so '*' never
-// crosses a '/'. A glob made only of '*' is refused: it would exempt every
-// role, which is what GUARDRAIL_MODE=skip is for, and an exemption list is
-// no place to switch the guardrail off by accident.
+// crosses a '/'. A glob that exempts (almost) every role is refused: one
+// without a literal character ("*", "?*", "[a-z]*"; for a path glob, none
+// besides '/'), and a path glob matching the root path "/", where most roles
+// live. Exempt roles are never touched, so such a glob would switch the
+// guardrail off, which is what GUARDRAIL_MODE=skip is for; an exemption list
+// is no place to do that by accident, nor an attacker's way out by naming.
 func ValidateGlob(s string) error {
 	switch {
 	case s == "":
@@ -161,13 +164,47 @@ func ValidateGlob(s string) error {
 		return fmt.Errorf("%q contains characters that cannot occur in a role name or path", s)
 	case strings.Contains(s, "/") && !strings.HasPrefix(s, "/"):
 		return fmt.Errorf("%q contains '/' but does not start with it: name globs have no '/', path globs start with '/'", s)
-	case strings.Trim(s, "*") == "":
-		return fmt.Errorf("%q would exempt every role; use %s=skip to turn the guardrail off", s, EnvMode)
 	}
 	if _, err := path.Match(s, ""); err != nil {
 		return fmt.Errorf("%q is not a valid glob: %w", s, err)
 	}
+	if root, _ := path.Match(s, "/"); root || !hasLiteral(s) {
+		return fmt.Errorf("%q would exempt every role (or every role at a path anyone may choose); use %s=skip to turn the guardrail off", s, EnvMode)
+	}
 	return nil
+}
+
+// hasLiteral reports whether glob s (path.Match syntax, already validated)
+// holds a character that must appear as such in a match, other than '/':
+// not a wildcard, not inside a [...] class.
+func hasLiteral(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '/':
+		case '[':
+			// Skip the class; path.Match accepted s, so it is closed.
+			// A ']' right after '[' or "[^" is a member, not the end.
+			j := i + 1
+			if j < len(s) && s[j] == '^' {
+				j++
+			}
+			if j < len(s) && s[j] == ']' {
+				j++
+			}
+			for j < len(s) && s[j] != ']' {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			i = j
+		case '\\':
+			return true // an escaped character is a literal
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // MinProtectedPrefix is how many literal characters a protected-role ARN

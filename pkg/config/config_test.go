@@ -221,8 +221,12 @@ func TestValidators(t *testing.T) {
 			[]string{"o-a1b2c3d4e5", "o-0123456789abcdefghij0123456789ab"},
 			[]string{"", "o-a1b2c3d4e", "o-0123456789abcdefghij0123456789abc", "O-a1b2c3d4e5", "ou-ab12-cdef3456"}},
 		{"ValidateGlob", ValidateGlob,
-			[]string{"ci-*", "Role", "/breakglass/*", "/", "svc-?", "[a-c]*-deploy", "name.with+chars=@,"},
-			[]string{"", "*", "**", "a/b", "ci-[", "bad name", strings.Repeat("a", 513)}},
+			[]string{"ci-*", "Role", "/breakglass/*", "svc-?", "[a-c]*-deploy", "name.with+chars=@,", `\*x`},
+			[]string{"", "*", "**", "a/b", "ci-[", "bad name", strings.Repeat("a", 513),
+				// Globs that exempt (almost) every role: no literal
+				// character in a name glob, or matching the root path
+				// where most roles live.
+				"?*", "[a-z]*", "?", "/", "/*", "/*/", "/**"}},
 		{"ValidateRoleARNPattern", ValidateRoleARNPattern,
 			[]string{"arn:aws:iam::111122223333:role/X", "arn:aws:iam::111122223333:role/path/to/X", "arn:aws-iso-b:iam::111122223333:role/IamRoleGuardrail-*"},
 			[]string{"", "arn:aws:iam::111122223333:role/", "arn:aws:sts::111122223333:assumed-role/X/s", "arn:aws:iam::11112222333:role/X", "arn::iam::111122223333:role/X", "arn:aws:iam::111122223333:role/bad name",
