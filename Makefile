@@ -69,7 +69,7 @@ $(LAMBDAS:%=dist/%.zip): dist/%.zip:
 .PHONY: build-check
 build-check: build ## rebuild from scratch and verify the zips are byte-identical
 	@sha256sum $(LAMBDAS:%=dist/%.zip) >dist/SHA256SUMS.first
-	@GOFLAGS=-a $(MAKE) --no-print-directory build >/dev/null
+	@GOFLAGS=-a $(MAKE) --no-print-directory build VERSION=$(VERSION) >/dev/null
 	@sha256sum -c dist/SHA256SUMS.first && echo "build is reproducible"
 
 tools: $(RIE)
