@@ -131,7 +131,7 @@ type Record struct {
 	Actor     string    `json:"actor"`      // ARN of the caller who caused the event
 
 	Account  string `json:"account"`   // account of the role (from its ARN)
-	RoleARN  string `json:"role_arn"`  // the role's ARN; built from the name when the role is gone
+	RoleARN  string `json:"role_arn"`  // the role's ARN; "" when the role could not be read (gone)
 	RoleName string `json:"role_name"` // the role's name
 	RolePath string `json:"role_path"` // the role's path, e.g. "/" or "/aws-service-role/x/"
 
