@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/smithy-go"
 
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
+	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
 	"github.com/iamguardrail/guardrail/lambdas/replay"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
 	"github.com/iamguardrail/guardrail/pkg/config"

@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
+	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
 )
 
 // want is what Decode must make of one fixture: either a role change or an
