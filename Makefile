@@ -24,15 +24,19 @@ help: ## list the targets
 
 # ---- tests --------------------------------------------------------------
 
+# The end-to-end tests run the real bootstraps under the Runtime Interface
+# Emulator, which `make test` installs; the IAM stand-in is also run under the
+# race detector, since every other test leans on it.
 .PHONY: test
-test: tools ## run every test (unit, property, end-to-end, CDK assertions)
+test: $(RIE) ## run every test (unit, property, fuzz seeds, end-to-end, CDK assertions)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test ./...
+	$(GO) test -race -short ./pkg/iamtest/... ./pkg/guardrail/...
 
 .PHONY: tools
-tools: ## install the pinned tools the tests need into .tools/
+tools: ## install every pinned tool (emulator, CDK CLI) into .tools/
 
 # ---- build --------------------------------------------------------------
 
