@@ -13,6 +13,13 @@ TOOLS  := $(CURDIR)/.tools
 GOBIN  := $(TOOLS)/bin
 export PATH := $(GOBIN):$(PATH)
 
+# The Runtime Interface Emulator for local runs of the bootstraps (make test,
+# make demo). The tests find it through GUARDRAIL_RIE: they skip without the
+# variable (a plain `go test ./...`) and fail if it names no file.
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE         := $(GOBIN)/aws-lambda-rie
+export GUARDRAIL_RIE := $(RIE)
+
 # Quiet, offline-friendly CDK and jsii (see ../shared/reference/toolchain.md).
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -52,12 +59,6 @@ endif
 BOOTSTRAP_ENV   = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH)
 BOOTSTRAP_FLAGS = -trimpath -buildvcs=false -tags lambda.norpc \
                   -ldflags='-s -w -buildid= -X main.version=$(VERSION)'
-
-# The Runtime Interface Emulator for local runs of the bootstraps (make test,
-# make demo); the tests find it through GUARDRAIL_RIE and skip without it.
-RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
-RIE         := $(GOBIN)/aws-lambda-rie
-export GUARDRAIL_RIE := $(RIE)
 
 .PHONY: build
 build: $(LAMBDAS:%=dist/%.zip) ## build dist/enforcer.zip and dist/sweeper.zip (linux/arm64, reproducible)
