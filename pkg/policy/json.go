@@ -47,16 +47,17 @@ func (k kind) String() string {
 	return "invalid"
 }
 
-// value is one parsed JSON value. It holds no strings, only offsets into the
-// document: values are copied while parsing, and copies without pointers are
-// cheap (no write barriers, less for the garbage collector to scan).
+// value is one parsed JSON value. It holds no pointers, only offsets into the
+// document and into the tree's node array: the whole parse tree is one
+// pointer-free array, which costs the garbage collector nothing to scan and
+// the parser no write barriers to build.
 type value struct {
-	// members holds an object's members in source order, or an array's
-	// elements (with empty keys).
-	members []member
 	// offset and end delimit the exact source bytes of the value.
 	offset, end int32
-	kind        kind
+	// first and count locate an object's members in source order, or an
+	// array's elements (with empty keys), in source.nodes.
+	first, count int32
+	kind         kind
 	// escaped marks a string whose bytes are not its value (escapes or
 	// non-ASCII): it is decoded by encoding/json when read.
 	escaped bool
@@ -71,41 +72,60 @@ type member struct {
 	keyEscaped    bool
 }
 
-// source is the document a value's offsets refer to. Parse hands over a
-// buffer nobody writes to afterwards, so strings without escapes are views
-// of it rather than copies (most of a policy is such strings).
-type source []byte
+// source is a parsed document: its bytes, which values' offsets refer to, and
+// the node array holding every member and element. Parse hands over a buffer
+// nobody writes to afterwards, so strings without escapes are views of it
+// rather than copies (most of a policy is such strings).
+type source struct {
+	data  []byte
+	nodes []member
+}
 
 // bytes returns the exact source bytes of v.
-func (src source) bytes(v *value) []byte { return src[v.offset:v.end] }
+func (src source) bytes(v *value) []byte { return src.data[v.offset:v.end] }
+
+// members returns the members of an object or the elements of an array.
+func (src source) members(v *value) []member {
+	return src.nodes[v.first : v.first+v.count : v.first+v.count]
+}
 
 // str returns a string value decoded, or the literal text of a number or boolean.
 func (src source) str(v *value) string {
 	switch {
 	case v.kind != kindString:
-		return view(src[v.offset:v.end])
+		return view(src.data[v.offset:v.end])
 	case !v.escaped:
-		return view(src[v.offset+1 : v.end-1])
+		return view(src.data[v.offset+1 : v.end-1])
 	}
-	return decodeString(src[v.offset:v.end])
+	return decodeString(src.data[v.offset:v.end])
 }
 
 // key returns a member's key decoded.
 func (src source) key(m *member) string {
 	if !m.keyEscaped {
-		return view(src[m.keyAt+1 : m.keyEnd-1])
+		return view(src.data[m.keyAt+1 : m.keyEnd-1])
 	}
-	return decodeString(src[m.keyAt:m.keyEnd])
+	return decodeString(src.data[m.keyAt:m.keyEnd])
+}
+
+// sameKey reports whether two members have the same key, comparing bytes
+// unless an escape makes decoding necessary.
+func (src source) sameKey(a, b *member) bool {
+	if !a.keyEscaped && !b.keyEscaped {
+		return string(src.data[a.keyAt:a.keyEnd]) == string(src.data[b.keyAt:b.keyEnd])
+	}
+	return src.key(a) == src.key(b)
 }
 
 // rawKey returns a member's key as written, quotes included.
-func (src source) rawKey(m *member) []byte { return src[m.keyAt:m.keyEnd] }
+func (src source) rawKey(m *member) []byte { return src.data[m.keyAt:m.keyEnd] }
 
 // get returns the member of object v named key (exact match) and whether it exists.
 func (src source) get(v *value, key string) (*value, bool) {
-	for i := range v.members {
-		if src.key(&v.members[i]) == key {
-			return &v.members[i].val, true
+	ms := src.members(v)
+	for i := range ms {
+		if src.key(&ms[i]) == key {
+			return &ms[i].val, true
 		}
 	}
 	return nil, false
@@ -134,9 +154,9 @@ type reader struct {
 	pos   int
 	depth int
 	// stack collects the members of the objects and arrays being read; each
-	// gets its exact share of one arena when it closes.
+	// moves to nodes, in one piece, when it closes.
 	stack []member
-	arena []member
+	nodes []member
 }
 
 // stackPool recycles the readers' member stacks across documents.
@@ -148,28 +168,28 @@ const maxDepth = 64
 
 // parseJSON reads exactly one JSON value from data, surrounded only by white
 // space. The caller must not modify data afterwards: the result refers to it.
-func parseJSON(data []byte) (value, error) {
+func parseJSON(data []byte) (value, source, error) {
 	if len(data) > 1<<30 {
-		return value{}, &Error{Msg: "document too large"}
+		return value{}, source{}, &Error{Msg: "document too large"}
 	}
 	stack := stackPool.Get().(*[]member)
 	defer stackPool.Put(stack)
 	r := reader{data: data, stack: (*stack)[:0]}
 	defer func() { *stack = r.stack[:0] }()
 	// Every member or element but the first of its container follows a
-	// comma, so commas plus containers bound the arena; one allocation
+	// comma, so commas plus containers bound the node count: one allocation
 	// serves the whole document.
-	r.arena = make([]member, 0, countMembers(data))
+	r.nodes = make([]member, 0, countMembers(data))
 	r.skipSpace()
 	v, err := r.value()
 	if err != nil {
-		return value{}, err
+		return value{}, source{}, err
 	}
 	r.skipSpace()
 	if r.pos != len(r.data) {
-		return value{}, r.errorf("unexpected data after the top-level value")
+		return value{}, source{}, r.errorf("unexpected data after the top-level value")
 	}
-	return v, nil
+	return v, source{data: data, nodes: r.nodes}, nil
 }
 
 // countMembers returns an upper bound on the members and elements in data:
@@ -194,14 +214,11 @@ func (r *reader) errorf(msg string) error {
 }
 
 func (r *reader) skipSpace() {
-	for r.pos < len(r.data) {
-		switch r.data[r.pos] {
-		case ' ', '\t', '\n', '\r':
-			r.pos++
-		default:
-			return
-		}
+	data, i := r.data, r.pos
+	for i < len(data) && (data[i] == ' ' || data[i] == '\n' || data[i] == '\t' || data[i] == '\r') {
+		i++
 	}
+	r.pos = i
 }
 
 func (r *reader) value() (value, error) {
@@ -247,17 +264,17 @@ func (r *reader) object() (value, error) {
 	if r.depth++; r.depth > maxDepth {
 		return value{}, r.errorf("JSON nested too deeply")
 	}
-	defer func() { r.depth-- }()
 	r.pos++ // '{'
 	v := value{kind: kindObject, offset: int32(start)}
 	mark := len(r.stack)
 	r.skipSpace()
 	if r.pos < len(r.data) && r.data[r.pos] == '}' {
 		r.pos++
+		r.depth--
 		v.end = int32(r.pos)
 		return v, nil
 	}
-	src := source(r.data)
+	src := source{data: r.data}
 	for {
 		r.skipSpace()
 		if r.pos >= len(r.data) || r.data[r.pos] != '"' {
@@ -297,8 +314,9 @@ func (r *reader) object() (value, error) {
 			r.pos++
 		case '}':
 			r.pos++
+			r.depth-- // an error ends the whole parse, so only successful returns need this
 			v.end = int32(r.pos)
-			v.members = r.pop(mark)
+			v.first, v.count = r.pop(mark)
 			return v, nil
 		default:
 			return value{}, r.errorf("expected ',' or '}' in object")
@@ -311,13 +329,13 @@ func (r *reader) array() (value, error) {
 	if r.depth++; r.depth > maxDepth {
 		return value{}, r.errorf("JSON nested too deeply")
 	}
-	defer func() { r.depth-- }()
 	r.pos++ // '['
 	v := value{kind: kindArray, offset: int32(start)}
 	mark := len(r.stack)
 	r.skipSpace()
 	if r.pos < len(r.data) && r.data[r.pos] == ']' {
 		r.pos++
+		r.depth--
 		v.end = int32(r.pos)
 		return v, nil
 	}
@@ -337,8 +355,9 @@ func (r *reader) array() (value, error) {
 			r.pos++
 		case ']':
 			r.pos++
+			r.depth--
 			v.end = int32(r.pos)
-			v.members = r.pop(mark)
+			v.first, v.count = r.pop(mark)
 			return v, nil
 		default:
 			return value{}, r.errorf("expected ',' or ']' in array")
@@ -346,17 +365,13 @@ func (r *reader) array() (value, error) {
 	}
 }
 
-// pop removes the members collected since mark and returns them as their
-// own, exactly sized part of the arena.
-func (r *reader) pop(mark int) []member {
-	n := len(r.stack) - mark
-	if len(r.arena)+n > cap(r.arena) { // cannot happen: countMembers is an upper bound
-		r.arena = make([]member, 0, n)
-	}
-	at := len(r.arena)
-	r.arena = append(r.arena, r.stack[mark:]...)
+// pop moves the members collected since mark to the node array and returns
+// where they are.
+func (r *reader) pop(mark int) (first, count int32) {
+	first, count = int32(len(r.nodes)), int32(len(r.stack)-mark)
+	r.nodes = append(r.nodes, r.stack[mark:]...)
 	r.stack = r.stack[:mark]
-	return r.arena[at : at+n : at+n]
+	return first, count
 }
 
 // string checks the JSON string starting at the opening quote and moves past
@@ -365,9 +380,13 @@ func (r *reader) pop(mark int) []member {
 func (r *reader) string() (escaped bool, err error) {
 	start := r.pos
 	r.pos++ // opening quote
-	for r.pos < len(r.data) && plain[r.data[r.pos]] {
-		r.pos++ // the common case: plain ASCII up to the closing quote
+	// The common case, plain ASCII up to the closing quote, in locals the
+	// compiler keeps in registers.
+	data, i := r.data, r.pos
+	for i < len(data) && plain[data[i]] {
+		i++
 	}
+	r.pos = i
 	backslash, high := false, false
 	for r.pos < len(r.data) {
 		c := r.data[r.pos]
@@ -444,11 +463,12 @@ func (r *reader) number() error {
 }
 
 func (r *reader) digits() int {
-	n := 0
-	for r.pos < len(r.data) && r.data[r.pos] >= '0' && r.data[r.pos] <= '9' {
-		r.pos++
-		n++
+	data, i := r.data, r.pos
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
 	}
+	n := i - r.pos
+	r.pos = i
 	return n
 }
 

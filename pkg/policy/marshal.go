@@ -10,14 +10,14 @@ import (
 // statements the caller did not change keep their exact source content and
 // shape; only insignificant white space is dropped.
 func (d *Document) MarshalJSON() ([]byte, error) {
-	return d.AppendJSON(make([]byte, 0, len(d.raw)+16)), nil
+	return d.AppendJSON(make([]byte, 0, len(d.src.data)+16)), nil
 }
 
 // AppendJSON appends the compact JSON form of d to dst.
 func (d *Document) AppendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
 	wroteStatement := false
-	src := source(d.raw)
+	src := d.src
 	for i := range d.members {
 		m := &d.members[i]
 		if i > 0 {

@@ -44,7 +44,7 @@ type Document struct {
 
 	single  bool     // Statement was one object rather than a list
 	members []member // top-level members in source order
-	raw     []byte   // the decoded source document
+	src     source   // the parsed source document
 }
 
 // Statement is one statement of a policy.
@@ -64,6 +64,11 @@ type Statement struct {
 	src              source   // the document the members refer to
 	raw              []byte   // the statement's exact source bytes
 	principalChanged bool
+
+	// Storage behind the pointer fields, so that a statement and its
+	// elements are one allocation (statements are allocated in a block).
+	principal, notPrincipal Principal
+	action, resource        Values
 }
 
 // Values is an element that IAM accepts as one string or a list of strings.
@@ -143,19 +148,18 @@ func Parse(data []byte) (*Document, error) {
 	} else {
 		data = bytes.Clone(data) // the model refers to it; the caller's buffer stays theirs
 	}
-	root, err := parseJSON(data)
+	root, src, err := parseJSON(data)
 	if err != nil {
 		return nil, err
 	}
 	if root.kind != kindObject {
 		return nil, &Error{Path: "(document)", Offset: int64(root.offset), Msg: "a policy must be a JSON object, not " + root.kind.String()}
 	}
-	b := newBuilder(data)
-	src := b.src
-	if err := checkCase(src, &root, documentElements, ""); err != nil {
+	b := newBuilder(src)
+	if err := checkCase(src, &root, documentElements); err != nil {
 		return nil, err
 	}
-	d := &Document{members: root.members, raw: data}
+	d := &Document{members: src.members(&root), src: src}
 	if v, ok := src.get(&root, "Version"); ok {
 		if v.kind != kindString {
 			return nil, errAt("Version", v, "must be a string")
@@ -183,10 +187,11 @@ func Parse(data []byte) (*Document, error) {
 		}
 		d.Statements = []*Statement{s}
 	case kindArray:
-		d.Statements = make([]*Statement, len(st.members))
-		block := make([]Statement, len(st.members)) // one allocation for all statements
-		for i := range st.members {
-			s, err := b.statement(&st.members[i].val, &block[i])
+		elems := src.members(st)
+		d.Statements = make([]*Statement, len(elems))
+		block := make([]Statement, len(elems)) // one allocation for all statements
+		for i := range elems {
+			s, err := b.statement(&elems[i].val, &block[i])
 			if err != nil {
 				return nil, within(err, fmt.Sprintf("Statement[%d]", i))
 			}
@@ -201,11 +206,11 @@ func Parse(data []byte) (*Document, error) {
 // ParseStatement reads one statement object.
 func ParseStatement(data []byte) (*Statement, error) {
 	data = bytes.Clone(bytes.TrimSpace(data))
-	v, err := parseJSON(data)
+	v, src, err := parseJSON(data)
 	if err != nil {
 		return nil, err
 	}
-	s, err := newBuilder(data).statement(&v, new(Statement))
+	s, err := newBuilder(src).statement(&v, new(Statement))
 	if err != nil {
 		return nil, within(err, "Statement")
 	}
@@ -235,17 +240,26 @@ func within(err error, outer string) error {
 }
 
 // checkCase refuses members whose names differ from a known element only in case.
-func checkCase(src source, obj *value, known []string, path string) error {
-	for i := range obj.members {
-		m := &obj.members[i]
-		key := src.key(m)
+func checkCase(src source, obj *value, known []string) error {
+	ms := src.members(obj)
+	for i := range ms {
+		key := src.key(&ms[i])
 		if slices.Contains(known, key) {
 			continue
 		}
-		for _, k := range known {
-			if len(key) == len(k) && strings.EqualFold(key, k) {
-				return errAt(join(path, key), &m.val, fmt.Sprintf("element names are case-sensitive: %q is not %q", key, k))
-			}
+		if err := caseConflict(key, &ms[i].val, known); err != nil {
+			return within(err, key)
+		}
+	}
+	return nil
+}
+
+// caseConflict refuses an unknown member name that differs from a known
+// element only in case.
+func caseConflict(key string, v *value, known []string) error {
+	for _, k := range known {
+		if len(key) == len(k) && strings.EqualFold(key, k) {
+			return errAt("", v, fmt.Sprintf("element names are case-sensitive: %q is not %q", key, k))
 		}
 	}
 	return nil
@@ -264,12 +278,27 @@ func join(path, key string) string {
 type builder struct {
 	src  source
 	strs []string
+	// Pools for the small structs of a document, cut like strs.
+	types []PrincipalType
+	ops   []ConditionOperator
+	keys  []ConditionKey
 }
 
-func newBuilder(data []byte) *builder {
+// take returns n elements cut from *pool, refilling it in chunks; the result
+// has no spare capacity, so appending to it never touches a neighbour.
+func take[T any](pool *[]T, n int) []T {
+	if len(*pool)+n > cap(*pool) {
+		*pool = make([]T, 0, max(n, 4))
+	}
+	at := len(*pool)
+	*pool = (*pool)[:at+n]
+	return (*pool)[at : at+n : at+n]
+}
+
+func newBuilder(src source) *builder {
 	// Each string of the document is at most one list item: half the quotes
 	// bound the backing array.
-	return &builder{src: source(data), strs: make([]string, 0, bytes.Count(data, quote)/2)}
+	return &builder{src: src, strs: make([]string, 0, bytes.Count(src.data, quote)/2)}
 }
 
 var quote = []byte{'"'}
@@ -293,9 +322,10 @@ func (b *builder) strings(v *value) (items []string, list bool, err error) {
 		items[0] = b.src.str(v)
 		return items, false, nil
 	case kindArray:
-		items = b.list(len(v.members))
-		for i := range v.members {
-			e := &v.members[i].val
+		elems := b.src.members(v)
+		items = b.list(len(elems))
+		for i := range elems {
+			e := &elems[i].val
 			if e.kind != kindString {
 				return nil, false, errAt(fmt.Sprintf("[%d]", i), e, "must be a string, not "+e.kind.String())
 			}
@@ -311,12 +341,9 @@ func (b *builder) statement(v *value, s *Statement) (*Statement, error) {
 	if v.kind != kindObject {
 		return nil, errAt("", v, "a statement must be an object, not "+v.kind.String())
 	}
-	if err := checkCase(src, v, statementElements, ""); err != nil {
-		return nil, err
-	}
-	*s = Statement{members: v.members, src: src, raw: src.bytes(v)}
-	for i := range v.members {
-		m := &v.members[i]
+	*s = Statement{members: src.members(v), src: src, raw: src.bytes(v)}
+	for i := range s.members {
+		m := &s.members[i]
 		var err error
 		key := src.key(m)
 		switch key {
@@ -330,19 +357,21 @@ func (b *builder) statement(v *value, s *Statement) (*Statement, error) {
 				err = errAt("", &m.val, fmt.Sprintf("must be \"Allow\" or \"Deny\", not %s", src.bytes(&m.val)))
 			}
 		case "Principal":
-			s.Principal, err = b.principal(&m.val)
+			s.Principal, err = b.principal(&m.val, &s.principal)
 		case "NotPrincipal":
-			s.NotPrincipal, err = b.principal(&m.val)
+			s.NotPrincipal, err = b.principal(&m.val, &s.notPrincipal)
 		case "Action":
-			s.Action, err = b.values(&m.val)
-		case "NotAction":
-			s.NotAction, err = b.values(&m.val)
+			s.Action, err = b.values(&m.val, &s.action)
+		case "NotAction": // Action and NotAction exclude each other (checked below)
+			s.NotAction, err = b.values(&m.val, &s.action)
 		case "Resource":
-			s.Resource, err = b.values(&m.val)
+			s.Resource, err = b.values(&m.val, &s.resource)
 		case "NotResource":
-			s.NotResource, err = b.values(&m.val)
+			s.NotResource, err = b.values(&m.val, &s.resource)
 		case "Condition":
 			s.Condition, err = b.condition(&m.val)
+		default:
+			err = caseConflict(key, &m.val, statementElements)
 		}
 		if err != nil {
 			return nil, within(err, key)
@@ -361,32 +390,37 @@ func (b *builder) statement(v *value, s *Statement) (*Statement, error) {
 	return s, nil
 }
 
-func (b *builder) values(v *value) (*Values, error) {
+// values fills out from v and returns it.
+func (b *builder) values(v *value, out *Values) (*Values, error) {
 	items, list, err := b.strings(v)
 	if err != nil {
 		return nil, err
 	}
-	return &Values{Items: items, List: list}, nil
+	*out = Values{Items: items, List: list}
+	return out, nil
 }
 
-func (b *builder) principal(v *value) (*Principal, error) {
+// principal fills p from v and returns it.
+func (b *builder) principal(v *value, p *Principal) (*Principal, error) {
 	src := b.src
 	switch v.kind {
 	case kindString:
 		if s := src.str(v); s != "*" {
 			return nil, errAt("", v, fmt.Sprintf("a principal string must be \"*\", not %q; name the type, as in {\"AWS\": ...}", s))
 		}
-		return &Principal{Wildcard: true}, nil
+		p.Wildcard = true
+		return p, nil
 	case kindObject:
-		p := &Principal{Types: make([]PrincipalType, 0, len(v.members))}
-		for i := range v.members {
-			m := &v.members[i]
+		ms := src.members(v)
+		p.Types = take(&b.types, len(ms))[:0]
+		for i := range ms {
+			m := &ms[i]
 			name := src.key(m)
-			vals, err := b.values(&m.val)
+			items, list, err := b.strings(&m.val)
 			if err != nil {
 				return nil, within(err, name)
 			}
-			p.Types = append(p.Types, PrincipalType{Name: name, Values: vals.Items, List: vals.List})
+			p.Types = append(p.Types, PrincipalType{Name: name, Values: items, List: list})
 		}
 		return p, nil
 	}
@@ -398,16 +432,18 @@ func (b *builder) condition(v *value) (Condition, error) {
 	if v.kind != kindObject {
 		return nil, errAt("", v, "must be an object of operators, not "+v.kind.String())
 	}
-	c := make(Condition, 0, len(v.members))
-	for i := range v.members {
-		op := &v.members[i]
+	ops := src.members(v)
+	c := Condition(take(&b.ops, len(ops))[:0])
+	for i := range ops {
+		op := &ops[i]
 		opName := src.key(op)
 		if op.val.kind != kindObject {
 			return nil, errAt(opName, &op.val, "must be an object of condition keys, not "+op.val.kind.String())
 		}
-		co := ConditionOperator{Operator: opName, Keys: make([]ConditionKey, 0, len(op.val.members))}
-		for j := range op.val.members {
-			k := &op.val.members[j]
+		keys := src.members(&op.val)
+		co := ConditionOperator{Operator: opName, Keys: take(&b.keys, len(keys))[:0]}
+		for j := range keys {
+			k := &keys[j]
 			keyName := src.key(k)
 			co.Keys = append(co.Keys, ConditionKey{Key: keyName})
 			ck := &co.Keys[len(co.Keys)-1] // Keys has its final capacity: ck stays put
@@ -416,9 +452,10 @@ func (b *builder) condition(v *value) (Condition, error) {
 				ck.Values = b.list(1)
 				ck.Values[0] = src.str(&k.val)
 			case kindArray:
-				ck.Values = b.list(len(k.val.members))[:0]
-				for n := range k.val.members {
-					e := &k.val.members[n].val
+				elems := src.members(&k.val)
+				ck.Values = b.list(len(elems))[:0]
+				for n := range elems {
+					e := &elems[n].val
 					if e.kind != kindString && e.kind != kindNumber && e.kind != kindBool {
 						return nil, errAt(fmt.Sprintf("%s.%s[%d]", opName, keyName, n), e, "must be a string, number or boolean, not "+e.kind.String())
 					}

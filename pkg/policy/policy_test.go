@@ -285,3 +285,25 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseCorpus measures Parse alone over every corpus trust policy.
+func BenchmarkParseCorpus(b *testing.B) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "corpus", "trust", "*.json"))
+	var docs [][]byte
+	for _, f := range files {
+		if data, err := os.ReadFile(f); err == nil {
+			if _, err := Parse(data); err == nil {
+				docs = append(docs, data)
+			}
+		}
+	}
+	if len(docs) == 0 {
+		b.Skip("shared corpus not found")
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := Parse(docs[i%len(docs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -63,11 +63,11 @@ func principalRestriction(c policy.Condition, z Zone) string {
 // field up to the account must be free of wildcards; Arn operators match
 // field by field (reference_policies_elements_condition_operators#Conditions_ARN).
 func arnInZone(v string, z Zone, stringOp bool) bool {
-	f := strings.SplitN(v, ":", 6)
-	if len(f) != 6 || f[0] != "arn" || f[1] != z.partition() {
+	f, ok := splitARN(v)
+	if !ok || f[1] != z.partition() {
 		return false
 	}
-	if stringOp && strings.ContainsAny(strings.Join(f[:5], ":"), "*?") {
+	if stringOp && strings.ContainsAny(v[:len(v)-len(f[5])], "*?") {
 		return false
 	}
 	return isAccountID(f[4]) && z.trustsAccount(f[4])
@@ -91,8 +91,8 @@ func sourceConditions(c policy.Condition, z Zone) (foreign, pinned string) {
 				inZone = func(v string) (bool, bool) { return z.trustsAccount(v), isAccountID(v) }
 			case "aws:sourcearn":
 				inZone = func(v string) (bool, bool) {
-					f := strings.SplitN(v, ":", 6)
-					if len(f) != 6 || !isAccountID(f[4]) {
+					f, ok := splitARN(v)
+					if !ok || !isAccountID(f[4]) {
 						return false, false // no literal account (S3 ARNs, wildcards): cannot tell
 					}
 					return z.trustsAccount(f[4]), true

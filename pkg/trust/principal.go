@@ -57,7 +57,9 @@ func isServiceName(v string) bool {
 			return false
 		}
 	}
-	for _, label := range strings.Split(host, ".") {
+	for rest, more := host, true; more; {
+		var label string
+		label, rest, more = strings.Cut(rest, ".")
 		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
@@ -186,6 +188,19 @@ func judgeAWS(p Principal, c *conditions, z Zone) Principal {
 	return p
 }
 
+// splitARN splits an ARN into its six colon-separated fields (the last one,
+// the resource, may hold more colons) without allocating.
+func splitARN(v string) (f [6]string, ok bool) {
+	rest := v
+	for i := range 5 {
+		if f[i], rest, ok = strings.Cut(rest, ":"); !ok {
+			return f, false
+		}
+	}
+	f[5] = rest
+	return f, f[0] == "arn"
+}
+
 type principalARN struct {
 	partition, service, account, resource string
 }
@@ -193,8 +208,8 @@ type principalARN struct {
 // parsePrincipalARN reads an IAM or STS principal ARN and returns why it is
 // not a valid principal of the zone's partition, or "".
 func parsePrincipalARN(v string, z Zone) (principalARN, string) {
-	f := strings.SplitN(v, ":", 6)
-	if len(f) != 6 {
+	f, ok := splitARN(v)
+	if !ok {
 		return principalARN{}, "malformed ARN"
 	}
 	a := principalARN{partition: f[1], service: f[2], account: f[4], resource: f[5]}
@@ -207,7 +222,7 @@ func parsePrincipalARN(v string, z Zone) (principalARN, string) {
 		return a, fmt.Sprintf("principal ARN in partition %q, not the role's partition %q", a.partition, z.partition())
 	}
 	kind, name, _ := strings.Cut(a.resource, "/")
-	ok := false
+	ok = false
 	switch a.service {
 	case "iam":
 		switch kind {
@@ -267,8 +282,8 @@ func judgeFederated(p Principal, c *conditions, z Zone) Principal {
 		p.Kind, p.Reason = KindInvalid, "not an identity provider ARN or a known web identity provider"
 		return p
 	}
-	f := strings.SplitN(v, ":", 6)
-	if len(f) != 6 || f[2] != "iam" || f[3] != "" || !isAccountID(f[4]) {
+	f, ok := splitARN(v)
+	if !ok || f[2] != "iam" || f[3] != "" || !isAccountID(f[4]) {
 		p.Kind, p.Reason = KindInvalid, "malformed identity provider ARN"
 		return p
 	}

@@ -258,7 +258,7 @@ func run(doc *policy.Document, z Zone, rewrite bool) (Result, error) {
 		kept = make([]*policy.Statement, 0, len(doc.Statements))
 	}
 	for i, s := range doc.Statements {
-		out := analyzeStatement(&res, i, s, z)
+		out := analyzeStatement(&res, i, s, z, rewrite)
 		if rewrite && out != nil {
 			kept = append(kept, out)
 		}
@@ -323,7 +323,7 @@ func dropDanglingDenies(res *Result, stmts []*policy.Statement) []*policy.Statem
 // analyzeStatement records the verdicts of one statement's principals and
 // returns the statement to keep (s itself, a copy with fewer principals, or
 // nil to drop it).
-func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone) *policy.Statement {
+func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone, rewrite bool) *policy.Statement {
 	base := Principal{Statement: idx, Sid: s.Sid, Effect: string(s.Effect)}
 	if s.Effect != policy.Allow {
 		// A Deny never grants access: keep it byte for byte, but list what it names.
@@ -371,6 +371,9 @@ func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone) *policy
 		return s
 	}
 	res.Changed = true
+	if !rewrite {
+		return nil
+	}
 	// Filter visits the values in the order eachValue did.
 	next := first
 	kept := s.Principal.Filter(func(string, string) bool {
