@@ -265,13 +265,6 @@ func caseConflict(key string, v *value, known []string) error {
 	return nil
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // builder turns parsed values into the model. Every string list of a
 // document (action lists, principal values, condition values) is cut from
 // one backing array, so a document costs a handful of allocations.
