@@ -120,61 +120,65 @@ func (c *conditions) restrictedBy() string {
 	return c.restricted
 }
 
-// judge gives the verdict on one principal value.
-func judge(base Principal, typ, val string, c *conditions, z Zone) Principal {
-	p := base
-	p.Type, p.Value = typ, val
-	switch typ {
+// judge gives the verdict on the principal value p.Type/p.Value, in place:
+// records are large, and a policy has many.
+func judge(p *Principal, c *conditions, z Zone) {
+	switch p.Type {
 	case "*":
 		p.Kind = KindWildcard
-		return restrictedOrNot(p, c, "\"Principal\": \"*\" admits every AWS principal")
+		restrictedOrNot(p, c, "\"Principal\": \"*\" admits every AWS principal")
+		return
 	case "AWS":
-		return judgeAWS(p, c, z)
+		judgeAWS(p, c, z)
+		return
 	case "Service":
-		return judgeService(p, c, z)
+		judgeService(p, c, z)
+		return
 	case "Federated":
-		return judgeFederated(p, c, z)
+		judgeFederated(p, c, z)
+		return
 	case "CanonicalUser":
 		p.Kind, p.Reason = KindInvalid, "CanonicalUser is an S3 ACL grantee, not a valid principal in a role trust policy"
 	default:
-		p.Kind, p.Reason = KindInvalid, fmt.Sprintf("unknown principal type %q", typ)
+		p.Kind, p.Reason = KindInvalid, fmt.Sprintf("unknown principal type %q", p.Type)
 	}
-	return p
+	return
 }
 
 // restrictedOrNot trusts p only when the statement confines principals to the zone.
-func restrictedOrNot(p Principal, c *conditions, why string) Principal {
+func restrictedOrNot(p *Principal, c *conditions, why string) {
 	if by := c.restrictedBy(); by != "" {
 		p.Trusted = true
 		p.Reason = why + ", but the Condition " + by + " confines it to trusted accounts or organizations"
-		return p
+		return
 	}
 	p.Reason = why + " and no Condition confines it to trusted accounts or organizations"
-	return p
+	return
 }
 
-func judgeAWS(p Principal, c *conditions, z Zone) Principal {
+func judgeAWS(p *Principal, c *conditions, z Zone) {
 	v := p.Value
 	switch {
 	case v == "*":
 		p.Kind = KindWildcard
-		return restrictedOrNot(p, c, "\"AWS\": \"*\" admits every AWS principal")
+		restrictedOrNot(p, c, "\"AWS\": \"*\" admits every AWS principal")
+		return
 	case isAccountID(v):
 		p.Account = v
 	case strings.HasPrefix(v, "arn:"):
 		a, why := parsePrincipalARN(v, z)
 		if why != "" {
 			p.Kind, p.Reason = KindInvalid, why
-			return p
+			return
 		}
 		p.Account = a.account
 	case isUniqueID(v):
 		p.Kind = KindDangling
 		p.Reason = "bare unique ID: IAM shows this when the principal it named was deleted; it grants nothing"
-		return p
+		return
 	default:
 		p.Kind, p.Reason = KindInvalid, "not an account ID, a principal ARN or \"*\""
-		return p
+		return
 	}
 	p.Kind = z.accountKind(p.Account)
 	switch p.Kind {
@@ -183,9 +187,10 @@ func judgeAWS(p Principal, c *conditions, z Zone) Principal {
 	case KindTrustedAccount:
 		p.Trusted, p.Reason = true, "principal of a trusted account"
 	default:
-		return restrictedOrNot(p, c, "account "+p.Account+" is neither this account nor a trusted one")
+		restrictedOrNot(p, c, "account "+p.Account+" is neither this account nor a trusted one")
+		return
 	}
-	return p
+	return
 }
 
 // splitARN splits an ARN into its six colon-separated fields (the last one,
@@ -246,72 +251,72 @@ func parsePrincipalARN(v string, z Zone) (principalARN, string) {
 	return a, ""
 }
 
-func judgeService(p Principal, c *conditions, z Zone) Principal {
+func judgeService(p *Principal, c *conditions, z Zone) {
 	p.Kind = KindService
 	if !isServiceName(p.Value) {
 		p.Kind, p.Reason = KindInvalid, "not an AWS service principal name (…amazonaws.com)"
-		return p
+		return
 	}
 	foreign, pinned := sourceConditions(c.cond, z)
 	if foreign != "" {
 		p.Reason = "the service acts for a foreign account: " + foreign
-		return p
+		return
 	}
 	p.Trusted = true
 	if pinned != "" {
 		p.Reason = "AWS service principal, confined by " + pinned
-		return p
+		return
 	}
 	p.Reason = "AWS service principal"
 	p.Risk = "no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition confines the service to this account (confused-deputy risk)"
-	return p
+	return
 }
 
-func judgeFederated(p Principal, c *conditions, z Zone) Principal {
+func judgeFederated(p *Principal, c *conditions, z Zone) {
 	p.Kind = KindFederated
 	v := p.Value
 	if keys, ok := publicIdPs[v]; ok {
 		if by := audienceCondition(c.cond, v, keys); by != "" {
 			p.Trusted, p.Reason = true, "public web identity provider confined to one application by "+by
-			return p
+			return
 		}
 		p.Reason = "public web identity provider without a StringEquals " + v + ":" + strings.Join(keys, "/") + " condition admits every user of " + v
-		return p
+		return
 	}
 	if !strings.HasPrefix(v, "arn:") {
 		p.Kind, p.Reason = KindInvalid, "not an identity provider ARN or a known web identity provider"
-		return p
+		return
 	}
 	f, ok := splitARN(v)
 	if !ok || f[2] != "iam" || f[3] != "" || !isAccountID(f[4]) {
 		p.Kind, p.Reason = KindInvalid, "malformed identity provider ARN"
-		return p
+		return
 	}
 	if f[1] != z.partition() {
 		p.Kind, p.Reason = KindInvalid, fmt.Sprintf("identity provider in partition %q, not the role's partition %q", f[1], z.partition())
-		return p
+		return
 	}
 	p.Account = f[4]
 	kind, name, _ := strings.Cut(f[5], "/")
 	if name == "" || strings.ContainsAny(name, "*?") || (kind != "saml-provider" && kind != "oidc-provider") {
 		p.Kind, p.Reason = KindInvalid, "malformed identity provider ARN: expected saml-provider/NAME or oidc-provider/HOST"
-		return p
+		return
 	}
 	if !z.trustsAccount(p.Account) {
 		p.Reason = "identity provider in account " + p.Account + ", which is neither this account nor a trusted one"
-		return p
+		return
 	}
 	if kind == "saml-provider" {
 		p.Trusted, p.Reason = true, "SAML provider of "+accountWord(z, p.Account)
-		return p
+		return
 	}
 	by, need := oidcConstraint(c.cond, name)
 	if by == "" {
 		p.Reason = "OIDC provider without " + need + " admits every identity the provider issues tokens for"
-		return p
+		return
 	}
 	p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
-	return p
+	return
 }
 
 func accountWord(z Zone, id string) string {

@@ -333,10 +333,10 @@ func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone, rewrite
 			p      *policy.Principal
 		}{{"", s.Principal}, {"NotPrincipal.", s.NotPrincipal}} {
 			eachValue(el.p, func(typ, val string) {
-				v := judge(base, typ, val, &c, z)
+				v := res.next(base, typ, val)
+				judge(v, &c, z)
 				v.Type, v.Trusted, v.Risk = el.prefix+typ, true, ""
 				v.Reason = "kept: a Deny statement grants nothing"
-				res.Principals = append(res.Principals, v)
 			})
 		}
 		return s
@@ -345,10 +345,10 @@ func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone, rewrite
 		// IAM does not support NotPrincipal with Allow in trust policies; where
 		// an older document has it, it admits every principal but the listed ones.
 		eachValue(s.NotPrincipal, func(typ, val string) {
-			v := base
-			v.Type, v.Value, v.Kind = "NotPrincipal."+typ, val, KindNotPrincipal
+			v := res.next(base, "NotPrincipal."+typ, val)
+			v.Kind = KindNotPrincipal
 			v.Reason = "NotPrincipal in an Allow statement admits every principal except those listed; statement removed"
-			res.add(v)
+			res.record(v)
 		})
 		res.Changed = true
 		res.RemovedExternal = true
@@ -361,8 +361,9 @@ func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone, rewrite
 	first := len(res.Principals)
 	removed := 0
 	eachValue(s.Principal, func(typ, val string) {
-		v := judge(base, typ, val, &c, z)
-		res.add(v)
+		v := res.next(base, typ, val)
+		judge(v, &c, z)
+		res.record(v)
 		if !v.Trusted {
 			removed++
 		}
@@ -386,9 +387,16 @@ func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone, rewrite
 	return s.WithPrincipal(kept)
 }
 
-// add records a verdict and the finding it implies.
-func (r *Result) add(p Principal) {
-	r.Principals = append(r.Principals, p)
+// next appends a principal record for typ and val and returns it to be filled.
+func (r *Result) next(base Principal, typ, val string) *Principal {
+	r.Principals = append(r.Principals, base)
+	p := &r.Principals[len(r.Principals)-1]
+	p.Type, p.Value = typ, val
+	return p
+}
+
+// record adds the finding a filled principal record implies.
+func (r *Result) record(p *Principal) {
 	switch {
 	case !p.Trusted:
 		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: p.Statement, Reason: p.Reason, Removed: true})
