@@ -265,8 +265,12 @@ func Parse(get func(key string) any) (Settings, error) {
 	// Build the lockdown document once with a stand-in account: it
 	// validates every extra action and proves the largest configuration
 	// still fits IAM's managed-policy size limit before anything deploys.
-	if _, err := lockdown.Document(lockdown.Config{Account: "000000000000", ExtraDeniedActions: s.ExtraDeniedActions}); err != nil {
-		fail(KeyExtraDeniedActions, strings.Join(s.ExtraDeniedActions, ","), err)
+	if _, err := lockdown.Document(lockdown.Config{Account: "000000000000", ExtraDeniedActions: s.ExtraDeniedActions, ExemptRoles: s.ExemptRoles}); err != nil {
+		key, value := KeyExtraDeniedActions, strings.Join(s.ExtraDeniedActions, ",")
+		if ce := (*lockdown.ConfigError)(nil); errors.As(err, &ce) && ce.Field == "ExemptRoles" {
+			key, value = KeyExemptRoles, strings.Join(s.ExemptRoles, ",")
+		}
+		fail(key, value, err)
 	}
 
 	if len(errs) > 0 {

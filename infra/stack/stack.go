@@ -187,7 +187,7 @@ func (b *builder) build(zips map[string]string) error {
 	// partition and account (tokens resolved by CloudFormation).
 	doc, err := lockdown.Document(lockdown.Config{
 		Partition: b.partition, Account: b.account, NamePrefix: NamePrefix,
-		ExtraDeniedActions: b.s.ExtraDeniedActions,
+		ExtraDeniedActions: b.s.ExtraDeniedActions, ExemptRoles: b.s.ExemptRoles,
 	})
 	if err != nil {
 		return fmt.Errorf("lockdown policy: %w", err)

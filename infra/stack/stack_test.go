@@ -583,14 +583,18 @@ func TestRolePolicies(t *testing.T) {
 
 func TestLockdownPolicy(t *testing.T) {
 	for _, tc := range []struct {
-		s     synthesized
-		extra []string
-	}{{defaults(t), nil}, {full(t), []string{"ram:CreateResourceShare"}}} {
+		s      synthesized
+		extra  []string
+		exempt []string
+	}{
+		{defaults(t), nil, settings.DefaultExemptRoles},
+		{full(t), []string{"ram:CreateResourceShare"}, []string{"BreakGlass", "/admin/*"}},
+	} {
 		_, props := tc.s.byName(t, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", lockdown.PolicyName)
 		doc := props["PolicyDocument"].(map[string]any)
 		// The document is pkg/lockdown's, with the stack's partition and
 		// account in place of the example values.
-		want, err := lockdown.Document(lockdown.Config{Partition: "aws", Account: "123456789012", ExtraDeniedActions: tc.extra})
+		want, err := lockdown.Document(lockdown.Config{Partition: "aws", Account: "123456789012", ExtraDeniedActions: tc.extra, ExemptRoles: tc.exempt})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,11 +50,14 @@ func (d Deployment) Environ() []string {
 // Getenv looks a variable up in Env, like os.Getenv.
 func (d Deployment) Getenv(k string) string { return d.Env[k] }
 
+// exemptRoles is the sandbox's exemption: its break-glass role.
+const exemptRoles = "breakglass-*"
+
 // Deploy creates in srv what the stack creates in an account (the lockdown
 // policy, the guardrail's roles) and returns the functions' environment.
 // mode is the global GUARDRAIL_MODE.
 func Deploy(srv *iamtest.Server, mode config.Mode) (Deployment, error) {
-	doc, err := lockdown.Document(lockdown.Config{Account: srv.Account(), NamePrefix: NamePrefix})
+	doc, err := lockdown.Document(lockdown.Config{Account: srv.Account(), NamePrefix: NamePrefix, ExemptRoles: []string{exemptRoles}})
 	if err != nil {
 		return Deployment{}, fmt.Errorf("sandbox: lockdown document: %w", err)
 	}
@@ -75,7 +78,7 @@ func Deploy(srv *iamtest.Server, mode config.Mode) (Deployment, error) {
 			config.EnvMode:              string(mode),
 			config.EnvTrustedAccounts:   TrustedAccount,
 			config.EnvTrustedOrgIDs:     TrustedOrgID,
-			config.EnvExemptRoles:       "breakglass-*",
+			config.EnvExemptRoles:       exemptRoles,
 			config.EnvProtectedRoleARNs: fmt.Sprintf("arn:aws:iam::%s:role/%s-*", srv.Account(), NamePrefix),
 			config.EnvLockdownPolicyARN: arn,
 			config.EnvRevokeSessions:    "true",

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -58,7 +59,12 @@ const (
 	// take in the document: each distinct action counts its length plus 3
 	// for its quotes and separating comma. A budget rather than a count,
 	// so a few long names and many short ones are treated alike.
-	MaxExtraActionsSize = 1024
+	MaxExtraActionsSize = 768
+	// MaxExemptPatternsSize bounds the characters the role ARN patterns
+	// built from ExemptRoles take in the document (each pattern counts its
+	// length, with the longest partition name and a 12-digit account, plus
+	// 3 for its quotes and separating comma).
+	MaxExemptPatternsSize = 320
 )
 
 // Config says what the lockdown document protects and adds.
@@ -80,6 +86,11 @@ type Config struct {
 	// '*' and '?' wildcards allowed in the action part) denied on every
 	// resource. Duplicates (ignoring case, as IAM does) are removed.
 	ExtraDeniedActions []string
+	// ExemptRoles are the guardrail's exemption globs (GUARDRAIL_EXEMPT_ROLES:
+	// path.Match globs on the role name, or on the path when they start
+	// with '/'). Exempt roles escape both controls, so no service role may
+	// assume one: that would shed the lockdown (DenyAssumeExemptRoles).
+	ExemptRoles []string
 }
 
 // ConfigError reports an invalid Config field.
@@ -130,6 +141,10 @@ func Document(c Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n := exemptPatternsSize(c.ExemptRoles); n > MaxExemptPatternsSize {
+		return nil, &ConfigError{Field: "ExemptRoles", Value: strings.Join(c.ExemptRoles, ","),
+			Err: fmt.Errorf("become %d characters of role ARN patterns, more than the %d allowed; use fewer, broader globs", n, MaxExemptPatternsSize)}
+	}
 	sized := c
 	if isToken(sized.Partition) {
 		sized.Partition = sizingPartition
@@ -151,6 +166,51 @@ func Document(c Config) ([]byte, error) {
 }
 
 func isToken(s string) bool { return tokenRe.MatchString(s) }
+
+// exemptPatternsSize is the budget measure of MaxExemptPatternsSize.
+func exemptPatternsSize(globs []string) int {
+	n := 0
+	for _, g := range globs {
+		for _, r := range exemptRolePatterns(sizingPartition, sizingAccount, g) {
+			n += len(r) + 3
+		}
+	}
+	return n
+}
+
+// exemptRolePatterns turns an exemption glob into role ARN patterns that
+// match at least every role the glob exempts. A role's ARN holds its path,
+// so a name glob needs one pattern for the root path and one for any other;
+// a path glob matches the path, which the name follows. IAM patterns know
+// only '*' and '?': a character class becomes '?' and escapes are dropped,
+// which can only widen the match — safe for a deny.
+func exemptRolePatterns(partition, account, glob string) []string {
+	var b strings.Builder
+	for i := 0; i < len(glob); i++ {
+		switch c := glob[i]; c {
+		case '\\':
+			if i+1 < len(glob) {
+				i++
+				b.WriteByte(glob[i])
+			}
+		case '[':
+			if j := strings.IndexByte(glob[i+1:], ']'); j >= 0 {
+				i += j + 1
+			}
+			b.WriteByte('?')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	pat, role := b.String(), "arn:"+partition+":iam::"+account+":role"
+	if strings.HasPrefix(pat, "/") {
+		if !strings.HasSuffix(pat, "*") {
+			pat += "*"
+		}
+		return []string{role + pat}
+	}
+	return []string{role + "/" + pat, role + "/*/" + pat}
+}
 
 // extraActionsSize is the budget measure of MaxExtraActionsSize.
 func extraActionsSize(actions []string) int {
@@ -223,6 +283,18 @@ func normalize(c Config) (Config, []string, error) {
 			extras = append(extras, a)
 		}
 	}
+	exempt := make([]string, 0, len(c.ExemptRoles))
+	for _, g := range c.ExemptRoles {
+		if g = strings.TrimSpace(g); g == "" {
+			continue
+		}
+		if strings.Trim(g, "*/") == "" {
+			return bad("ExemptRoles", g, errors.New("would deny assuming every role"))
+		}
+		exempt = append(exempt, g)
+	}
+	sort.Strings(exempt)
+	c.ExemptRoles = slices.Compact(exempt)
 	if n := extraActionsSize(extras); n > MaxExtraActionsSize {
 		return bad("ExtraDeniedActions", fmt.Sprintf("%d actions", len(extras)), fmt.Errorf("take %d characters, more than the %d allowed; combine them with wildcards (\"service:Prefix*\")", n, MaxExtraActionsSize))
 	}
@@ -404,6 +476,17 @@ func statements(c Config, extras []string) []statement {
 				"organizations:DetachPolicy", "organizations:DisableAWSServiceAccess", "organizations:DisablePolicyType",
 				"organizations:LeaveOrganization", "organizations:RemoveAccountFromOrganization", "organizations:UpdatePolicy"},
 			"*"),
+	}
+	if len(c.ExemptRoles) > 0 {
+		// Stops a workload from shedding the lockdown by becoming a role the
+		// guardrail leaves alone: exempt roles (break-glass, deployment roles
+		// such as the CDK's, which trust the whole account) are neither
+		// restricted nor locked down, so assuming one is an escalation.
+		var roles []string
+		for _, g := range c.ExemptRoles {
+			roles = append(roles, exemptRolePatterns(p, a, g)...)
+		}
+		sts = append(sts, deny("DenyAssumeExemptRoles", []string{"sts:AssumeRole"}, roles...))
 	}
 	if len(extras) > 0 {
 		// Actions the operator chose to deny to every service role.

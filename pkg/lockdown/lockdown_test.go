@@ -163,7 +163,8 @@ func anyMatch(patterns []string, s string, fold bool) bool {
 }
 
 func TestDocumentDenies(t *testing.T) {
-	doc := mustDocument(t, Config{Account: acct, ExtraDeniedActions: []string{"ec2:CreateVpcPeering*"}})
+	doc := mustDocument(t, Config{Account: acct, ExtraDeniedActions: []string{"ec2:CreateVpcPeering*"},
+		ExemptRoles: []string{"cdk-hnb659fds-*", "/breakglass/*", "ci-[ab]??"}})
 	lockdownARN := "arn:aws:iam::" + acct + ":policy/GuardrailLockdown"
 	tests := []struct {
 		name string
@@ -205,6 +206,11 @@ func TestDocumentDenies(t *testing.T) {
 		{"close account", request{action: "account:CloseAccount", resource: "*"}, true},
 		{"operator extra", request{action: "ec2:CreateVpcPeeringConnection", resource: "*"}, true},
 		{"ordinary work", request{action: "s3:GetObject", resource: "arn:aws:s3:::orders/x"}, false},
+		{"assume exempt CDK deploy role", request{action: "sts:AssumeRole", resource: "arn:aws:iam::" + acct + ":role/cdk-hnb659fds-deploy-role-" + acct + "-us-east-1"}, true},
+		{"assume exempt role on a path", request{action: "sts:AssumeRole", resource: "arn:aws:iam::" + acct + ":role/team/cdk-hnb659fds-x"}, true},
+		{"assume exempt break-glass role", request{action: "sts:AssumeRole", resource: "arn:aws:iam::" + acct + ":role/breakglass/admin"}, true},
+		{"assume exempt role matched by a class", request{action: "sts:AssumeRole", resource: "arn:aws:iam::" + acct + ":role/ci-a01"}, true},
+		{"assume another service role", request{action: "sts:AssumeRole", resource: "arn:aws:iam::" + acct + ":role/orders-api"}, false},
 		{"describe trails", request{action: "cloudtrail:DescribeTrails", resource: "*"}, false},
 	}
 	for _, tt := range tests {
@@ -233,12 +239,22 @@ func TestDocumentSizeLimits(t *testing.T) {
 	if budget != 0 {
 		t.Fatalf("test setup: %d characters of budget left unused", budget)
 	}
+	// And the exemption budget filled as closely as globs allow.
+	var exempt []string
+	for i := 0; ; i++ {
+		g := fmt.Sprintf("exempt-role-%02d-*", i)
+		if exemptPatternsSize(append(exempt, g)) > MaxExemptPatternsSize {
+			break
+		}
+		exempt = append(exempt, g)
+	}
 	largest := Config{
 		Partition:          "aws-us-gov",
 		Account:            acct,
 		NamePrefix:         "P" + strings.Repeat("p", MaxNamePrefixLength-1),
 		PolicyName:         strings.Repeat("n", MaxPolicyNameLength),
 		ExtraDeniedActions: extras,
+		ExemptRoles:        exempt,
 	}
 	tokens := largest
 	tokens.Partition, tokens.Account = "${Token[AWS.Partition.7]}", "${Token[AWS.AccountId.8]}"
@@ -274,6 +290,8 @@ func TestDocumentSizeLimits(t *testing.T) {
 		c     Config
 	}{
 		{"budget exceeded", "ExtraDeniedActions", withExtras(largest, append(extras[:len(extras):len(extras)], "zz:A"))},
+		{"exemption budget exceeded", "ExemptRoles", Config{Account: acct, ExemptRoles: append(exempt[:len(exempt):len(exempt)], "one-more-*")}},
+		{"exemption of every role", "ExemptRoles", Config{Account: acct, ExemptRoles: []string{"/*"}}},
 		{"prefix too long", "NamePrefix", Config{Account: acct, NamePrefix: largest.NamePrefix + "p"}},
 		{"policy name too long", "PolicyName", Config{Account: acct, PolicyName: largest.PolicyName + "n"}},
 		{"partition too long", "Partition", Config{Account: acct, Partition: "aws-us-govx"}},
