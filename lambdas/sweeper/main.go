@@ -10,13 +10,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
 )
@@ -34,22 +32,12 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-// setup reads and validates the configuration once, builds the IAM client and
-// the engine, and logs the configuration. On error it has already logged a
-// message naming every invalid setting.
+// setup starts the engine from the environment (guardrail.Start) and builds
+// the handler; on error the reason is already logged.
 func setup(ctx context.Context, getenv func(string) string, out io.Writer) (*handler, error) {
-	log := decision.NewLogger(out)
-	cfg, err := config.FromEnv(getenv)
+	engine, cfg, err := guardrail.Start(ctx, getenv, decision.NewLogger(out), version)
 	if err != nil {
-		log.Error("invalid configuration, not starting", "error", err.Error(), "version", version)
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	client, err := guardrail.NewIAMClient(ctx)
-	if err != nil {
-		log.Error("cannot build the IAM client, not starting", "error", err.Error(), "version", version)
 		return nil, err
 	}
-	log.Info("configuration", "config", cfg, "version", version)
-	engine := guardrail.New(client, cfg, guardrail.WithVersion(version))
 	return newHandler(engine, cfg, out, version), nil
 }

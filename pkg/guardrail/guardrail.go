@@ -14,6 +14,7 @@ package guardrail
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,6 +69,26 @@ func NewIAMClient(ctx context.Context, optFns ...func(*awsconfig.LoadOptions) er
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	return iam.NewFromConfig(cfg), nil
+}
+
+// Start is the shared start-up of both Lambdas: it reads and validates the
+// configuration from getenv once, builds the IAM client and the engine, and
+// logs the configuration. On error it has already logged a message naming
+// every invalid setting, and the caller should exit before lambda.Start
+// rather than run with a configuration it would have to guess at.
+func Start(ctx context.Context, getenv func(string) string, log *slog.Logger, version string) (*Engine, config.Config, error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		log.Error("invalid configuration, not starting", "error", err.Error(), "version", version)
+		return nil, config.Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	client, err := NewIAMClient(ctx)
+	if err != nil {
+		log.Error("cannot build the IAM client, not starting", "error", err.Error(), "version", version)
+		return nil, config.Config{}, err
+	}
+	log.Info("configuration", "config", cfg, "version", version)
+	return New(client, cfg, WithVersion(version)), cfg, nil
 }
 
 // DefaultStaleReadBackoff is how long the engine waits before each re-read
