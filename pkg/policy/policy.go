@@ -155,11 +155,15 @@ func Parse(data []byte) (*Document, error) {
 	if root.kind != kindObject {
 		return nil, &Error{Path: "(document)", Offset: int64(root.offset), Msg: "a policy must be a JSON object, not " + root.kind.String()}
 	}
-	b := newBuilder(src)
 	if err := checkCase(src, &root, documentElements); err != nil {
 		return nil, err
 	}
-	d := &Document{members: src.members(&root), src: src}
+	// Most trust policies hold one statement: the document, that statement,
+	// the statement list and the pools then come in one allocation.
+	one := new(singleDoc)
+	b := builder{src: src, strs: one.strs[:0], types: one.types[:0], ops: one.ops[:0], keys: one.keys[:0]}
+	d := &one.doc
+	d.members, d.src = src.members(&root), src
 	if v, ok := src.get(&root, "Version"); ok {
 		if v.kind != kindString {
 			return nil, errAt("Version", v, "must be a string")
@@ -181,15 +185,19 @@ func Parse(data []byte) (*Document, error) {
 	switch st.kind {
 	case kindObject:
 		d.single = true
-		s, err := b.statement(st, new(Statement))
+		s, err := b.statement(st, &one.stmt[0])
 		if err != nil {
 			return nil, within(err, "Statement")
 		}
-		d.Statements = []*Statement{s}
+		one.list[0] = s
+		d.Statements = one.list[:]
 	case kindArray:
 		elems := src.members(st)
-		d.Statements = make([]*Statement, len(elems))
-		block := make([]Statement, len(elems)) // one allocation for all statements
+		block, list := one.stmt[:], one.list[:]
+		if len(elems) > 1 {
+			block, list = make([]Statement, len(elems)), make([]*Statement, len(elems))
+		}
+		d.Statements = list[:len(elems):len(elems)]
 		for i := range elems {
 			s, err := b.statement(&elems[i].val, &block[i])
 			if err != nil {
@@ -210,7 +218,8 @@ func ParseStatement(data []byte) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newBuilder(src).statement(&v, new(Statement))
+	b := builder{src: src}
+	s, err := b.statement(&v, new(Statement))
 	if err != nil {
 		return nil, within(err, "Statement")
 	}
@@ -288,19 +297,24 @@ func take[T any](pool *[]T, n int) []T {
 	return (*pool)[at : at+n : at+n]
 }
 
-func newBuilder(src source) *builder {
-	// Each string of the document is at most one list item: half the quotes
-	// bound the backing array.
-	return &builder{src: src, strs: make([]string, 0, bytes.Count(src.data, quote)/2)}
+// singleDoc holds a document together with room for one statement and for
+// the string lists and small structs of a small document, so that a typical
+// trust policy costs one allocation here; larger ones spill into chunks.
+type singleDoc struct {
+	doc   Document
+	stmt  [1]Statement
+	list  [1]*Statement
+	strs  [8]string
+	types [2]PrincipalType
+	ops   [2]ConditionOperator
+	keys  [2]ConditionKey
 }
-
-var quote = []byte{'"'}
 
 // list returns a new list of n strings cut from the backing array; it has
 // no spare capacity, so appending to it never touches a neighbour.
 func (b *builder) list(n int) []string {
 	if len(b.strs)+n > cap(b.strs) {
-		b.strs = make([]string, 0, max(n, 8))
+		b.strs = make([]string, 0, max(n, 16))
 	}
 	at := len(b.strs)
 	b.strs = b.strs[:at+n]
@@ -334,7 +348,7 @@ func (b *builder) statement(v *value, s *Statement) (*Statement, error) {
 	if v.kind != kindObject {
 		return nil, errAt("", v, "a statement must be an object, not "+v.kind.String())
 	}
-	*s = Statement{members: src.members(v), src: src, raw: src.bytes(v)}
+	s.members, s.src, s.raw = src.members(v), src, src.bytes(v) // *s is zero: set only these
 	for i := range s.members {
 		m := &s.members[i]
 		var err error

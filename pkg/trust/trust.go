@@ -397,6 +397,9 @@ func (r *Result) next(base Principal, typ, val string) *Principal {
 
 // record adds the finding a filled principal record implies.
 func (r *Result) record(p *Principal) {
+	if r.Findings == nil && (!p.Trusted || p.Risk != "") {
+		r.Findings = make([]Finding, 0, cap(r.Principals)) // at most one per principal
+	}
 	switch {
 	case !p.Trusted:
 		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: p.Statement, Reason: p.Reason, Removed: true})
