@@ -20,6 +20,10 @@ RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE         := $(GOBIN)/aws-lambda-rie
 export GUARDRAIL_RIE := $(RIE)
 
+# staticcheck, pinned, run by `make test` after go vet.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK         := $(GOBIN)/staticcheck
+
 # Quiet, offline-friendly CDK and jsii (see ../shared/reference/toolchain.md).
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -35,11 +39,12 @@ help: ## list the targets
 # Emulator, which `make test` installs; the IAM stand-in is also run under the
 # race detector, since every other test leans on it.
 .PHONY: test
-test: $(RIE) ## run every test (unit, property, fuzz seeds, end-to-end, CDK assertions)
+test: $(RIE) $(STATICCHECK) ## run every test (unit, property, fuzz seeds, end-to-end, CDK assertions)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	$(GO) test ./...
 	$(GO) test -race -short ./pkg/iamtest/... ./pkg/guardrail/...
 
@@ -78,7 +83,9 @@ build-check: build ## rebuild from scratch and verify the zips are byte-identica
 	@GOFLAGS=-a $(MAKE) --no-print-directory build VERSION=$(VERSION) >/dev/null
 	@sha256sum -c dist/SHA256SUMS.first && echo "build is reproducible"
 
-tools: $(RIE)
+tools: $(RIE) $(STATICCHECK)
+$(STATICCHECK):
+	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 $(RIE):
 	GOBIN=$(GOBIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 

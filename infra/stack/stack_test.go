@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 assertions.Annotations returns cxapi.SynthesisMessage; there is no other type to use.
+
 package stack
 
 import (

@@ -85,12 +85,12 @@ func TestPermanentServerError(t *testing.T) {
 		{Faults{ThrottleRate: 1}, CodeThrottling, 400},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
-			srv, c := newTestServer(t)
+			srv, _ := newTestServer(t)
 			srv.SeedRole(Role{Name: "app", TrustPolicy: lambdaTrust})
 			if err := srv.SetFaults(tc.f); err != nil {
 				t.Fatal(err)
 			}
-			c = srv.Client(noBackoff, func(o *iam.Options) {
+			c := srv.Client(noBackoff, func(o *iam.Options) {
 				o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 4)
 			})
 			err := updateTrust(c, "app", foreignTrust)()

@@ -286,13 +286,10 @@ func (r *reader) object() (value, error) {
 			return value{}, err
 		}
 		m.keyEnd, m.keyEscaped = int32(r.pos), escaped
-		key := src.key(&m)
 		for i := range r.stack[mark:] {
-			if o := &r.stack[mark+i]; !o.keyEscaped && !m.keyEscaped && o.keyEnd-o.keyAt != m.keyEnd-m.keyAt {
-				continue // different lengths of plain keys: cannot be equal
-			} else if src.key(o) == key {
+			if src.sameKey(&r.stack[mark+i], &m) {
 				r.pos = int(m.keyAt)
-				return value{}, r.errorf("duplicate key " + strconv.Quote(key))
+				return value{}, r.errorf("duplicate key " + strconv.Quote(src.key(&m)))
 			}
 		}
 		r.skipSpace()

@@ -142,7 +142,6 @@ func judge(p *Principal, c *conditions, z Zone) {
 	default:
 		p.Kind, p.Reason = KindInvalid, fmt.Sprintf("unknown principal type %q", p.Type)
 	}
-	return
 }
 
 // restrictedOrNot trusts p only when the statement confines principals to the zone.
@@ -153,7 +152,6 @@ func restrictedOrNot(p *Principal, c *conditions, why string) {
 		return
 	}
 	p.Reason = why + " and no Condition confines it to trusted accounts or organizations"
-	return
 }
 
 func judgeAWS(p *Principal, c *conditions, z Zone) {
@@ -190,7 +188,6 @@ func judgeAWS(p *Principal, c *conditions, z Zone) {
 		restrictedOrNot(p, c, "account "+p.Account+" is neither this account nor a trusted one")
 		return
 	}
-	return
 }
 
 // splitARN splits an ARN into its six colon-separated fields (the last one,
@@ -269,7 +266,6 @@ func judgeService(p *Principal, c *conditions, z Zone) {
 	}
 	p.Reason = "AWS service principal"
 	p.Risk = "no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition confines the service to this account (confused-deputy risk)"
-	return
 }
 
 func judgeFederated(p *Principal, c *conditions, z Zone) {
@@ -316,7 +312,6 @@ func judgeFederated(p *Principal, c *conditions, z Zone) {
 		return
 	}
 	p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
-	return
 }
 
 func accountWord(z Zone, id string) string {
