@@ -49,7 +49,7 @@ test: $(RIE) $(STATICCHECK) ## run every test (unit, property, fuzz seeds, end-t
 	$(GO) test -race -short ./pkg/iamtest/... ./pkg/guardrail/...
 
 .PHONY: tools
-tools: ## install every pinned tool (emulator, CDK CLI) into .tools/
+tools: ## install every pinned tool (emulator, staticcheck, CDK CLI) into .tools/
 
 # ---- build --------------------------------------------------------------
 
