@@ -1,19 +1,10 @@
 package stack
 
-// EventNames are the IAM API calls that can make a role non-compliant or
-// remove its lockdown (DESIGN.md §2). CreateServiceLinkedRole is absent on
-// purpose: service-linked roles are aws-managed and never touched.
-var EventNames = []string{
-	"CreateRole",
-	"UpdateAssumeRolePolicy",
-	"AttachRolePolicy",
-	"DetachRolePolicy",
-	"PutRolePolicy",
-	"DeleteRolePolicy",
-	"PutRolePermissionsBoundary",
-	"DeleteRolePermissionsBoundary",
-	"UpdateRole",
-}
+import "github.com/iamguardrail/guardrail/pkg/guardrail"
+
+// EventNames are the IAM API calls the rule matches: the engine's list, so
+// the rule and the enforcer cannot drift apart.
+var EventNames = guardrail.EventNames
 
 // Event envelope values of CloudTrail-recorded IAM calls (EventBridge
 // reference, "AWS API Call via CloudTrail" events of aws.iam).

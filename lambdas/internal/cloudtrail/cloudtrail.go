@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/iamguardrail/guardrail/pkg/guardrail"
 )
 
 // The envelope and record values of an IAM API call, as documented in
@@ -31,18 +33,9 @@ const (
 )
 
 // HandledEvents lists the IAM API calls that change a role in a way the
-// guardrail controls (DESIGN.md §2); the EventBridge rule matches exactly these.
-var HandledEvents = []string{
-	"CreateRole",
-	"UpdateAssumeRolePolicy",
-	"AttachRolePolicy",
-	"DetachRolePolicy",
-	"PutRolePolicy",
-	"DeleteRolePolicy",
-	"PutRolePermissionsBoundary",
-	"DeleteRolePermissionsBoundary",
-	"UpdateRole",
-}
+// guardrail controls: the engine's list, which the stack's event rule
+// matches too.
+var HandledEvents = guardrail.EventNames
 
 // Change is one IAM role change taken from a CloudTrail record. Decode fills
 // as many fields as the record allows, also when it rejects the record, so the
