@@ -51,6 +51,14 @@ test: $(RIE) $(STATICCHECK) ## run every test (unit, property, fuzz seeds, end-t
 .PHONY: tools
 tools: ## install every pinned tool (emulator, staticcheck, CDK CLI) into .tools/
 
+# The tests read the corpus of real CloudTrail records and trust policies
+# from the repository's copy in testdata/corpus, so any clone tests the same;
+# this refreshes it from the workspace's shared corpus (a test fails when the
+# two differ).
+.PHONY: corpus
+corpus: ## refresh testdata/corpus from ../shared/corpus
+	rm -rf testdata/corpus && mkdir -p testdata && cp -r ../shared/corpus testdata/corpus && chmod -R u+w testdata/corpus
+
 # ---- build --------------------------------------------------------------
 
 # The Lambda packages: dist/<function>.zip holding a linux/arm64 `bootstrap`

@@ -192,10 +192,10 @@ type corpusEvent struct {
 // wrapped in an envelope when it is a bare record.
 func corpusEvents(t *testing.T) []corpusEvent {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "corpus", "cloudtrail")
+	dir := filepath.Join("..", "..", "testdata", "corpus", "cloudtrail")
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
-		t.Skipf("shared corpus not found at %s", dir)
+		t.Fatalf("corpus not found at %s: the repository keeps a copy in testdata/corpus", dir)
 	}
 	var out []corpusEvent
 	for _, f := range files {

@@ -16,9 +16,9 @@ import (
 // CloudTrail CreateRole records carry the submitted trust policy in
 // requestParameters and IAM's URL-encoded copy in responseElements.
 func TestEncodeMatchesCloudTrail(t *testing.T) {
-	files, _ := filepath.Glob("../../../shared/corpus/cloudtrail/CreateRole__*.json")
+	files, _ := filepath.Glob("../../testdata/corpus/cloudtrail/CreateRole__*.json")
 	if len(files) == 0 {
-		t.Skip("shared corpus not found next to the repository")
+		t.Fatal("corpus not found in testdata/corpus")
 	}
 	checked := 0
 	for _, f := range files {

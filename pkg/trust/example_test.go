@@ -57,7 +57,7 @@ func ExampleRestrict_githubWithoutSubject() {
 	fmt.Println(res.Policy)
 	fmt.Println(res.RemovedExternal)
 	// Output:
-	// {"Version":"2012-10-17","Statement":[{"Sid":"GuardrailNoTrustedPrincipals","Effect":"Deny","Principal":{"AWS":"*"},"Action":"sts:*"}]}
+	// {"Version":"2012-10-17","Statement":[{"Sid":"GuardrailNoTrustedPrincipals","Effect":"Deny","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:AssumeRoleWithSAML","sts:AssumeRoleWithWebIdentity"]}]}
 	// true
 }
 

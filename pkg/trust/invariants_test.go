@@ -151,12 +151,12 @@ func principalSet(p any) map[string]bool {
 }
 
 // corpusFiles returns the trust policies of the shared corpus and the
-// CloudTrail records that carry one, or skips when the corpus is absent.
+// CloudTrail records that carry one, or fails when the copy is absent.
 func corpusFiles(t testing.TB) map[string][]byte {
 	t.Helper()
-	root := filepath.Join("..", "..", "..", "shared", "corpus")
+	root := filepath.Join("..", "..", "testdata", "corpus")
 	if _, err := os.Stat(root); err != nil {
-		t.Skipf("corpus not found at %s: %v", root, err)
+		t.Fatalf("corpus not found at %s: %v", root, err)
 	}
 	out := map[string][]byte{}
 	trustFiles, _ := filepath.Glob(filepath.Join(root, "trust", "*.json"))
@@ -375,7 +375,7 @@ func FuzzRestrict(f *testing.F) {
 }
 
 func corpusFilesForFuzz() [][]byte {
-	root := filepath.Join("..", "..", "..", "shared", "corpus", "trust")
+	root := filepath.Join("..", "..", "testdata", "corpus", "trust")
 	files, _ := filepath.Glob(filepath.Join(root, "*.json"))
 	var out [][]byte
 	for _, f := range files {

@@ -216,7 +216,14 @@ const ControlTrust = "trust"
 // denies everyone states the outcome plainly.
 const FallbackSid = "GuardrailNoTrustedPrincipals"
 
-var fallback = mustStatement(`{"Sid":"` + FallbackSid + `","Effect":"Deny","Principal":{"AWS":"*"},"Action":"sts:*"}`)
+// fallback denies every way of assuming the role. IAM validates the actions
+// of a trust policy ("AssumeRole policy may only specify STS AssumeRole
+// actions"), so it names the three assume actions the IAM User Guide lists
+// for role trust policies (id_roles_create_for-user.html,
+// id_roles_create_for-idp_saml.html, id_roles_create_for-idp_oidc.html)
+// rather than a wildcard such as "sts:*", which IAM implementations other
+// than the local stand-in refuse.
+var fallback = mustStatement(`{"Sid":"` + FallbackSid + `","Effect":"Deny","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:AssumeRoleWithSAML","sts:AssumeRoleWithWebIdentity"]}`)
 
 func mustStatement(s string) *policy.Statement {
 	st, err := policy.ParseStatement([]byte(s))

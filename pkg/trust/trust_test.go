@@ -18,7 +18,7 @@ var testZone = Zone{
 	Partition:       "aws",
 }
 
-const denyAll = `{"Version":"2012-10-17","Statement":[{"Sid":"GuardrailNoTrustedPrincipals","Effect":"Deny","Principal":{"AWS":"*"},"Action":"sts:*"}]}`
+const denyAll = `{"Version":"2012-10-17","Statement":[{"Sid":"GuardrailNoTrustedPrincipals","Effect":"Deny","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:AssumeRoleWithSAML","sts:AssumeRoleWithWebIdentity"]}]}`
 
 // stmt builds a one-statement trust policy with the given principal and condition.
 func stmt(principal, condition string) string {
