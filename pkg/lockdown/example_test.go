@@ -33,11 +33,8 @@ func ExampleDocument() {
 	// ProtectGuardrailStack
 	// ProtectLockdownPolicy
 	// ProtectLockdownAttachment
-	// ProtectCloudTrail
-	// ProtectConfig
-	// ProtectGuardDuty
-	// ProtectSecurityHub
-	// ProtectAccessAnalyzer
+	// DenyPermissionEscalation
+	// ProtectAudit
 	// DenyLongTermCredentials
 	// DenyNewIdentityProviders
 	// DenyAccountChanges

@@ -6,15 +6,20 @@
 // take the account out of its organization.
 //
 // The document protects the guardrail's own resources by name prefix rather
-// than by their ARNs, because the CDK stack creates this policy before (and
-// independently of) the resources it protects; referencing their ARNs would
-// make a CloudFormation dependency cycle. Every resource of the stack must
-// therefore carry Config.NamePrefix, and the roles must live at path "/".
+// than by their ARNs, because the guardrail's functions read this policy's
+// ARN: referencing their ARNs (or those of their roles, rules and queues)
+// would make a CloudFormation dependency cycle. Every resource of the stack
+// must therefore carry Config.NamePrefix followed by '-' (the stack itself may
+// be named exactly Config.NamePrefix), and the roles must live at path "/".
+// Resources that do not depend on the policy (the alarm topic's KMS key, the
+// trail bucket) are protected by their exact ARN or name.
 //
 // Operational consequence: the roles that deploy and update the guardrail
 // (the CDK CloudFormation execution role, StackSets execution roles, CI roles)
 // must be exempt from the guardrail, or their own lockdown will refuse the
-// deployment. Those roles are administrators by definition.
+// deployment. Those roles are administrators by definition, so the lockdown
+// denies every service role any IAM action on them, passing them and
+// assuming them (ProtectExemptRoles): an exemption must not be a way out.
 package lockdown
 
 import (
@@ -22,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -63,8 +69,18 @@ const (
 	// MaxExemptPatternsSize bounds the characters the role ARN patterns
 	// built from ExemptRoles take in the document (each pattern counts its
 	// length, with the longest partition name and a 12-digit account, plus
-	// 3 for its quotes and separating comma).
-	MaxExemptPatternsSize = 320
+	// 3 for its quotes and separating comma). It holds the three CDK
+	// bootstrap roles the stack exempts by exact name (about 290
+	// characters) and a few operator exemptions.
+	MaxExemptPatternsSize = 560
+	// MaxBucketsSize bounds the characters the bucket ARNs built from
+	// ProtectedBuckets take (each bucket gives two ARNs, the bucket and its
+	// objects; each counts its length, with the longest partition name, a
+	// 12-digit account and 63 characters for a bucket name that is a CDK
+	// token, plus 3 for its quotes and comma). It holds the CDK assets
+	// bucket, the trail bucket, one more bucket of maximum length and a
+	// short one.
+	MaxBucketsSize = 600
 )
 
 // Config says what the lockdown document protects and adds.
@@ -88,9 +104,18 @@ type Config struct {
 	ExtraDeniedActions []string
 	// ExemptRoles are the guardrail's exemption globs (GUARDRAIL_EXEMPT_ROLES:
 	// path.Match globs on the role name, or on the path when they start
-	// with '/'). Exempt roles escape both controls, so no service role may
-	// assume one: that would shed the lockdown (DenyAssumeExemptRoles).
+	// with '/'), exact names included. A name may contain the Account
+	// token. Exempt roles escape both controls, so no service role may
+	// assume, pass, create, change or delete one (ProtectExemptRoles).
 	ExemptRoles []string
+	// AlarmKeyARN is the ARN of the KMS key that encrypts the guardrail's
+	// alarm topic, or a CDK token resolving to it. Optional.
+	AlarmKeyARN string
+	// ProtectedBuckets are S3 bucket names whose objects, policy and
+	// lifecycle no service role may change: the CDK assets bucket (the
+	// guardrail's code), the trail bucket, an existing trail's bucket. A
+	// name may be a CDK token or contain the Account token.
+	ProtectedBuckets []string
 }
 
 // ConfigError reports an invalid Config field.
@@ -120,6 +145,14 @@ var (
 	// case-insensitively); action names are letters and digits; '*' and
 	// '?' are IAM's action wildcards, allowed in the action part only.
 	actionRe = regexp.MustCompile(`^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$`)
+	// tokenInRe finds CDK tokens inside a longer string.
+	tokenInRe = regexp.MustCompile(`\$\{Token\[[A-Za-z0-9_.:-]+\]\}`)
+	// S3 general purpose bucket names: 3-63 lowercase letters, digits,
+	// '.' and '-', starting and ending with a letter or digit (S3 user
+	// guide, "Bucket naming rules").
+	bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	// A KMS key ARN (AWS KMS developer guide, "Key identifiers").
+	keyARNRe = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:key/(?:mrk-)?[A-Za-z0-9-]{1,64}$`)
 )
 
 // Stand-ins used to size a document whose partition or account is a CDK
@@ -129,7 +162,14 @@ var (
 const (
 	sizingAccount   = "000000000000"
 	sizingPartition = "aws-us-gov"
+	// sizingKeyARN is the longest key ARN of the longest partition and
+	// Region names in use (a multi-Region key: "mrk-" and 32 hex digits).
+	sizingKeyARN = "arn:aws-us-gov:kms:ap-southeast-7:000000000000:key/mrk-00000000000000000000000000000000"
 )
+
+// sizingBucketToken stands in for a bucket name that is a CDK token: S3's
+// longest bucket name.
+var sizingBucketToken = strings.Repeat("b", 63)
 
 // Document returns the lockdown policy as compact JSON. The same Config always
 // yields the same bytes. It returns a *ConfigError for an invalid field and a
@@ -141,16 +181,14 @@ func Document(c Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := exemptPatternsSize(c.ExemptRoles); n > MaxExemptPatternsSize {
+	sized := sizingConfig(c)
+	if n := exemptPatternsSize(sized.ExemptRoles); n > MaxExemptPatternsSize {
 		return nil, &ConfigError{Field: "ExemptRoles", Value: strings.Join(c.ExemptRoles, ","),
 			Err: fmt.Errorf("become %d characters of role ARN patterns, more than the %d allowed; use fewer, broader globs", n, MaxExemptPatternsSize)}
 	}
-	sized := c
-	if isToken(sized.Partition) {
-		sized.Partition = sizingPartition
-	}
-	if isToken(sized.Account) {
-		sized.Account = sizingAccount
+	if n := bucketsSize(sized.ProtectedBuckets); n > MaxBucketsSize {
+		return nil, &ConfigError{Field: "ProtectedBuckets", Value: strings.Join(c.ProtectedBuckets, ","),
+			Err: fmt.Errorf("become %d characters of bucket ARNs, more than the %d allowed", n, MaxBucketsSize)}
 	}
 	doc, err := encode(statements(sized, extras))
 	if err != nil {
@@ -159,32 +197,101 @@ func Document(c Config) ([]byte, error) {
 	if err := CheckSize(doc); err != nil {
 		return nil, err
 	}
-	if sized.Partition == c.Partition && sized.Account == c.Account {
+	if reflect.DeepEqual(sized, c) {
 		return doc, nil
 	}
 	return encode(statements(c, extras))
 }
 
+// sizingConfig returns c with every CDK token replaced by the longest value
+// it may resolve to, so that the document built from it is at least as long
+// as the deployed one.
+func sizingConfig(c Config) Config {
+	s := c
+	if isToken(s.Partition) {
+		s.Partition = sizingPartition
+	}
+	if isToken(s.Account) {
+		s.Account = sizingAccount
+	}
+	// Names built by the stack hold the account token; other tokens in a
+	// name (a generated bucket name) stand for a name of unknown length.
+	inName := func(v, standIn string) string {
+		if isToken(c.Account) {
+			v = strings.ReplaceAll(v, c.Account, sizingAccount)
+		}
+		if isToken(c.Partition) {
+			v = strings.ReplaceAll(v, c.Partition, sizingPartition)
+		}
+		return tokenInRe.ReplaceAllString(v, standIn)
+	}
+	s.ExemptRoles = make([]string, len(c.ExemptRoles))
+	for i, g := range c.ExemptRoles {
+		s.ExemptRoles[i] = inName(g, sizingAccount)
+	}
+	s.ProtectedBuckets = make([]string, len(c.ProtectedBuckets))
+	for i, b := range c.ProtectedBuckets {
+		s.ProtectedBuckets[i] = inName(b, sizingBucketToken)
+	}
+	if tokenInRe.MatchString(s.AlarmKeyARN) {
+		s.AlarmKeyARN = sizingKeyARN
+	}
+	return s
+}
+
 func isToken(s string) bool { return tokenRe.MatchString(s) }
 
-// exemptPatternsSize is the budget measure of MaxExemptPatternsSize.
+// exemptPatternsSize is the budget measure of MaxExemptPatternsSize, on
+// globs whose tokens sizingConfig replaced.
 func exemptPatternsSize(globs []string) int {
 	n := 0
 	for _, g := range globs {
-		for _, r := range exemptRolePatterns(sizingPartition, sizingAccount, g) {
-			n += len(r) + 3
-		}
+		n += len(rolePattern(sizingPartition, sizingAccount, g)) + 3
 	}
 	return n
 }
 
-// exemptRolePatterns turns an exemption glob into role ARN patterns that
-// match at least every role the glob exempts. A role's ARN holds its path,
-// so a name glob needs one pattern for the root path and one for any other;
-// a path glob matches the path, which the name follows. IAM patterns know
+// bucketsSize is the budget measure of MaxBucketsSize, on names whose
+// tokens sizingConfig replaced.
+func bucketsSize(buckets []string) int {
+	n := 0
+	for _, b := range bucketARNs(sizingPartition, buckets) {
+		n += len(b) + 3
+	}
+	return n
+}
+
+// bucketARNs returns the ARN of each bucket and of every object in it.
+func bucketARNs(partition string, buckets []string) []string {
+	var out []string
+	for _, b := range buckets {
+		arn := "arn:" + partition + ":s3:::" + b
+		out = append(out, arn, arn+"/*")
+	}
+	return out
+}
+
+// RolePatterns returns the role ARN patterns (IAM's '*' and '?' wildcards)
+// that match at least every role the exemption globs exempt: the lockdown
+// denies them to service roles, and the stack denies them to the
+// guardrail's own roles. See rolePattern.
+func RolePatterns(partition, account string, globs []string) []string {
+	out := make([]string, 0, len(globs))
+	for _, g := range globs {
+		out = append(out, rolePattern(partition, account, g))
+	}
+	return out
+}
+
+// rolePattern turns an exemption glob into a role ARN pattern that matches
+// at least every role the glob exempts. A role's ARN holds its path before
+// its name ("role/team/name"), and in IAM's ARN matching '*' also matches
+// '/', so a name glob G becomes "role/*G": every path, including the root.
+// It also matches names that merely end with G, which only widens a deny.
+// A path glob matches the path, which the name follows. IAM patterns know
 // only '*' and '?': a character class becomes '?' and escapes are dropped,
-// which can only widen the match — safe for a deny.
-func exemptRolePatterns(partition, account, glob string) []string {
+// which can only widen the match, too.
+func rolePattern(partition, account, glob string) string {
 	var b strings.Builder
 	for i := 0; i < len(glob); i++ {
 		switch c := glob[i]; c {
@@ -207,9 +314,9 @@ func exemptRolePatterns(partition, account, glob string) []string {
 		if !strings.HasSuffix(pat, "*") {
 			pat += "*"
 		}
-		return []string{role + pat}
+		return role + pat
 	}
-	return []string{role + "/" + pat, role + "/*/" + pat}
+	return role + "/*" + pat
 }
 
 // extraActionsSize is the budget measure of MaxExtraActionsSize.
@@ -295,6 +402,21 @@ func normalize(c Config) (Config, []string, error) {
 	}
 	sort.Strings(exempt)
 	c.ExemptRoles = slices.Compact(exempt)
+	if c.AlarmKeyARN != "" && !keyARNRe.MatchString(c.AlarmKeyARN) && !isToken(c.AlarmKeyARN) {
+		return bad("AlarmKeyARN", c.AlarmKeyARN, errors.New("is neither a KMS key ARN nor a CDK token"))
+	}
+	buckets := make([]string, 0, len(c.ProtectedBuckets))
+	for _, b := range c.ProtectedBuckets {
+		if b = strings.TrimSpace(b); b == "" {
+			continue
+		}
+		if bare := tokenInRe.ReplaceAllString(b, "0"); !bucketRe.MatchString(bare) && !(bare != b && bucketRe.MatchString(bare+"00")) {
+			return bad("ProtectedBuckets", b, errors.New("is not an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')"))
+		}
+		buckets = append(buckets, b)
+	}
+	sort.Strings(buckets)
+	c.ProtectedBuckets = slices.Compact(buckets)
 	if n := extraActionsSize(extras); n > MaxExtraActionsSize {
 		return bad("ExtraDeniedActions", fmt.Sprintf("%d actions", len(extras)), fmt.Errorf("take %d characters, more than the %d allowed; combine them with wildcards (\"service:Prefix*\")", n, MaxExtraActionsSize))
 	}
@@ -332,7 +454,10 @@ func deny(sid string, actions []string, resources ...string) statement {
 // statements lists the lockdown statements for a validated config. Each
 // carries one line on the attack it stops.
 func statements(c Config, extras []string) []statement {
-	p, a, x := c.Partition, c.Account, c.NamePrefix
+	// Every guardrail resource is named NamePrefix + "-" + something: the
+	// '-' keeps the patterns off application resources that merely start
+	// with the same word ("IamRoleGuardrailTests").
+	p, a, x := c.Partition, c.Account, c.NamePrefix+"-"
 	policyARN := "arn:" + p + ":iam::" + a + ":policy/" + c.PolicyName
 
 	sts := []statement{
@@ -355,7 +480,6 @@ func statements(c Config, extras []string) []statement {
 			"arn:"+p+":sns:*:"+a+":"+x+"*",
 			"arn:"+p+":cloudwatch:*:"+a+":alarm:"+x+"*",
 			"arn:"+p+":logs:*:"+a+":log-group:/aws/lambda/"+x+"*",
-			"arn:"+p+":logs:*:"+a+":log-group:"+x+"*",
 		),
 		// Stops a workload from taking over or crippling the guardrail's
 		// roles: widening their trust, changing their permissions, passing
@@ -370,6 +494,7 @@ func statements(c Config, extras []string) []statement {
 		// once through its CloudFormation stack (stack ARNs end in /<id>).
 		deny("ProtectGuardrailStack",
 			[]string{"cloudformation:*"},
+			"arn:"+p+":cloudformation:*:"+a+":stack/"+c.NamePrefix+"/*",
 			"arn:"+p+":cloudformation:*:"+a+":stack/"+x+"*/*",
 		),
 		// Stops a workload from emptying the lockdown itself: a new default
@@ -398,54 +523,58 @@ func statements(c Config, extras []string) []statement {
 			Resource:  []string{"*"},
 			Condition: map[string]map[string]string{"ArnEquals": {"iam:PolicyARN": policyARN}},
 		},
-		// Stops a workload from hiding what it does: stopping, deleting or
-		// narrowing CloudTrail trails and CloudTrail Lake event data stores
-		// (the guardrail's own input: no trail, no IAM events).
-		deny("ProtectCloudTrail",
-			[]string{"cloudtrail:DeleteEventDataStore", "cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors",
-				"cloudtrail:PutInsightSelectors", "cloudtrail:StopEventDataStoreIngestion", "cloudtrail:StopLogging",
-				"cloudtrail:UpdateEventDataStore", "cloudtrail:UpdateTrail"},
+		// Stops a workload from freeing itself or another role from the
+		// permissions boundary its owner set (a role could remove its own),
+		// and from granting itself more through an IAM user or group whose
+		// credentials it holds: attaching or putting policies on users and
+		// groups, joining a group, removing a user's boundary. Workloads do
+		// not administer IAM users (CreateUser is denied below).
+		deny("DenyPermissionEscalation",
+			[]string{"iam:AddUserToGroup", "iam:AttachGroupPolicy", "iam:AttachUserPolicy",
+				"iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary", "iam:PutGroupPolicy",
+				"iam:PutRolePermissionsBoundary", "iam:PutUserPermissionsBoundary", "iam:PutUserPolicy"},
 			"*"),
-		// Stops a workload from stopping or redirecting the AWS Config
-		// recorder, which keeps the configuration history of every role.
-		deny("ProtectConfig",
-			[]string{"config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel", "config:DeleteRetentionConfiguration",
-				"config:PutConfigurationRecorder", "config:PutDeliveryChannel", "config:PutRetentionConfiguration",
-				"config:StopConfigurationRecorder"},
-			"*"),
-		// Stops a workload from blinding GuardDuty: deleting or suspending
-		// the detector, leaving the administrator account, or suppressing
-		// findings with trusted IP lists and auto-archive filters.
-		deny("ProtectGuardDuty",
-			[]string{"guardduty:CreateFilter", "guardduty:CreateIPSet", "guardduty:DeleteDetector",
-				"guardduty:DeletePublishingDestination", "guardduty:DisassociateFromAdministratorAccount",
-				"guardduty:DisassociateFromMasterAccount", "guardduty:UpdateDetector", "guardduty:UpdateFilter",
-				"guardduty:UpdateIPSet", "guardduty:UpdatePublishingDestination"},
-			"*"),
-		// Stops a workload from switching off Security Hub, leaving its
-		// administrator, disabling standards or controls, or suppressing
-		// findings with automation rules.
-		deny("ProtectSecurityHub",
-			[]string{"securityhub:BatchDisableStandards", "securityhub:CreateAutomationRule*",
-				"securityhub:DisableSecurityHub", "securityhub:DisassociateFromAdministratorAccount",
-				"securityhub:DisassociateFromMasterAccount", "securityhub:UpdateAutomationRule*",
-				"securityhub:UpdateStandardsControl"},
-			"*"),
-		// Stops a workload from deleting IAM Access Analyzer, which reports
-		// external access, or archiving its findings.
-		deny("ProtectAccessAnalyzer",
-			[]string{"access-analyzer:ApplyArchiveRule", "access-analyzer:CreateArchiveRule", "access-analyzer:DeleteAnalyzer",
-				"access-analyzer:UpdateArchiveRule", "access-analyzer:UpdateFindings"},
-			"*"),
+		// Stops a workload from hiding what it does and blinding what would
+		// notice. One statement keeps the document within IAM's size limit;
+		// wildcards also cover actions AWS adds later (no workload
+		// administers these services), and the plural List…/Describe…
+		// reads never match a "*Singular" pattern.
+		deny("ProtectAudit", slices.Concat(
+			// CloudTrail: stopping, deleting or narrowing trails and
+			// CloudTrail Lake event data stores (the guardrail's own input:
+			// no trail, no IAM events).
+			[]string{"cloudtrail:Delete*", "cloudtrail:Put*", "cloudtrail:Stop*", "cloudtrail:Update*"},
+			// CloudWatch Logs account policies reach every log group at
+			// once, the decision logs included: a subscription filter
+			// copies them out, a data protection policy masks them, a
+			// transformer rewrites them (CloudWatch Logs API reference,
+			// PutAccountPolicy).
+			[]string{"logs:DeleteAccountPolicy", "logs:PutAccountPolicy"},
+			// AWS Config: stopping or redirecting the recorder, which keeps
+			// the configuration history of every role.
+			[]string{"config:*ConfigurationRecorder", "config:*DeliveryChannel", "config:*RetentionConfiguration"},
+			// GuardDuty: deleting or suspending the detector, leaving the
+			// administrator account, or suppressing findings with trusted
+			// IP lists and auto-archive filters.
+			[]string{"guardduty:CreateFilter", "guardduty:CreateIPSet", "guardduty:Delete*", "guardduty:Disassociate*", "guardduty:Update*"},
+			// Security Hub: switching it off, leaving its administrator,
+			// disabling standards or controls, or suppressing findings with
+			// automation rules.
+			[]string{"securityhub:BatchDisableStandards", "securityhub:CreateAutomationRule*", "securityhub:Disable*",
+				"securityhub:Disassociate*", "securityhub:UpdateAutomationRule*", "securityhub:UpdateStandardsControl"},
+			// IAM Access Analyzer, which reports external access: deleting
+			// it or archiving its findings.
+			[]string{"access-analyzer:*ArchiveRule", "access-analyzer:DeleteAnalyzer", "access-analyzer:UpdateFindings"},
+		), "*"),
 		// Stops a workload from minting credentials that outlive its
 		// session and its role: IAM users, access keys (new or
 		// re-activated), console passwords, service-specific credentials,
 		// SSH keys and signing certificates.
 		deny("DenyLongTermCredentials",
-			[]string{"iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreateServiceSpecificCredential", "iam:CreateUser",
-				"iam:ResetServiceSpecificCredential", "iam:UpdateAccessKey", "iam:UpdateLoginProfile",
-				"iam:UpdateSSHPublicKey", "iam:UpdateServiceSpecificCredential", "iam:UploadSSHPublicKey",
-				"iam:UploadSigningCertificate"},
+			// ("*AccessKey": Create, Update, Delete; the plural List… does
+			// not match.)
+			[]string{"iam:*AccessKey", "iam:*LoginProfile", "iam:*ServiceSpecificCredential", "iam:CreateUser",
+				"iam:UpdateSSHPublicKey", "iam:UpdateSigningCertificate", "iam:Upload*"},
 			"*"),
 		// Stops a workload from creating its own way in: the trust engine
 		// accepts identity providers of this account, so a new SAML or OIDC
@@ -454,17 +583,15 @@ func statements(c Config, extras []string) []statement {
 		// trusted.
 		deny("DenyNewIdentityProviders",
 			[]string{"iam:AddClientIDToOpenIDConnectProvider", "iam:CreateOpenIDConnectProvider", "iam:CreateSAMLProvider",
-				"iam:UpdateOpenIDConnectProviderThumbprint", "iam:UpdateSAMLProvider",
-				"rolesanywhere:CreateTrustAnchor", "rolesanywhere:EnableTrustAnchor", "rolesanywhere:UpdateTrustAnchor"},
+				"iam:UpdateOpenIDConnectProvider*", "iam:UpdateSAMLProvider", "rolesanywhere:*TrustAnchor"},
 			"*"),
 		// Stops a workload from taking the account out of reach of its
 		// owners: closing it, redirecting the security and billing contacts
 		// or the root e-mail (account takeover), or opting in to Regions
 		// that nobody monitors.
 		deny("DenyAccountChanges",
-			[]string{"account:AcceptPrimaryEmailUpdate", "account:CloseAccount", "account:DeleteAlternateContact",
-				"account:EnableRegion", "account:PutAlternateContact", "account:PutContactInformation",
-				"account:StartPrimaryEmailUpdate"},
+			[]string{"account:*AlternateContact", "account:*PrimaryEmailUpdate", "account:CloseAccount",
+				"account:EnableRegion", "account:PutContactInformation"},
 			"*"),
 		// Stops a workload from escaping or weakening the organization's
 		// controls: leaving it (SCPs and the organization trail stop
@@ -472,22 +599,43 @@ func statements(c Config, extras []string) []statement {
 		// deleting or detaching SCPs, disabling policy types, or turning off
 		// trusted access (which stops organization trails and StackSets).
 		deny("DenyOrganizationChanges",
-			[]string{"organizations:DeleteOrganization", "organizations:DeletePolicy", "organizations:DeregisterDelegatedAdministrator",
-				"organizations:DetachPolicy", "organizations:DisableAWSServiceAccess", "organizations:DisablePolicyType",
-				"organizations:LeaveOrganization", "organizations:RemoveAccountFromOrganization", "organizations:UpdatePolicy"},
+			[]string{"organizations:Delete*", "organizations:DeregisterDelegatedAdministrator", "organizations:DetachPolicy",
+				"organizations:Disable*", "organizations:LeaveOrganization", "organizations:RemoveAccountFromOrganization",
+				"organizations:UpdatePolicy"},
 			"*"),
 	}
+	var extra []statement
 	if len(c.ExemptRoles) > 0 {
-		// Stops a workload from shedding the lockdown by becoming a role the
-		// guardrail leaves alone: exempt roles (break-glass, deployment roles
-		// such as the CDK's, which trust the whole account) are neither
-		// restricted nor locked down, so assuming one is an escalation.
-		var roles []string
-		for _, g := range c.ExemptRoles {
-			roles = append(roles, exemptRolePatterns(p, a, g)...)
-		}
-		sts = append(sts, deny("DenyAssumeExemptRoles", []string{"sts:AssumeRole"}, roles...))
+		// Stops a workload from shedding the lockdown through a role the
+		// guardrail leaves alone. Exempt roles (break-glass, deployment
+		// roles such as the CDK's, which trust the whole account) are
+		// neither restricted nor locked down and never reverted, so
+		// assuming one, passing one to a service (CloudFormation, Lambda,
+		// EC2, Glue) that then acts as it, rewriting its trust or
+		// policies, or creating a new role whose name matches an
+		// exemption are all escapes. iam:* on a role ARN covers every one
+		// of those writes (create, trust, policies, boundary, tags,
+		// delete) and iam:PassRole, whose resource is the passed role
+		// (IAM user guide, "Granting a user permissions to pass a role").
+		extra = append(extra, deny("ProtectExemptRoles", []string{"iam:*", "sts:AssumeRole"}, RolePatterns(p, a, c.ExemptRoles)...))
 	}
+	if c.AlarmKeyARN != "" {
+		// Stops a workload from silencing the alarms: CloudWatch cannot
+		// publish to the encrypted alarm topic once its key is disabled,
+		// scheduled for deletion, or its key policy or grants changed.
+		extra = append(extra, deny("ProtectAlarmKey", []string{"kms:*"}, c.AlarmKeyARN))
+	}
+	if len(c.ProtectedBuckets) > 0 {
+		// Stops a workload from replacing the guardrail's code in the CDK
+		// assets bucket (the next deployment that finds an object under
+		// the same content hash ships it instead of uploading), and from
+		// deleting, expiring or re-routing the trail's log files through
+		// the bucket policy, lifecycle or replication.
+		extra = append(extra, deny("ProtectBuckets", []string{"s3:Delete*", "s3:Put*", "s3:Replicate*"}, bucketARNs(p, c.ProtectedBuckets)...))
+	}
+	// They follow the statements that protect the guardrail and the
+	// lockdown (the first five).
+	sts = slices.Insert(sts, 5, extra...)
 	if len(extras) > 0 {
 		// Actions the operator chose to deny to every service role.
 		sts = append(sts, deny("OperatorDeniedActions", extras, "*"))

@@ -52,8 +52,18 @@ func parse(t testing.TB, doc []byte) []parsedStatement {
 }
 
 // The default document, indented for review, is the golden file.
+// stackConfig is what the stack passes by default: the CDK bootstrap roles
+// exempt by exact name, the alarm key and the CDK assets bucket.
+var stackConfig = Config{
+	Account: acct,
+	ExemptRoles: []string{"cdk-hnb659fds-deploy-role-" + acct + "-us-east-1", "cdk-hnb659fds-cfn-exec-role-" + acct + "-us-east-1",
+		"cdk-hnb659fds-file-publishing-role-" + acct + "-us-east-1"},
+	AlarmKeyARN:      "arn:aws:kms:us-east-1:" + acct + ":key/0d5e9f70-1111-2222-3333-444455556666",
+	ProtectedBuckets: []string{"cdk-hnb659fds-assets-" + acct + "-us-east-1"},
+}
+
 func TestDocumentGolden(t *testing.T) {
-	doc := mustDocument(t, Config{Account: acct})
+	doc := mustDocument(t, stackConfig)
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, doc, "", "  "); err != nil {
 		t.Fatal(err)
@@ -78,7 +88,7 @@ func TestDocumentGolden(t *testing.T) {
 }
 
 func TestDocumentShape(t *testing.T) {
-	doc := mustDocument(t, Config{Account: acct, ExtraDeniedActions: []string{"ram:CreateResourceShare"}})
+	doc := mustDocument(t, withExtras(stackConfig, []string{"ram:CreateResourceShare"}))
 	sids := map[string]bool{}
 	sidRe := regexp.MustCompile(`^[A-Za-z0-9]+$`) // IAM allows only alphanumerics in Sid
 	for _, st := range parse(t, doc) {
@@ -101,14 +111,14 @@ func TestDocumentShape(t *testing.T) {
 			if r != "*" && !strings.HasPrefix(r, "arn:aws:") {
 				t.Errorf("%s: resource %q is not in partition aws", st.Sid, r)
 			}
-			if r != "*" && !strings.Contains(r, ":"+acct+":") {
+			if r != "*" && !strings.Contains(r, ":"+acct+":") && !strings.HasPrefix(r, "arn:aws:s3:::") {
 				t.Errorf("%s: resource %q is not in account %s", st.Sid, r, acct)
 			}
 		}
 	}
 	for _, want := range []string{"ProtectGuardrailRuntime", "ProtectGuardrailRoles", "ProtectGuardrailStack",
-		"ProtectLockdownPolicy", "ProtectLockdownAttachment", "ProtectCloudTrail", "ProtectConfig", "ProtectGuardDuty",
-		"ProtectSecurityHub", "ProtectAccessAnalyzer", "DenyLongTermCredentials", "DenyNewIdentityProviders",
+		"ProtectLockdownPolicy", "ProtectLockdownAttachment", "ProtectExemptRoles", "ProtectAlarmKey", "ProtectBuckets",
+		"DenyPermissionEscalation", "ProtectAudit", "DenyLongTermCredentials", "DenyNewIdentityProviders",
 		"DenyAccountChanges", "DenyOrganizationChanges", "OperatorDeniedActions"} {
 		if !sids[want] {
 			t.Errorf("statement %s missing", want)
@@ -164,7 +174,10 @@ func anyMatch(patterns []string, s string, fold bool) bool {
 
 func TestDocumentDenies(t *testing.T) {
 	doc := mustDocument(t, Config{Account: acct, ExtraDeniedActions: []string{"ec2:CreateVpcPeering*"},
-		ExemptRoles: []string{"cdk-hnb659fds-*", "/breakglass/*", "ci-[ab]??"}})
+		ExemptRoles:      []string{"cdk-hnb659fds-*", "/breakglass/*", "ci-[ab]??"},
+		AlarmKeyARN:      "arn:aws:kms:us-east-1:" + acct + ":key/k1",
+		ProtectedBuckets: []string{"trail-logs"}})
+	role := func(name string) string { return "arn:aws:iam::" + acct + ":role/" + name }
 	lockdownARN := "arn:aws:iam::" + acct + ":policy/GuardrailLockdown"
 	tests := []struct {
 		name string
@@ -211,6 +224,23 @@ func TestDocumentDenies(t *testing.T) {
 		{"assume exempt break-glass role", request{action: "sts:AssumeRole", resource: "arn:aws:iam::" + acct + ":role/breakglass/admin"}, true},
 		{"assume exempt role matched by a class", request{action: "sts:AssumeRole", resource: "arn:aws:iam::" + acct + ":role/ci-a01"}, true},
 		{"assume another service role", request{action: "sts:AssumeRole", resource: "arn:aws:iam::" + acct + ":role/orders-api"}, false},
+		{"pass exempt role", request{action: "iam:PassRole", resource: role("cdk-hnb659fds-cfn-exec-role-" + acct + "-us-east-1")}, true},
+		{"create role matching an exemption at a path", request{action: "iam:CreateRole", resource: role("x/y/cdk-hnb659fds-backdoor")}, true},
+		{"rewrite exempt role trust", request{action: "iam:UpdateAssumeRolePolicy", resource: role("breakglass/admin")}, true},
+		{"inline policy on exempt role", request{action: "iam:PutRolePolicy", resource: role("ci-b99")}, true},
+		{"pass application role", request{action: "iam:PassRole", resource: role("orders-worker")}, false},
+		{"application resource sharing the prefix word", request{action: "lambda:UpdateFunctionCode", resource: "arn:aws:lambda:us-east-1:" + acct + ":function:IamRoleGuardrailTests"}, false},
+		{"application role sharing the prefix word", request{action: "iam:PutRolePolicy", resource: role("IamRoleGuardrailDemo")}, false},
+		{"guardrail stack by its exact name", request{action: "cloudformation:UpdateStack", resource: "arn:aws:cloudformation:us-east-1:" + acct + ":stack/IamRoleGuardrail/abc"}, true},
+		{"remove own boundary", request{action: "iam:DeleteRolePermissionsBoundary", resource: role("orders-api")}, true},
+		{"attach policy to user", request{action: "iam:AttachUserPolicy", resource: "arn:aws:iam::" + acct + ":user/alice"}, true},
+		{"join group", request{action: "iam:AddUserToGroup", resource: "arn:aws:iam::" + acct + ":group/admins"}, true},
+		{"disable alarm key", request{action: "kms:DisableKey", resource: "arn:aws:kms:us-east-1:" + acct + ":key/k1"}, true},
+		{"use application key", request{action: "kms:Decrypt", resource: "arn:aws:kms:us-east-1:" + acct + ":key/app"}, false},
+		{"trail bucket policy", request{action: "s3:PutBucketPolicy", resource: "arn:aws:s3:::trail-logs"}, true},
+		{"delete trail log file", request{action: "s3:DeleteObject", resource: "arn:aws:s3:::trail-logs/AWSLogs/x.json.gz"}, true},
+		{"read trail log file", request{action: "s3:GetObject", resource: "arn:aws:s3:::trail-logs/AWSLogs/x.json.gz"}, false},
+		{"account log policy", request{action: "logs:PutAccountPolicy", resource: "*"}, true},
 		{"describe trails", request{action: "cloudtrail:DescribeTrails", resource: "*"}, false},
 	}
 	for _, tt := range tests {
@@ -248,6 +278,22 @@ func TestDocumentSizeLimits(t *testing.T) {
 		}
 		exempt = append(exempt, g)
 	}
+	// And the bucket budget filled with maximum-length names.
+	var buckets []string
+	for i := 0; ; i++ {
+		b := fmt.Sprintf("%02d", i) + strings.Repeat("b", 61)
+		if bucketsSize(append(buckets, b)) > MaxBucketsSize {
+			// The rest with one shorter name.
+			for n := 61; n > 1; n-- {
+				if b = fmt.Sprintf("%02d", i) + strings.Repeat("b", n); bucketsSize(append(buckets, b)) <= MaxBucketsSize {
+					buckets = append(buckets, b)
+					break
+				}
+			}
+			break
+		}
+		buckets = append(buckets, b)
+	}
 	largest := Config{
 		Partition:          "aws-us-gov",
 		Account:            acct,
@@ -255,15 +301,24 @@ func TestDocumentSizeLimits(t *testing.T) {
 		PolicyName:         strings.Repeat("n", MaxPolicyNameLength),
 		ExtraDeniedActions: extras,
 		ExemptRoles:        exempt,
+		AlarmKeyARN:        "arn:aws-us-gov:kms:ap-southeast-7:" + acct + ":key/mrk-" + strings.Repeat("0", 32),
+		ProtectedBuckets:   buckets,
 	}
 	tokens := largest
 	tokens.Partition, tokens.Account = "${Token[AWS.Partition.7]}", "${Token[AWS.AccountId.8]}"
+	tokens.AlarmKeyARN = "${Token[TOKEN.77]}"
+	// The stack's shapes: names holding the account token, a bucket name
+	// that is a token.
+	tokens.ExemptRoles = []string{"cdk-hnb659fds-deploy-role-${Token[AWS.AccountId.8]}-us-east-1", "cdk-hnb659fds-cfn-exec-role-${Token[AWS.AccountId.8]}-us-east-1",
+		"cdk-hnb659fds-file-publishing-role-${Token[AWS.AccountId.8]}-us-east-1", "BreakGlass", "/admin/*"}
+	tokens.ProtectedBuckets = []string{"cdk-hnb659fds-assets-${Token[AWS.AccountId.8]}-us-east-1", "${Token[TOKEN.78]}", strings.Repeat("t", 63), "short-bucket"}
 
 	for _, tt := range []struct {
 		name string
 		c    Config
 	}{
-		{"default", Config{Account: acct}},
+		{"bare", Config{Account: acct}},
+		{"default stack", stackConfig},
 		{"largest allowed", largest},
 		{"largest allowed with CDK tokens", tokens},
 	} {
@@ -273,6 +328,10 @@ func TestDocumentSizeLimits(t *testing.T) {
 			if tt.c.Account != acct {
 				sized = bytes.ReplaceAll(bytes.ReplaceAll(doc, []byte(tokens.Account), []byte(acct)),
 					[]byte(tokens.Partition), []byte(sizingPartition))
+				// What CloudFormation may put in place of the other tokens,
+				// at its longest.
+				sized = bytes.ReplaceAll(sized, []byte(tokens.AlarmKeyARN), []byte(largest.AlarmKeyARN))
+				sized = bytes.ReplaceAll(sized, []byte("${Token[TOKEN.78]}"), []byte(strings.Repeat("x", 63)))
 			}
 			n := Size(sized)
 			t.Logf("%s: %d of %d characters", tt.name, n, MaxSize)
@@ -292,6 +351,7 @@ func TestDocumentSizeLimits(t *testing.T) {
 		{"budget exceeded", "ExtraDeniedActions", withExtras(largest, append(extras[:len(extras):len(extras)], "zz:A"))},
 		{"exemption budget exceeded", "ExemptRoles", Config{Account: acct, ExemptRoles: append(exempt[:len(exempt):len(exempt)], "one-more-*")}},
 		{"exemption of every role", "ExemptRoles", Config{Account: acct, ExemptRoles: []string{"/*"}}},
+		{"bucket budget exceeded", "ProtectedBuckets", Config{Account: acct, ProtectedBuckets: append(buckets[:len(buckets):len(buckets)], "one-more")}},
 		{"prefix too long", "NamePrefix", Config{Account: acct, NamePrefix: largest.NamePrefix + "p"}},
 		{"policy name too long", "PolicyName", Config{Account: acct, PolicyName: largest.PolicyName + "n"}},
 		{"partition too long", "Partition", Config{Account: acct, Partition: "aws-us-govx"}},
@@ -405,6 +465,10 @@ func TestDocumentInvalid(t *testing.T) {
 		{"wildcard service", Config{Account: acct, ExtraDeniedActions: []string{"s*:Get*"}}, "ExtraDeniedActions"},
 		{"space in action", Config{Account: acct, ExtraDeniedActions: []string{"s3:Get Object"}}, "ExtraDeniedActions"},
 		{"two colons", Config{Account: acct, ExtraDeniedActions: []string{"s3:Get:Object"}}, "ExtraDeniedActions"},
+		{"bucket ARN instead of name", Config{Account: acct, ProtectedBuckets: []string{"arn:aws:s3:::logs"}}, "ProtectedBuckets"},
+		{"bucket name with capitals", Config{Account: acct, ProtectedBuckets: []string{"Logs"}}, "ProtectedBuckets"},
+		{"bucket wildcard", Config{Account: acct, ProtectedBuckets: []string{"logs-*"}}, "ProtectedBuckets"},
+		{"key alias instead of ARN", Config{Account: acct, AlarmKeyARN: "alias/alarms"}, "AlarmKeyARN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
