@@ -38,6 +38,7 @@ const (
 	KeyExtraDeniedActions  = "extraDeniedActions"
 	KeyRevokeSessions      = "revokeSessions"
 	KeyCreateTrail         = "createTrail"
+	KeyProtectedBuckets    = "protectedBuckets"
 	KeyEnforcerConcurrency = "enforcerConcurrency"
 	KeyDistDir             = "distDir"
 )
@@ -46,7 +47,7 @@ const (
 var Keys = []string{
 	KeyMode, KeyTrustMode, KeyLockdownMode, KeyTrustedAccounts, KeyTrustedOrgIDs,
 	KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
-	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyEnforcerConcurrency,
+	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyProtectedBuckets, KeyEnforcerConcurrency,
 	KeyDistDir,
 }
 
@@ -72,11 +73,46 @@ const (
 	DefaultDistDir = "dist"
 )
 
-// DefaultExemptRoles exempts the CDK bootstrap roles of the default
-// qualifier (hnb659fds). They deploy and update this stack: locked down, the
-// lockdown's own ProtectGuardrail* statements would refuse the next
-// `cdk deploy`. Accounts bootstrapped with another qualifier must list theirs.
-var DefaultExemptRoles = []string{"cdk-hnb659fds-*"}
+// DefaultExemptRoles is empty: the CDK bootstrap roles that deploy this
+// stack are always exempt, by exact name (BootstrapRoleNames), and
+// exemptRoles adds the operator's own (break-glass, pipeline roles).
+var DefaultExemptRoles = []string{}
+
+// DefaultBootstrapQualifier is the CDK's default bootstrap qualifier; the
+// context key @aws-cdk/core:bootstrapQualifier (BootstrapQualifierKey)
+// selects another, for `cdk deploy` and for the names below alike.
+const (
+	DefaultBootstrapQualifier = "hnb659fds"
+	BootstrapQualifierKey     = "@aws-cdk/core:bootstrapQualifier"
+)
+
+// BootstrapRoleNames returns the exact names of the CDK bootstrap roles
+// that deploy and update this stack in account and region: the deploy role
+// the CLI assumes, the CloudFormation execution role it passes, and the
+// file-publishing role that uploads the functions' code (CDK bootstrap
+// template: cdk-QUALIFIER-ROLE-ACCOUNT-REGION). Locked down, the first two
+// would be refused the next `cdk deploy` by the ProtectGuardrail*
+// statements, the third the upload by ProtectBuckets. The lookup and
+// image-publishing roles are not exempt: this stack does neither.
+//
+// Exact names rather than a glob such as "cdk-hnb659fds-*": an exemption
+// glob also exempts every role created later whose name matches, by anyone
+// the lockdown does not bind (an IAM user, an Identity Center role, an
+// exempt role), and such a role is never checked.
+func BootstrapRoleNames(qualifier, account, region string) []string {
+	var out []string
+	for _, r := range []string{"deploy", "cfn-exec", "file-publishing"} {
+		out = append(out, "cdk-"+qualifier+"-"+r+"-role-"+account+"-"+region)
+	}
+	return out
+}
+
+// AssetsBucketName returns the name of the CDK bootstrap bucket that holds
+// the functions' code (CDK bootstrap template:
+// cdk-QUALIFIER-assets-ACCOUNT-REGION).
+func AssetsBucketName(qualifier, account, region string) string {
+	return "cdk-" + qualifier + "-assets-" + account + "-" + region
+}
 
 // RetentionDays lists the values CloudWatch Logs accepts for a log group's
 // retention (PutRetentionPolicy, retentionInDays).
@@ -103,6 +139,9 @@ type Settings struct {
 	RevokeSessions bool
 	// CreateTrail adds a minimal management-events trail to the stack.
 	CreateTrail bool
+	// ProtectedBuckets are more S3 bucket names (an existing trail's
+	// bucket) whose objects, policy and lifecycle the lockdown protects.
+	ProtectedBuckets []string
 	// EnforcerConcurrency is the enforcer's reserved concurrency.
 	EnforcerConcurrency int
 	// DistDir holds enforcer.zip and sweeper.zip.
@@ -115,10 +154,11 @@ func Default() Settings {
 		Mode: config.Enforce, TrustMode: config.Enforce, LockdownMode: config.Enforce,
 		TrustedAccounts:     []string{},
 		TrustedOrgIDs:       []string{},
-		ExemptRoles:         append([]string(nil), DefaultExemptRoles...),
+		ExemptRoles:         append([]string{}, DefaultExemptRoles...),
 		SweepSchedule:       DefaultSweepSchedule,
 		LogRetentionDays:    DefaultLogRetentionDays,
 		ExtraDeniedActions:  []string{},
+		ProtectedBuckets:    []string{},
 		RevokeSessions:      true,
 		EnforcerConcurrency: DefaultEnforcerConcurrency,
 		DistDir:             DefaultDistDir,
@@ -208,6 +248,7 @@ func Parse(get func(key string) any) (Settings, error) {
 	// Actions are validated by the lockdown package below, which also
 	// enforces the policy size limit.
 	s.ExtraDeniedActions = list(KeyExtraDeniedActions, s.ExtraDeniedActions, func(string) error { return nil })
+	s.ProtectedBuckets = list(KeyProtectedBuckets, s.ProtectedBuckets, func(string) error { return nil })
 
 	if v, ok, err := str(get(KeySweepSchedule)); err != nil {
 		fail(KeySweepSchedule, get(KeySweepSchedule), err)
@@ -262,13 +303,20 @@ func Parse(get func(key string) any) (Settings, error) {
 		s.DistDir = v
 	}
 
-	// Build the lockdown document once with a stand-in account: it
-	// validates every extra action and proves the largest configuration
-	// still fits IAM's managed-policy size limit before anything deploys.
-	if _, err := lockdown.Document(lockdown.Config{Account: "000000000000", ExtraDeniedActions: s.ExtraDeniedActions, ExemptRoles: s.ExemptRoles}); err != nil {
+	// Build the lockdown document once as the stack will, with stand-ins
+	// for what only the deployment knows (account, key ARN, generated
+	// bucket name): it validates every extra action and bucket name and
+	// proves the configuration fits IAM's managed-policy size limit
+	// before anything deploys.
+	if _, err := lockdown.Document(s.sizingLockdown()); err != nil {
 		key, value := KeyExtraDeniedActions, strings.Join(s.ExtraDeniedActions, ",")
-		if ce := (*lockdown.ConfigError)(nil); errors.As(err, &ce) && ce.Field == "ExemptRoles" {
-			key, value = KeyExemptRoles, strings.Join(s.ExemptRoles, ",")
+		if ce := (*lockdown.ConfigError)(nil); errors.As(err, &ce) {
+			switch ce.Field {
+			case "ExemptRoles":
+				key, value = KeyExemptRoles, strings.Join(s.ExemptRoles, ",")
+			case "ProtectedBuckets":
+				key, value = KeyProtectedBuckets, strings.Join(s.ProtectedBuckets, ",")
+			}
 		}
 		fail(key, value, err)
 	}
@@ -279,11 +327,31 @@ func Parse(get func(key string) any) (Settings, error) {
 	return s, nil
 }
 
+// sizingLockdown is the lockdown configuration the stack builds, with the
+// longest values the deployment may fill in: a 12-digit account, a
+// 10-character bootstrap qualifier (the CDK's maximum), a token for the
+// alarm key and for the generated trail bucket name.
+func (s Settings) sizingLockdown() lockdown.Config {
+	const account, region, qualifier = "000000000000", "us-east-1", "qualifier0"
+	buckets := []string{AssetsBucketName(qualifier, account, region)}
+	if s.CreateTrail {
+		buckets = append(buckets, "${Token[TrailBucket.1]}")
+	}
+	return lockdown.Config{
+		Account:            account,
+		ExtraDeniedActions: s.ExtraDeniedActions,
+		ExemptRoles:        append(BootstrapRoleNames(qualifier, account, region), s.ExemptRoles...),
+		AlarmKeyARN:        "${Token[AlarmTopicKey.1]}",
+		ProtectedBuckets:   append(buckets, s.ProtectedBuckets...),
+	}
+}
+
 // Env returns the GUARDRAIL_* environment variables the settings give both
 // functions (pkg/config reads them). Per-control modes are always spelled
 // out, so the deployed configuration reads the same in the console as in
 // cdk.json. The lockdown policy and protected-role variables depend on
-// deployed resources and are added by the stack.
+// deployed resources and are added by the stack, which also adds the
+// bootstrap roles (BootstrapRoleNames) to the exemptions.
 func (s Settings) Env() map[string]string {
 	return map[string]string{
 		config.EnvMode:             string(s.Mode),

@@ -14,11 +14,24 @@ const (
 	IAMEventSource  = "iam.amazonaws.com"
 )
 
+// LockdownPolicyEventNames are the policy-version calls the rule matches
+// for the lockdown policy only: the engine's list.
+var LockdownPolicyEventNames = guardrail.LockdownPolicyEventNames
+
 // EventPatternDetail returns the "detail" part of the rule's event pattern:
-// successful IAM calls of EventNames that were not made by one of
-// ownRoleARNs (the guardrail's own roles, whose writes would otherwise
-// trigger it again: Lambda's recursion detection does not follow
-// IAM → CloudTrail → EventBridge).
+// successful IAM calls that were not made by one of ownRoleARNs (the
+// guardrail's own roles, whose writes would otherwise trigger it again:
+// Lambda's recursion detection does not follow IAM → CloudTrail →
+// EventBridge), of either kind:
+//
+//   - a role change (EventNames);
+//   - a change of the lockdown policy's document (LockdownPolicyEventNames
+//     with detail.requestParameters.policyArn equal to lockdownPolicyARN):
+//     a new default version without the lockdown's statements would free
+//     every service role, and other managed policies are no concern of the
+//     guardrail. CloudTrail records the API's PolicyArn parameter as
+//     requestParameters.policyArn (IAM API reference, CreatePolicyVersion,
+//     SetDefaultPolicyVersion, DeletePolicyVersion).
 //
 // Successful calls only: CloudTrail also records denied and failed calls,
 // with an errorCode, and such a call changed nothing.
@@ -27,27 +40,47 @@ const (
 // condition only when the event has the field (except exists:false), and
 // only AssumedRole identities have userIdentity.sessionContext.sessionIssuer.
 // An anything-but alone would therefore silently drop every call made by an
-// IAM user, the root user or an AWS service. The first branch admits those;
-// the second admits every role session except the guardrail's own.
-func EventPatternDetail(ownRoleARNs []string) map[string]any {
+// IAM user, the root user or an AWS service. One branch admits those; the
+// other admits every role session except the guardrail's own. A pattern has
+// one "$or" per object, so the two kinds and the two identity branches are
+// spelled out as their four combinations, each an ordinary AND of fields
+// (EventBridge user guide, "Comparison operators", $or).
+func EventPatternDetail(ownRoleARNs []string, lockdownPolicyARN string) map[string]any {
 	issuerARN := func(cond any) map[string]any {
-		return map[string]any{"userIdentity": map[string]any{"sessionContext": map[string]any{"sessionIssuer": map[string]any{"arn": []any{cond}}}}}
+		return map[string]any{"sessionContext": map[string]any{"sessionIssuer": map[string]any{"arn": []any{cond}}}}
 	}
 	own := make([]any, len(ownRoleARNs))
 	for i, a := range ownRoleARNs {
 		own[i] = a
 	}
-	names := make([]any, len(EventNames))
-	for i, n := range EventNames {
-		names[i] = n
+	list := func(names []string) []any {
+		out := make([]any, len(names))
+		for i, n := range names {
+			out[i] = n
+		}
+		return out
+	}
+	kinds := []map[string]any{
+		{"eventName": list(EventNames)},
+		{"eventName": list(LockdownPolicyEventNames), "requestParameters": map[string]any{"policyArn": []any{lockdownPolicyARN}}},
+	}
+	identities := []map[string]any{
+		issuerARN(map[string]any{"exists": false}),
+		issuerARN(map[string]any{"anything-but": own}),
+	}
+	var branches []any
+	for _, k := range kinds {
+		for _, id := range identities {
+			b := map[string]any{"userIdentity": id}
+			for f, v := range k {
+				b[f] = v
+			}
+			branches = append(branches, b)
+		}
 	}
 	return map[string]any{
 		"eventSource": []any{IAMEventSource},
-		"eventName":   names,
 		"errorCode":   []any{map[string]any{"exists": false}},
-		"$or": []any{
-			issuerARN(map[string]any{"exists": false}),
-			issuerARN(map[string]any{"anything-but": own}),
-		},
+		"$or":         branches,
 	}
 }

@@ -249,9 +249,11 @@ func clone(t *testing.T, v map[string]any) map[string]any {
 }
 
 // checkPatternOnCorpus checks a rule pattern (with the own roles' ARNs
-// resolved to ownARNs) against every corpus record and against variants
-// made from them for identity types and cases the corpus lacks.
-func checkPatternOnCorpus(t *testing.T, pattern map[string]any, ownARNs []string) {
+// resolved to ownARNs and the lockdown policy's to lockdownARN) against
+// every corpus record and against variants made from them for identity
+// types and cases the corpus lacks (the corpus has no policy-version
+// records: those are all variants).
+func checkPatternOnCorpus(t *testing.T, pattern map[string]any, ownARNs []string, lockdownARN string) {
 	events := corpusEvents(t)
 
 	// Variants: the same successful calls made by the root user, by an
@@ -292,13 +294,55 @@ func checkPatternOnCorpus(t *testing.T, pattern map[string]any, ownARNs []string
 	})
 	variant("variant: failed call", base, func(d map[string]any) { d["errorCode"] = "AccessDenied" })
 
-	matchedTypes := map[string]int{}
+	// Policy-version calls: on the lockdown policy by every identity
+	// kind, including the guardrail's own roles (excluded), and on other
+	// policies (never matched).
+	policyCall := func(name, arn string) func(d map[string]any) {
+		return func(d map[string]any) {
+			d["eventName"] = name
+			d["requestParameters"] = map[string]any{"policyArn": arn, "versionId": "v2"}
+			if name == "CreatePolicyVersion" {
+				d["requestParameters"] = map[string]any{"policyArn": arn, "policyDocument": `{"Version":"2012-10-17","Statement":[]}`, "setAsDefault": true}
+			}
+			d["responseElements"] = nil
+		}
+	}
+	for _, name := range LockdownPolicyEventNames {
+		variant("variant: "+name+" of the lockdown by an IAM user", base, policyCall(name, lockdownARN))
+		variant("variant: "+name+" of the lockdown by a role", assumed, policyCall(name, lockdownARN))
+		variant("variant: "+name+" of the lockdown by the root user", base, func(d map[string]any) {
+			policyCall(name, lockdownARN)(d)
+			d["userIdentity"] = root
+		})
+		variant("variant: "+name+" of another policy", assumed, policyCall(name, strings.Replace(lockdownARN, "GuardrailLockdown", "AppPolicy", 1)))
+		variant("variant: "+name+" of a look-alike policy", base, policyCall(name, lockdownARN+"2"))
+		variant("variant: failed "+name+" of the lockdown", base, func(d map[string]any) {
+			policyCall(name, lockdownARN)(d)
+			d["errorCode"] = "AccessDenied"
+		})
+		for i, own := range ownARNs {
+			variant(fmt.Sprintf("variant: %s of the lockdown by guardrail role %d", name, i), assumed, func(d map[string]any) {
+				policyCall(name, lockdownARN)(d)
+				d["userIdentity"].(map[string]any)["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["arn"] = own
+			})
+		}
+	}
+	// A role event whose parameters happen to name the lockdown policy
+	// (AttachRolePolicy does) matches as a role event.
+	variant("variant: AttachRolePolicy of the lockdown", assumed, func(d map[string]any) {
+		d["eventName"] = "AttachRolePolicy"
+		d["requestParameters"] = map[string]any{"roleName": "orders-api", "policyArn": lockdownARN}
+	})
+
+	matchedTypes, matchedPolicyEvents := map[string]int{}, map[string]int{}
 	for _, e := range events {
 		d := detailOf(e.event)
 		name, _ := d["eventName"].(string)
 		_, failed := d["errorCode"]
+		params, _ := d["requestParameters"].(map[string]any)
+		lockdownChange := slices.Contains(LockdownPolicyEventNames, name) && params["policyArn"] == lockdownARN
 		want := e.event["source"] == EventSource && e.event["detail-type"] == EventDetailType &&
-			d["eventSource"] == IAMEventSource && slices.Contains(EventNames, name) &&
+			d["eventSource"] == IAMEventSource && (slices.Contains(EventNames, name) || lockdownChange) &&
 			!failed && !slices.Contains(ownARNs, issuerARN(e.event))
 		got := match(t, pattern, e.event)
 		if got != want {
@@ -307,6 +351,14 @@ func checkPatternOnCorpus(t *testing.T, pattern map[string]any, ownARNs []string
 		}
 		if got {
 			matchedTypes[identityType(e.event)]++
+			if lockdownChange {
+				matchedPolicyEvents[name]++
+			}
+		}
+	}
+	for _, name := range LockdownPolicyEventNames {
+		if matchedPolicyEvents[name] == 0 {
+			t.Errorf("no %s of the lockdown policy matched", name)
 		}
 	}
 	for _, typ := range []string{"IAMUser", "AssumedRole", "Root", "AWSService"} {
@@ -316,29 +368,38 @@ func checkPatternOnCorpus(t *testing.T, pattern map[string]any, ownARNs []string
 	}
 }
 
+const testLockdownARN = "arn:aws:iam::123456789012:policy/GuardrailLockdown"
+
 func TestEventPatternDetailOnCorpus(t *testing.T) {
 	own := []string{"arn:aws:iam::123456789012:role/IamRoleGuardrail-Enforcer", "arn:aws:iam::123456789012:role/IamRoleGuardrail-Sweeper"}
 	pattern := map[string]any{
 		"source":      []any{EventSource},
 		"detail-type": []any{EventDetailType},
-		"detail":      clone(t, EventPatternDetail(own)),
+		"detail":      clone(t, EventPatternDetail(own, testLockdownARN)),
 	}
-	checkPatternOnCorpus(t, pattern, own)
+	checkPatternOnCorpus(t, pattern, own, testLockdownARN)
 }
 
 // TestAnythingButAloneDropsUsers shows why the $or is needed: without the
 // exists:false branch, IAM users' and the root user's calls never match.
 func TestAnythingButAloneDropsUsers(t *testing.T) {
 	own := "arn:aws:iam::123456789012:role/IamRoleGuardrail-Enforcer"
-	detail := clone(t, EventPatternDetail([]string{own}))
+	detail := clone(t, EventPatternDetail([]string{own}, testLockdownARN))
 	alts, ok := detail["$or"].([]any)
-	if !ok || len(alts) != 2 {
-		t.Fatalf("$or = %v, want the exists:false and anything-but branches", detail["$or"])
+	if !ok || len(alts) != 4 {
+		t.Fatalf("$or = %v, want the exists:false and anything-but branches of both kinds", detail["$or"])
 	}
-	delete(detail, "$or")
-	for k, v := range alts[1].(map[string]any) {
-		detail[k] = v
+	// Keep only the anything-but branches.
+	var kept []any
+	for _, a := range alts {
+		if b, _ := json.Marshal(a); strings.Contains(string(b), "anything-but") {
+			kept = append(kept, a)
+		}
 	}
+	if len(kept) != 2 {
+		t.Fatalf("%d anything-but branches, want 2", len(kept))
+	}
+	detail["$or"] = kept
 	pattern := map[string]any{"source": []any{EventSource}, "detail": detail}
 	for _, e := range corpusEvents(t) {
 		d := detailOf(e.event)

@@ -4,10 +4,11 @@
 // rule on CloudTrail IAM events, the sweep schedule, dead-letter queues,
 // alarms, saved Logs Insights queries and, on request, a minimal trail.
 //
-// Every resource with a physical name carries NamePrefix, because the
-// lockdown policy protects the guardrail by name pattern: it cannot name
+// Every resource with a physical name carries NamePrefix and '-', because
+// the lockdown policy protects the guardrail by name pattern: it cannot name
 // the resources' ARNs without a CloudFormation dependency cycle (the
-// functions read the policy's ARN).
+// functions read the policy's ARN). The alarm key and the trail bucket,
+// which do not depend on the policy, are protected by exact ARN and name.
 package stack
 
 import (
@@ -43,8 +44,8 @@ import (
 
 // Names shared by the stack and its tests.
 const (
-	// DefaultStackName is the stack's name. It starts with NamePrefix so
-	// the lockdown's ProtectGuardrailStack statement covers it.
+	// DefaultStackName is the stack's name: NamePrefix, or NamePrefix-…,
+	// so the lockdown's ProtectGuardrailStack statement covers it.
 	DefaultStackName = "IamRoleGuardrail"
 	// NamePrefix starts the physical name of every named resource.
 	NamePrefix = lockdown.DefaultNamePrefix
@@ -142,8 +143,8 @@ func New(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 	if name == "" {
 		name = DefaultStackName
 	}
-	if !strings.HasPrefix(name, NamePrefix) {
-		return nil, fmt.Errorf("stack name %q must start with %q: the lockdown policy protects the stack by that prefix", name, NamePrefix)
+	if name != NamePrefix && !strings.HasPrefix(name, NamePrefix+"-") {
+		return nil, fmt.Errorf("stack name %q must be %q or start with %q: the lockdown policy protects the stack by that name", name, NamePrefix, NamePrefix+"-")
 	}
 	s := p.Settings
 	zips := map[string]string{}
@@ -163,7 +164,11 @@ func New(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 		Env:         env,
 		Description: jsii.String("IAM service-role guardrail: strips untrusted principals from role trust policies and attaches the lockdown deny policy (see README)"),
 	})
-	b := builder{stack: stack, s: s, partition: *stack.Partition(), account: *stack.Account()}
+	qualifier := settings.DefaultBootstrapQualifier
+	if q, ok := stack.Node().TryGetContext(jsii.String(settings.BootstrapQualifierKey)).(string); ok && q != "" {
+		qualifier = q
+	}
+	b := builder{stack: stack, s: s, partition: *stack.Partition(), account: *stack.Account(), qualifier: qualifier}
 	if err := b.build(zips); err != nil {
 		return nil, err
 	}
@@ -174,6 +179,14 @@ type builder struct {
 	stack              awscdk.Stack
 	s                  settings.Settings
 	partition, account string
+	// qualifier is the CDK bootstrap qualifier (settings.BootstrapQualifierKey).
+	qualifier string
+}
+
+// exemptRoles are the CDK bootstrap roles that deploy the stack, by exact
+// name, then the operator's exemptions.
+func (b *builder) exemptRoles() []string {
+	return append(settings.BootstrapRoleNames(b.qualifier, b.account, RequiredRegion), b.s.ExemptRoles...)
 }
 
 func (b *builder) iamARN(resource string) string {
@@ -183,11 +196,21 @@ func (b *builder) iamARN(resource string) string {
 func (b *builder) build(zips map[string]string) error {
 	st := b.stack
 
+	// The alarm topic's key and the trail bucket come first: the lockdown
+	// names them exactly (neither depends on the policy).
+	topic, alarmKey := b.alarmTopic()
+	buckets := []string{settings.AssetsBucketName(b.qualifier, b.account, RequiredRegion)}
+	if b.s.CreateTrail {
+		buckets = append(buckets, *b.trail().BucketName())
+	}
+	buckets = append(buckets, b.s.ProtectedBuckets...)
+
 	// The lockdown policy, built by pkg/lockdown with the stack's own
 	// partition and account (tokens resolved by CloudFormation).
 	doc, err := lockdown.Document(lockdown.Config{
 		Partition: b.partition, Account: b.account, NamePrefix: NamePrefix,
-		ExtraDeniedActions: b.s.ExtraDeniedActions, ExemptRoles: b.s.ExemptRoles,
+		ExtraDeniedActions: b.s.ExtraDeniedActions, ExemptRoles: b.exemptRoles(),
+		AlarmKeyARN: *alarmKey.KeyArn(), ProtectedBuckets: buckets,
 	})
 	if err != nil {
 		return fmt.Errorf("lockdown policy: %w", err)
@@ -218,6 +241,7 @@ func (b *builder) build(zips map[string]string) error {
 	for k, v := range b.s.Env() {
 		env[k] = jsii.String(v)
 	}
+	env[config.EnvExemptRoles] = jsii.String(strings.Join(b.exemptRoles(), ","))
 	env[config.EnvLockdownPolicyARN] = lockdownARN
 	// The guardrail's own roles are never evaluated: the name pattern
 	// covers both roles and any future one; the exact ARNs are listed too
@@ -259,10 +283,10 @@ func (b *builder) build(zips map[string]string) error {
 
 	// The IAM event rule (DESIGN.md §2). Pinning source aws.iam also
 	// stops forged events: PutEvents cannot use an aws.* source.
-	detail := EventPatternDetail([]string{*enforcerRole.RoleArn(), *sweeperRole.RoleArn()})
+	detail := EventPatternDetail([]string{*enforcerRole.RoleArn(), *sweeperRole.RoleArn()}, *lockdownARN)
 	rule := awsevents.NewRule(st, jsii.String("RoleChangeRule"), &awsevents.RuleProps{
 		RuleName:    jsii.String(NamePrefix + "-RoleChanges"),
-		Description: jsii.String("Successful IAM role changes recorded by CloudTrail, except the guardrail's own, to the enforcer"),
+		Description: jsii.String("Successful IAM role changes and lockdown policy versions recorded by CloudTrail, except the guardrail's own, to the enforcer"),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings(EventSource),
 			DetailType: jsii.Strings(EventDetailType),
@@ -285,7 +309,6 @@ func (b *builder) build(zips map[string]string) error {
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(ruleMaxEventAgeHours)),
 	}))
 
-	topic := b.alarmTopic()
 	b.alarms(topic, map[string]awslambda.Function{"Enforcer": enforcer, "Sweeper": sweeper},
 		map[string]awssqs.Queue{"EventDeliveryDLQ": deliveryDLQ, "FailedInvocations": failedQ},
 		[]awslogs.LogGroup{enforcerLogs, sweeperLogs})
@@ -296,10 +319,6 @@ func (b *builder) build(zips map[string]string) error {
 			QueryString:   jsii.String(q.String),
 			LogGroupNames: &[]any{enforcerLogs.LogGroupName(), sweeperLogs.LogGroupName()},
 		})
-	}
-
-	if b.s.CreateTrail {
-		b.trail()
 	}
 
 	awscdk.NewCfnOutput(st, jsii.String("LockdownPolicyArn"), &awscdk.CfnOutputProps{Value: lockdownARN, Description: jsii.String("The lockdown managed policy")})
@@ -342,15 +361,29 @@ func (b *builder) logGroup(id, function string) awslogs.LogGroup {
 // (pkg/guardrail.IAM) and writing its own log group.
 func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *string, sweep bool) awsiam.Role {
 	anyRole := b.iamARN("role/*")
+	// Roles the functions may never write to: their own (the guardrail
+	// class), service-linked and AWS-reserved roles (IAM refuses those
+	// anyway), and every exempt role, by the same patterns the lockdown
+	// denies service roles. Were the functions' code compromised, their
+	// IAM writes still could not reach a role the guardrail leaves alone.
+	never := append([]string{
+		b.iamARN("role/" + NamePrefix + "-*"),
+		b.iamARN("role/aws-service-role/*"),
+		b.iamARN("role/aws-reserved/*"),
+	}, lockdown.RolePatterns(b.partition, b.account, b.exemptRoles())...)
 	stmts := []awsiam.PolicyStatement{
 		allow("WriteOwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{*lg.LogGroupArn()}, nil),
 		// Reading a role's current state: trust policy, managed and inline
 		// policies. IAM has no narrower resource: any role may be a
 		// service role.
 		allow("ReadRoles", []string{"iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:GetRolePolicy"}, []string{anyRole}, nil),
-		// The engine reads only the lockdown policy's document (for the
-		// inline fallback).
-		allow("ReadLockdownPolicy", []string{"iam:GetPolicy", "iam:GetPolicyVersion"}, []string{*lockdownARN}, nil),
+		// The engine reads the lockdown policy's document (for the inline
+		// fallback) and restores it when its default version was changed:
+		// a new default version, and the oldest non-default version
+		// deleted when the policy already has five (IAM user guide,
+		// "Versioning IAM policies"). On the lockdown policy only.
+		allow("RestoreLockdownPolicy", []string{"iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:GetPolicy",
+			"iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:SetDefaultPolicyVersion"}, []string{*lockdownARN}, nil),
 		// Stripping untrusted principals from trust policies.
 		allow("RestrictTrust", []string{"iam:UpdateAssumeRolePolicy"}, []string{anyRole}, nil),
 		// Only the lockdown policy can be attached: iam:PolicyARN is the
@@ -358,23 +391,20 @@ func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *
 		allow("AttachLockdown", []string{"iam:AttachRolePolicy"}, []string{anyRole},
 			map[string]any{"ArnEquals": map[string]any{"iam:PolicyARN": *lockdownARN}}),
 		// The inline fallback GuardrailLockdown and the session revocation
-		// GuardrailRevokeOlderSessions. PutRolePolicy has no condition key
-		// naming the inline policy (its only key is iam:PermissionsBoundary,
-		// Service Authorization Reference), so it cannot be narrowed to
-		// those two names; the deny below keeps it off protected roles.
+		// GuardrailRevokeOlderSessions, also when restoring a deleted or
+		// rewritten one (read back with iam:GetRolePolicy, above).
+		// PutRolePolicy has no condition key naming the inline policy (its
+		// only key is iam:PermissionsBoundary, Service Authorization
+		// Reference), so it cannot be narrowed to those two names; the
+		// deny below keeps it off protected and exempt roles.
 		allow("PutLockdownInline", []string{"iam:PutRolePolicy"}, []string{anyRole}, nil),
-		// Defence in depth: never write to the guardrail's own roles (also
-		// protected by the lockdown and by classification), nor to
-		// service-linked or AWS-reserved roles, which IAM refuses anyway.
+		// Defence in depth: classification already keeps the engine off
+		// these roles; the explicit deny holds even if the code does not.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:     jsii.String("NeverTouchProtectedRoles"),
-			Effect:  awsiam.Effect_DENY,
-			Actions: jsii.Strings("iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy"),
-			Resources: jsii.Strings(
-				b.iamARN("role/"+NamePrefix+"*"),
-				b.iamARN("role/aws-service-role/*"),
-				b.iamARN("role/aws-reserved/*"),
-			),
+			Sid:       jsii.String("NeverTouchProtectedRoles"),
+			Effect:    awsiam.Effect_DENY,
+			Actions:   jsii.Strings("iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy"),
+			Resources: jsii.Strings(never...),
 		}),
 	}
 	if sweep {
@@ -404,7 +434,7 @@ func allow(sid string, actions, resources []string, cond map[string]any) awsiam.
 
 // alarmTopic is the SNS topic every alarm notifies, encrypted with a
 // customer-managed key because CloudWatch cannot use SNS's AWS-managed key.
-func (b *builder) alarmTopic() awssns.Topic {
+func (b *builder) alarmTopic() (awssns.Topic, awskms.Key) {
 	key := awskms.NewKey(b.stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
 		Alias:             jsii.String("alias/" + NamePrefix + "-Alarms"),
 		Description:       jsii.String("Encrypts the guardrail's alarm topic"),
@@ -429,7 +459,7 @@ func (b *builder) alarmTopic() awssns.Topic {
 	if b.s.AlarmEmail != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(b.s.AlarmEmail), nil))
 	}
-	return topic
+	return topic, key
 }
 
 // alarms fire on the first occurrence of anything that means a role may
@@ -477,7 +507,7 @@ func (b *builder) alarms(topic awssns.Topic, fns map[string]awslambda.Function, 
 // events of every region, including IAM's global events, to a private,
 // encrypted, TLS-only bucket. EventBridge receives CloudTrail API events
 // only while a trail logs them (EventBridge user guide).
-func (b *builder) trail() {
+func (b *builder) trail() awss3.Bucket {
 	bucket := awss3.NewBucket(b.stack, jsii.String("TrailBucket"), &awss3.BucketProps{
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
@@ -494,4 +524,5 @@ func (b *builder) trail() {
 		ManagementEvents:           awscloudtrail.ReadWriteType_WRITE_ONLY,
 		EnableFileValidation:       jsii.Bool(true),
 	})
+	return bucket
 }

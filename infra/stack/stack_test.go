@@ -105,7 +105,8 @@ var fullContext = map[string]any{
 	"mode": "check", "lockdownMode": "enforce",
 	"trustedAccounts": []any{"444455556666"}, "trustedOrgIds": []any{"o-a1b2c3d4e5"},
 	"exemptRoles": []any{"BreakGlass", "/admin/*"}, "sweepSchedule": "cron(0 3 * * ? *)",
-	"alarmEmail": "security@example.com", "logRetentionDays": float64(731),
+	"protectedBuckets": []any{"org-trail-logs-111122223333"},
+	"alarmEmail":       "security@example.com", "logRetentionDays": float64(731),
 	"extraDeniedActions": []any{"ram:CreateResourceShare"}, "revokeSessions": false,
 	"createTrail": true, "enforcerConcurrency": float64(3),
 }
@@ -201,9 +202,9 @@ func TestFunctions(t *testing.T) {
 		accounts, exempt      string
 		revoke                string
 	}{
-		{defaults(t), EnforcerName, 128, 60, 5, [3]string{"enforce", "enforce", "enforce"}, "", "cdk-hnb659fds-*", "true"},
-		{defaults(t), SweeperName, 256, 900, 1, [3]string{"enforce", "enforce", "enforce"}, "", "cdk-hnb659fds-*", "true"},
-		{full(t), EnforcerName, 128, 60, 3, [3]string{"check", "check", "enforce"}, "444455556666", "BreakGlass,/admin/*", "false"},
+		{defaults(t), EnforcerName, 128, 60, 5, [3]string{"enforce", "enforce", "enforce"}, "", "", "true"},
+		{defaults(t), SweeperName, 256, 900, 1, [3]string{"enforce", "enforce", "enforce"}, "", "", "true"},
+		{full(t), EnforcerName, 128, 60, 3, [3]string{"check", "check", "enforce"}, "444455556666", ",BreakGlass,/admin/*", "false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, props := tc.stack.byName(t, "AWS::Lambda::Function", "FunctionName", tc.name)
@@ -224,14 +225,18 @@ func TestFunctions(t *testing.T) {
 			env := props["Environment"].(map[string]any)["Variables"].(map[string]any)
 			wantEnv := map[string]any{
 				config.EnvMode: tc.mode[0], config.EnvTrustMode: tc.mode[1], config.EnvLockdownMode: tc.mode[2],
-				config.EnvTrustedAccounts: tc.accounts, config.EnvExemptRoles: tc.exempt,
-				config.EnvRevokeSessions: tc.revoke, config.EnvMetricsNamespace: "IamRoleGuardrail",
+				config.EnvTrustedAccounts: tc.accounts,
+				config.EnvRevokeSessions:  tc.revoke, config.EnvMetricsNamespace: "IamRoleGuardrail",
 				config.EnvLockdownPolicyARN: getAtt("LockdownPolicy", "PolicyArn"),
 			}
 			for k, v := range wantEnv {
 				if !jsonEqual(t, env[k], v) {
 					t.Errorf("env %s = %v, want %v", k, env[k], v)
 				}
+			}
+			// The CDK bootstrap roles by exact name, then the operator's.
+			if got, want := newResolver(t, tc.stack).resolve(env[config.EnvExemptRoles]), bootstrapExemptions+tc.exempt; got != want {
+				t.Errorf("env %s resolves to %v, want %q", config.EnvExemptRoles, got, want)
 			}
 			// Every variable pkg/config reads is set, and nothing else.
 			for _, k := range []string{config.EnvMode, config.EnvTrustMode, config.EnvLockdownMode, config.EnvTrustedAccounts,
@@ -254,27 +259,26 @@ func TestFunctions(t *testing.T) {
 	}
 }
 
+// bootstrapExemptions is GUARDRAIL_EXEMPT_ROLES for the CDK bootstrap
+// roles in testAccount.
+const bootstrapExemptions = "cdk-hnb659fds-deploy-role-" + testAccount + "-us-east-1,cdk-hnb659fds-cfn-exec-role-" + testAccount +
+	"-us-east-1,cdk-hnb659fds-file-publishing-role-" + testAccount + "-us-east-1"
+
 func TestResolvedEnvironmentPassesConfig(t *testing.T) {
 	// The stack's environment, with CloudFormation's values filled in,
 	// must be accepted by the Lambdas' own configuration parser.
 	_, props := full(t).byName(t, "AWS::Lambda::Function", "FunctionName", EnforcerName)
 	env := props["Environment"].(map[string]any)["Variables"].(map[string]any)
 	resolved := map[string]string{}
-	for k, v := range env {
-		switch v := v.(type) {
-		case string:
-			resolved[k] = v
-		default:
-			resolved[k] = ""
-		}
+	for k, v := range newResolver(t, full(t)).resolve(env).(map[string]any) {
+		resolved[k] = v.(string)
 	}
-	resolved[config.EnvLockdownPolicyARN] = "arn:aws:iam::123456789012:policy/" + lockdown.PolicyName
-	resolved[config.EnvProtectedRoleARNs] = "arn:aws:iam::123456789012:role/IamRoleGuardrail-*,arn:aws:iam::123456789012:role/" + EnforcerName + ",arn:aws:iam::123456789012:role/" + SweeperName
 	c, err := config.FromEnv(func(k string) string { return resolved[k] })
 	if err != nil {
 		t.Fatalf("config.FromEnv: %v", err)
 	}
-	if c.TrustMode != config.Check || c.LockdownMode != config.Enforce || c.RevokeSessions || !slices.Equal(c.TrustedOrgIDs, []string{"o-a1b2c3d4e5"}) {
+	if c.TrustMode != config.Check || c.LockdownMode != config.Enforce || c.RevokeSessions || !slices.Equal(c.TrustedOrgIDs, []string{"o-a1b2c3d4e5"}) ||
+		c.LockdownPolicyARN != "arn:aws:iam::123456789012:policy/"+lockdown.PolicyName {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -321,42 +325,6 @@ func TestLogGroups(t *testing.T) {
 	}
 }
 
-// ownRoleARNs maps the GetAtt of each guardrail role to the ARN
-// CloudFormation would resolve it to.
-func ownRoleARNs(s synthesized) map[string]string {
-	out := map[string]string{}
-	for id, r := range s.resources("AWS::IAM::Role") {
-		name := r["Properties"].(map[string]any)["RoleName"].(string)
-		out[id] = "arn:aws:iam::123456789012:role/" + name
-	}
-	return out
-}
-
-// resolveGetAtt replaces {"Fn::GetAtt": [role, "Arn"]} with the role's ARN.
-func resolveGetAtt(t *testing.T, v any, arns map[string]string) any {
-	switch x := v.(type) {
-	case map[string]any:
-		if ga, ok := x["Fn::GetAtt"].([]any); ok && len(x) == 1 {
-			if arn, ok := arns[ga[0].(string)]; ok && ga[1] == "Arn" {
-				return arn
-			}
-			t.Fatalf("unresolvable %v in the event pattern", x)
-		}
-		out := map[string]any{}
-		for k, e := range x {
-			out[k] = resolveGetAtt(t, e, arns)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = resolveGetAtt(t, e, arns)
-		}
-		return out
-	}
-	return v
-}
-
 func TestEventRule(t *testing.T) {
 	s := defaults(t)
 	_, props := s.byName(t, "AWS::Events::Rule", "Name", NamePrefix+"-RoleChanges")
@@ -373,20 +341,26 @@ func TestEventRule(t *testing.T) {
 	}
 	wantNames := []any{"CreateRole", "UpdateAssumeRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy",
 		"DeleteRolePolicy", "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary", "UpdateRole"}
-	if !jsonEqual(t, detail["eventName"], wantNames) {
-		t.Errorf("eventName = %v, want %v", detail["eventName"], wantNames)
-	}
+	wantPolicyNames := []any{"CreatePolicyVersion", "SetDefaultPolicyVersion", "DeletePolicyVersion"}
 	if !jsonEqual(t, detail["errorCode"], []any{map[string]any{"exists": false}}) {
 		t.Errorf("errorCode = %v, want exists:false", detail["errorCode"])
 	}
 	enforcerRole, _ := s.byName(t, "AWS::IAM::Role", "RoleName", EnforcerName)
 	sweeperRole, _ := s.byName(t, "AWS::IAM::Role", "RoleName", SweeperName)
 	issuer := func(cond any) map[string]any {
-		return map[string]any{"userIdentity": map[string]any{"sessionContext": map[string]any{"sessionIssuer": map[string]any{"arn": []any{cond}}}}}
+		return map[string]any{"sessionContext": map[string]any{"sessionIssuer": map[string]any{"arn": []any{cond}}}}
 	}
-	wantOr := []any{
+	ids := []map[string]any{
 		issuer(map[string]any{"exists": false}),
 		issuer(map[string]any{"anything-but": []any{getAtt(enforcerRole, "Arn"), getAtt(sweeperRole, "Arn")}}),
+	}
+	lockdownRef := getAtt("LockdownPolicy", "PolicyArn")
+	var wantOr []any
+	for _, id := range ids {
+		wantOr = append(wantOr, map[string]any{"eventName": wantNames, "userIdentity": id})
+	}
+	for _, id := range ids {
+		wantOr = append(wantOr, map[string]any{"eventName": wantPolicyNames, "requestParameters": map[string]any{"policyArn": []any{lockdownRef}}, "userIdentity": id})
 	}
 	if !jsonEqual(t, detail["$or"], wantOr) {
 		t.Errorf("$or = %v, want %v", detail["$or"], wantOr)
@@ -405,11 +379,11 @@ func TestEventRule(t *testing.T) {
 		t.Errorf("target = %v", tg)
 	}
 
-	// The synthesized pattern, with the role ARNs CloudFormation fills in,
+	// The synthesized pattern, with the ARNs CloudFormation fills in,
 	// against real CloudTrail records of every identity type.
-	arns := ownRoleARNs(s)
-	resolved := resolveGetAtt(t, pattern, arns).(map[string]any)
-	checkPatternOnCorpus(t, resolved, []string{arns[enforcerRole], arns[sweeperRole]})
+	r := newResolver(t, s)
+	resolved := r.resolve(pattern).(map[string]any)
+	checkPatternOnCorpus(t, resolved, []string{r.getAtt(enforcerRole, "Arn"), r.getAtt(sweeperRole, "Arn")}, r.getAtt("LockdownPolicy", "PolicyArn"))
 }
 
 func TestSweepSchedule(t *testing.T) {
@@ -535,8 +509,8 @@ func TestRolePolicies(t *testing.T) {
 				if st["Effect"] == "Deny" {
 					res, _ := json.Marshal(st["Resource"])
 					if slices.Contains(actions, "iam:UpdateAssumeRolePolicy") && slices.Contains(actions, "iam:AttachRolePolicy") &&
-						slices.Contains(actions, "iam:PutRolePolicy") && strings.Contains(string(res), ":role/IamRoleGuardrail*") &&
-						strings.Contains(string(res), ":role/aws-service-role/*") {
+						slices.Contains(actions, "iam:PutRolePolicy") && strings.Contains(string(res), ":role/IamRoleGuardrail-*") &&
+						strings.Contains(string(res), ":role/aws-service-role/*") && strings.Contains(string(res), ":role/*cdk-hnb659fds-cfn-exec-role-") {
 						denyGuardrail = true
 					}
 					continue
@@ -551,7 +525,7 @@ func TestRolePolicies(t *testing.T) {
 				}
 			}
 			if !denyGuardrail {
-				t.Error("no explicit Deny of IAM writes on the guardrail's own, service-linked and reserved roles")
+				t.Error("no explicit Deny of IAM writes on the guardrail's own, service-linked, reserved and exempt roles")
 			}
 			attach := allowed["iam:AttachRolePolicy"]
 			if len(attach) != 1 || !jsonEqual(t, attach[0]["Condition"], map[string]any{"ArnEquals": map[string]any{"iam:PolicyARN": getAtt("LockdownPolicy", "PolicyArn")}}) {
@@ -563,14 +537,18 @@ func TestRolePolicies(t *testing.T) {
 					t.Errorf("%s not allowed", a)
 				}
 			}
-			for _, a := range []string{"iam:GetPolicy", "iam:GetPolicyVersion"} {
+			for _, a := range []string{"iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:CreatePolicyVersion",
+				"iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"} {
+				if len(allowed[a]) == 0 {
+					t.Errorf("%s not allowed; restoring the lockdown document needs it", a)
+				}
 				for _, st := range allowed[a] {
 					if !jsonEqual(t, st["Resource"], getAtt("LockdownPolicy", "PolicyArn")) {
 						t.Errorf("%s on %v, want only the lockdown policy", a, st["Resource"])
 					}
 				}
 			}
-			for _, a := range []string{"iam:DetachRolePolicy", "iam:DeleteRolePolicy", "iam:DeleteRole", "iam:CreateRole", "iam:PassRole", "iam:CreatePolicyVersion"} {
+			for _, a := range []string{"iam:DetachRolePolicy", "iam:DeleteRolePolicy", "iam:DeleteRole", "iam:CreateRole", "iam:PassRole", "iam:DeletePolicy"} {
 				if len(allowed[a]) > 0 {
 					t.Errorf("%s allowed; the guardrail never needs it", a)
 				}
@@ -585,37 +563,42 @@ func TestRolePolicies(t *testing.T) {
 
 func TestLockdownPolicy(t *testing.T) {
 	for _, tc := range []struct {
-		s      synthesized
-		extra  []string
-		exempt []string
+		s       synthesized
+		extra   []string
+		exempt  []string
+		buckets []string
 	}{
-		{defaults(t), nil, settings.DefaultExemptRoles},
-		{full(t), []string{"ram:CreateResourceShare"}, []string{"BreakGlass", "/admin/*"}},
+		{defaults(t), nil, nil, nil},
+		{full(t), []string{"ram:CreateResourceShare"}, []string{"BreakGlass", "/admin/*"}, []string{"org-trail-logs-111122223333"}},
 	} {
 		_, props := tc.s.byName(t, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", lockdown.PolicyName)
-		doc := props["PolicyDocument"].(map[string]any)
-		// The document is pkg/lockdown's, with the stack's partition and
-		// account in place of the example values.
-		want, err := lockdown.Document(lockdown.Config{Partition: "aws", Account: "123456789012", ExtraDeniedActions: tc.extra, ExemptRoles: tc.exempt})
+		r := newResolver(t, tc.s)
+		// The document is pkg/lockdown's, with the values CloudFormation
+		// fills in: partition, account, the alarm key's ARN, the CDK
+		// assets bucket, the trail bucket and the operator's buckets.
+		keyID, _ := tc.s.byName(t, "AWS::KMS::Key", "Description", "Encrypts the guardrail's alarm topic")
+		buckets := []string{"cdk-hnb659fds-assets-" + testAccount + "-us-east-1"}
+		for id := range tc.s.resources("AWS::S3::Bucket") {
+			buckets = append(buckets, r.ref(id))
+		}
+		buckets = append(buckets, tc.buckets...)
+		want, err := lockdown.Document(lockdown.Config{Partition: "aws", Account: testAccount, ExtraDeniedActions: tc.extra,
+			ExemptRoles: append(settings.BootstrapRoleNames("hnb659fds", testAccount, "us-east-1"), tc.exempt...),
+			AlarmKeyARN: r.getAtt(keyID, "Arn"), ProtectedBuckets: buckets})
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := json.Marshal(doc)
-		gotS := strings.NewReplacer(
-			`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":`, `"arn:aws:`,
-			`:",{"Ref":"AWS::AccountId"},":`, `:123456789012:`,
-			`"]]}`, `"`,
-		).Replace(string(got))
-		var a, b any
-		if err := json.Unmarshal([]byte(gotS), &a); err != nil {
-			t.Fatalf("resolved document: %v\n%s", err, gotS)
-		}
+		var b any
 		if err := json.Unmarshal(want, &b); err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(a, b) {
-			t.Errorf("lockdown document differs from pkg/lockdown's:\n got %s\nwant %s", gotS, want)
+		got := r.resolve(props["PolicyDocument"])
+		if !reflect.DeepEqual(got, b) {
+			g, _ := json.Marshal(got)
+			t.Errorf("lockdown document differs from pkg/lockdown's:\n got %s\nwant %s", g, want)
 		}
+		n := lockdown.Size(want)
+		t.Logf("lockdown policy as deployed: %d of %d characters", n, lockdown.MaxSize)
 	}
 }
 
@@ -746,7 +729,7 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"no build", Props{Settings: empty, Region: RequiredRegion}, ErrMissingBuild, "make build"},
 		{"bad account", Props{Settings: settings.Default(), Region: RequiredRegion, Account: "12345"}, nil, "12-digit"},
-		{"unprotected stack name", Props{Settings: settings.Default(), Region: RequiredRegion, StackName: "Guardrail"}, nil, "must start with"},
+		{"unprotected stack name", Props{Settings: settings.Default(), Region: RequiredRegion, StackName: "Guardrail"}, nil, "must be"},
 	}
 	for _, tt := range tests {
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
@@ -792,8 +775,8 @@ func TestResourceNamesShareThePrefix(t *testing.T) {
 	for typ, prop := range nameProps {
 		for id, r := range s.resources(typ) {
 			name, ok := r["Properties"].(map[string]any)[prop].(string)
-			if !ok || !(strings.HasPrefix(name, NamePrefix) || strings.HasPrefix(name, "/aws/lambda/"+NamePrefix)) {
-				t.Errorf("%s %s has name %v without the %s prefix", typ, id, r["Properties"].(map[string]any)[prop], NamePrefix)
+			if !ok || !(strings.HasPrefix(name, NamePrefix+"-") || strings.HasPrefix(name, "/aws/lambda/"+NamePrefix+"-")) {
+				t.Errorf("%s %s has name %v without the %s- prefix", typ, id, r["Properties"].(map[string]any)[prop], NamePrefix)
 			}
 		}
 	}

@@ -294,6 +294,13 @@ func RolePatterns(partition, account string, globs []string) []string {
 func rolePattern(partition, account, glob string) string {
 	var b strings.Builder
 	for i := 0; i < len(glob); i++ {
+		// A CDK token (the account in a bootstrap role's name) is copied
+		// as it is: its brackets are no character class.
+		if loc := tokenInRe.FindStringIndex(glob[i:]); loc != nil && loc[0] == 0 {
+			b.WriteString(glob[i : i+loc[1]])
+			i += loc[1] - 1
+			continue
+		}
 		switch c := glob[i]; c {
 		case '\\':
 			if i+1 < len(glob) {
@@ -413,10 +420,13 @@ func normalize(c Config) (Config, []string, error) {
 		if bare := tokenInRe.ReplaceAllString(b, "0"); !bucketRe.MatchString(bare) && !(bare != b && bucketRe.MatchString(bare+"00")) {
 			return bad("ProtectedBuckets", b, errors.New("is not an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')"))
 		}
-		buckets = append(buckets, b)
+		if !slices.Contains(buckets, b) {
+			buckets = append(buckets, b)
+		}
 	}
-	sort.Strings(buckets)
-	c.ProtectedBuckets = slices.Compact(buckets)
+	// In the order given: sorting would order a token by its text, not by
+	// the name it stands for.
+	c.ProtectedBuckets = buckets
 	if n := extraActionsSize(extras); n > MaxExtraActionsSize {
 		return bad("ExtraDeniedActions", fmt.Sprintf("%d actions", len(extras)), fmt.Errorf("take %d characters, more than the %d allowed; combine them with wildcards (\"service:Prefix*\")", n, MaxExtraActionsSize))
 	}
