@@ -155,6 +155,11 @@ func TestParseErrors(t *testing.T) {
 		{"deny everything", KeyExtraDeniedActions, "would deny every action", map[string]any{"extraDeniedActions": []any{"*:*"}}},
 		{"malformed action", KeyExtraDeniedActions, "is not an IAM action", map[string]any{"extraDeniedActions": []any{"s3 GetObject"}}},
 		{"too many actions", KeyExtraDeniedActions, "more than the", map[string]any{"extraDeniedActions": long}},
+		{"bucket ARN", KeyProtectedBuckets, "not an S3 bucket name", map[string]any{"protectedBuckets": []any{"arn:aws:s3:::trail"}}},
+		{"too many buckets", KeyProtectedBuckets, "more than the", map[string]any{"createTrail": true,
+			"protectedBuckets": []any{strings.Repeat("a", 63), strings.Repeat("b", 63)}}},
+		{"too many exemptions", KeyExemptRoles, "more than the", map[string]any{"exemptRoles": []any{
+			strings.Repeat("a", 60), strings.Repeat("b", 60), strings.Repeat("c", 60)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
