@@ -24,6 +24,18 @@ export GUARDRAIL_RIE := $(RIE)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := $(GOBIN)/staticcheck
 
+# The independent IAM policy evaluator of the attacker-request table
+# (infra/stack/simulate_test.go): @cloud-copilot/iam-simulate from npm, at
+# the version pinned in infra/stack/testdata/iamsim/package.json and its
+# lock file (with registry URLs, so `npm ci` also works from the cache),
+# installed into .tools/ where `go ./...` does not look. The test finds it
+# through GUARDRAIL_IAMSIM: it skips without the variable (a plain
+# `go test ./...`) and fails if the pinned version is not there.
+IAMSIM_SRC := infra/stack/testdata/iamsim
+IAMSIM_DIR := $(TOOLS)/iamsim
+IAMSIM     := $(IAMSIM_DIR)/node_modules/@cloud-copilot/iam-simulate/package.json
+export GUARDRAIL_IAMSIM := $(IAMSIM_DIR)/node_modules
+
 # Quiet, offline-friendly CDK and jsii (see ../shared/reference/toolchain.md).
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -39,7 +51,7 @@ help: ## list the targets
 # Emulator, which `make test` installs; the IAM stand-in is also run under the
 # race detector, since every other test leans on it.
 .PHONY: test
-test: $(RIE) $(STATICCHECK) ## run every test (unit, property, fuzz seeds, end-to-end, CDK assertions)
+test: $(RIE) $(STATICCHECK) $(IAMSIM) ## run every test (unit, property, fuzz seeds, end-to-end, CDK assertions)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) mod tidy -diff
@@ -49,7 +61,7 @@ test: $(RIE) $(STATICCHECK) ## run every test (unit, property, fuzz seeds, end-t
 	$(GO) test -race -short ./pkg/iamtest/... ./pkg/guardrail/...
 
 .PHONY: tools
-tools: ## install every pinned tool (emulator, staticcheck, CDK CLI) into .tools/
+tools: ## install every pinned tool (emulator, staticcheck, IAM policy evaluator, CDK CLI) into .tools/
 
 # The tests read the corpus of real CloudTrail records and trust policies
 # from the repository's copy in testdata/corpus, so any clone tests the same;
@@ -91,11 +103,16 @@ build-check: build ## rebuild from scratch and verify the zips are byte-identica
 	@GOFLAGS=-a $(MAKE) --no-print-directory build VERSION=$(VERSION) >/dev/null
 	@sha256sum -c dist/SHA256SUMS.first && echo "build is reproducible"
 
-tools: $(RIE) $(STATICCHECK)
+tools: $(RIE) $(STATICCHECK) $(IAMSIM)
 $(STATICCHECK):
 	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 $(RIE):
 	GOBIN=$(GOBIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+$(IAMSIM): $(IAMSIM_SRC)/package.json $(IAMSIM_SRC)/package-lock.json
+	rm -rf $(IAMSIM_DIR) && mkdir -p $(IAMSIM_DIR)
+	cp $(IAMSIM_SRC)/package.json $(IAMSIM_SRC)/package-lock.json $(IAMSIM_DIR)/
+	npm ci --prefix $(IAMSIM_DIR) --prefer-offline --no-audit --no-fund
+	@touch $@
 
 # ---- cdk ----------------------------------------------------------------
 
