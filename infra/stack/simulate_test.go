@@ -65,7 +65,7 @@ const (
 	decisionLog = "arn:aws:logs" + reg + "log-group:/aws/lambda/" + EnforcerName
 )
 
-func pol(arn string) map[string]string { return map[string]string{"iam:PolicyARN": arn} }
+func pol(arn string) map[string]string      { return map[string]string{"iam:PolicyARN": arn} }
 func boundary(arn string) map[string]string { return map[string]string{"iam:PermissionsBoundary": arn} }
 func passedTo(svc string) map[string]string {
 	return map[string]string{"iam:PassedToService": svc + ".amazonaws.com"}

@@ -25,17 +25,40 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
 )
 
+// sharedDir holds what the shared synthesized stacks keep using after the
+// test that first built them has ended (their assets and output directory,
+// which later synthesis steps such as cdk-nag's report write to), so it
+// lives as long as the test binary rather than one test's TempDir.
+var sharedDir string
+
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "stack-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sharedDir = dir
 	code := m.Run()
 	jsii.Close()
+	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// sharedTempDir returns a new directory under sharedDir.
+func sharedTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(sharedDir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // distDir returns a directory holding enforcer.zip and sweeper.zip, each
 // with a dummy bootstrap, standing in for `make build`.
 func distDir(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
+	dir := sharedTempDir(t)
 	for _, name := range []string{EnforcerZip, SweeperZip} {
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {
@@ -68,7 +91,7 @@ type synthesized struct {
 func synth(t *testing.T, ctx map[string]any) synthesized {
 	t.Helper()
 	ctx = maps(ctx, map[string]any{settings.KeyDistDir: distDir(t)})
-	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(sharedTempDir(t))})
 	s, err := ContextSettings(app)
 	if err != nil {
 		t.Fatalf("ContextSettings: %v", err)
