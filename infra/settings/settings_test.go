@@ -88,6 +88,11 @@ func TestParseValues(t *testing.T) {
 				t.Errorf("ExemptRoles = %v, want %v", s.ExemptRoles, want)
 			}
 		}},
+		{"protected buckets with the trail", map[string]any{"protectedBuckets": "org-trail-logs,org-trail-logs-replica", "createTrail": true}, func(t *testing.T, s Settings) {
+			if want := []string{"org-trail-logs", "org-trail-logs-replica"}; !reflect.DeepEqual(s.ProtectedBuckets, want) || !s.CreateTrail {
+				t.Errorf("ProtectedBuckets = %v, CreateTrail = %v", s.ProtectedBuckets, s.CreateTrail)
+			}
+		}},
 		{"empty list replaces the default", map[string]any{"exemptRoles": []any{}}, func(t *testing.T, s Settings) {
 			if len(s.ExemptRoles) != 0 {
 				t.Errorf("ExemptRoles = %v, want none", s.ExemptRoles)
@@ -241,5 +246,24 @@ func TestEnv(t *testing.T) {
 	env := s.Env()
 	if _, err := config.FromEnv(func(k string) string { return env[k] }); err != nil {
 		t.Errorf("config.FromEnv rejects the stack's environment: %v", err)
+	}
+}
+
+func TestBootstrapNames(t *testing.T) {
+	got := BootstrapRoleNames("hnb659fds", "111122223333", "us-east-1")
+	want := []string{"cdk-hnb659fds-deploy-role-111122223333-us-east-1", "cdk-hnb659fds-cfn-exec-role-111122223333-us-east-1",
+		"cdk-hnb659fds-file-publishing-role-111122223333-us-east-1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("BootstrapRoleNames = %v, want %v", got, want)
+	}
+	for _, n := range got {
+		// The functions read them as exemption globs: each must be one,
+		// and an exact name (no wildcard).
+		if err := config.ValidateGlob(n); err != nil || strings.ContainsAny(n, "*?[") {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if got := AssetsBucketName("hnb659fds", "111122223333", "us-east-1"); got != "cdk-hnb659fds-assets-111122223333-us-east-1" {
+		t.Errorf("AssetsBucketName = %s", got)
 	}
 }

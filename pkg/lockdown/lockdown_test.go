@@ -442,6 +442,18 @@ func TestDocumentTokens(t *testing.T) {
 	}
 }
 
+func TestRolePatternsWithTokens(t *testing.T) {
+	// A bootstrap role's name holds the account token; its brackets are
+	// copied, not read as a character class.
+	tok := "${Token[AWS.AccountId.8]}"
+	got := RolePatterns("aws", tok, []string{"cdk-q-deploy-role-" + tok + "-us-east-1", "ci-[ab]?", "/break\\glass/*"})
+	want := []string{"arn:aws:iam::" + tok + ":role/*cdk-q-deploy-role-" + tok + "-us-east-1",
+		"arn:aws:iam::" + tok + ":role/*ci-??", "arn:aws:iam::" + tok + ":role/break\\glass/*"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("RolePatterns =\n%q\nwant\n%q", got, want)
+	}
+}
+
 func TestDocumentInvalid(t *testing.T) {
 	tests := []struct {
 		name  string
