@@ -87,6 +87,15 @@ var EventNames = []string{
 	"UpdateRole",
 }
 
+// LockdownPolicyEventNames are the IAM API calls that change a managed
+// policy's document: the rule matches them only for the lockdown policy's
+// ARN, and the enforcer restores the lockdown document.
+var LockdownPolicyEventNames = []string{
+	"CreatePolicyVersion",
+	"SetDefaultPolicyVersion",
+	"DeletePolicyVersion",
+}
+
 // Start is the shared start-up of both Lambdas: it reads and validates the
 // configuration from getenv once, builds the IAM client and the engine, and
 // logs the configuration. On error it has already logged a message naming
