@@ -651,4 +651,3 @@ func TestRecordJSONShape(t *testing.T) {
 		t.Errorf("trust_policy_before is %T, want an object", m["trust_policy_before"])
 	}
 }
-

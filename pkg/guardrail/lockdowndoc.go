@@ -283,4 +283,3 @@ func versionNumber(id string) int {
 	}
 	return n
 }
-
