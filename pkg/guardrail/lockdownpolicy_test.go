@@ -117,7 +117,9 @@ func TestEvaluateLockdownPolicyErrors(t *testing.T) {
 	if !errors.Is(err, guardrail.ErrStaleRead) || rec.Outcome != decision.OutcomeError || rec.ReadConsistent || v.srv.WriteCalls() != 0 {
 		t.Errorf("stale default: %v %+v", err, rec)
 	}
-	e := v.engine(func(c *config.Config) { c.LockdownPolicyARN = "arn:aws:iam::" + account + ":policy/" + lockdownName + "-gone" })
+	e := v.engine(func(c *config.Config) {
+		c.LockdownPolicyARN = "arn:aws:iam::" + account + ":policy/" + lockdownName + "-gone"
+	})
 	_, err = e.EvaluateLockdownPolicy(ctx, guardrail.Trigger{EventName: "Sweep"}, "")
 	if !errors.Is(err, guardrail.ErrLockdownPolicyMissing) || guardrail.IsRetryable(err) {
 		t.Errorf("missing policy: %v", err)
