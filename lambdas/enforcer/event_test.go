@@ -133,4 +133,3 @@ func TestHandleLockdownPolicyEvents(t *testing.T) {
 		t.Errorf("other policy: %v %+v", err, d)
 	}
 }
-

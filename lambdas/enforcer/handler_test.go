@@ -70,7 +70,7 @@ type line struct {
 		API    string `json:"api"`
 		Result string `json:"result"`
 	} `json:"actions"`
-	Findings  []struct {
+	Findings []struct {
 		Principal string `json:"principal"`
 		Removed   bool   `json:"removed"`
 	} `json:"findings"`
