@@ -26,7 +26,7 @@ const MaxSessionDuration = 12 * time.Hour
 // stripped principals started before the guardrail removed them work again
 // until they expire (DESIGN.md §5).
 //
-// The cut-off is the event's time (rounded up to the second). The original
+// The cut-off is the event's time (the second after it). The original
 // cut-off is not known to the guardrail at that moment in any place it can
 // trust: a deleted policy is gone, a rewritten one holds the tamperer's
 // text, a role tag could be rewritten by the same tamperer, and the decision
@@ -51,7 +51,10 @@ func (r *run) restoreRevocation(ctx context.Context, st *state, t Trigger) {
 	if at.IsZero() {
 		at = r.now // unknown event time: now is later still, so as safe
 	}
-	cutoff := ceilSecond(at)
+	// CloudTrail records eventTime to the second, so the call was made
+	// before eventTime + 1 s, and the original cut-off (rounded up to the
+	// second when written) is no later than that.
+	cutoff := at.UTC().Truncate(time.Second).Add(time.Second)
 	if r.e.now().Sub(cutoff) > MaxSessionDuration {
 		return // every session the policy revoked has expired
 	}
