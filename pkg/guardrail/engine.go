@@ -110,9 +110,12 @@ func outcomeOf(actions []decision.Action) string {
 // never agree and the claimed state would be non-compliant it writes nothing
 // and returns an error wrapping ErrStaleRead (DESIGN.md §2).
 //
-// The record is always filled. A role that no longer exists is the outcome
-// "role-gone" with a nil error. The error, if any, joins every failure; use
-// IsRetryable to decide whether to retry the event.
+// The record is always filled. A role that no read of this evaluation has
+// seen is the outcome "role-gone" with a nil error once IAM's consistency
+// window after the event has passed (awaitRole); a NoSuchEntity after a read
+// saw the role is a stale read and a retryable error (run.missing). The
+// error, if any, joins every failure; use IsRetryable to decide whether to
+// retry the event.
 func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Claim) (decision.Record, error) {
 	r := e.newRun(t)
 	r.rec.RoleName = roleName
@@ -171,7 +174,8 @@ func (r *run) evaluate(ctx context.Context, roleName string, t Trigger, c Claim)
 // compliant, or whose changes are all in check mode, costs no IAM call. A
 // role that needs a write is re-read and evaluated with Evaluate, because
 // the snapshot may be minutes old and a write based on it could undo a
-// change made since.
+// change made since. The snapshot saw the role, so a NoSuchEntity on the
+// re-read is taken for staleness (a retryable error), not a deletion.
 func (e *Engine) EvaluateRole(ctx context.Context, role Role, t Trigger) (decision.Record, error) {
 	r := e.newRun(t)
 	r.rec.RoleName = role.Name

@@ -240,9 +240,8 @@ type Trigger struct {
 	EventName string // CloudTrail eventName, or "Sweep"/"Scan"
 	Actor     string // ARN of the caller (userIdentity.arn)
 	// Account is the account the event happened in (recipientAccountId).
-	// It is recorded when the role cannot be read, and lets the engine judge
-	// an event's claimed trust policy when IAM does not show the role yet
-	// (a stale read right after CreateRole).
+	// It is recorded when the role cannot be read (role-gone), so every
+	// record names its account.
 	Account   string
 	EventTime time.Time // CloudTrail eventTime
 	// ReceivedAt is when the Lambda received the event; with EventTime it

@@ -69,5 +69,6 @@
 // # Known differences
 //
 // Signatures are not verified (a SigV4 Authorization header for the iam
-// service is required). Users, groups and instance profiles are not modelled. An injected fault never changes state.
+// service is required). Users, groups and instance profiles are not
+// modelled. An injected fault never changes state.
 package iamtest
