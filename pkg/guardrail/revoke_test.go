@@ -56,6 +56,11 @@ func TestEvaluateRestoresRevocation(t *testing.T) {
 			if got := actionsOf(rec); !slices.Equal(got, tc.wantActions) {
 				t.Errorf("actions %v, want %v", got, tc.wantActions)
 			}
+			// GetRole, ListAttachedRolePolicies, GetRolePolicy, and the
+			// PutRolePolicy when one is written.
+			if want := 3 + v.srv.WriteCalls(); tc.eventTime.After(evalTime.Add(-guardrail.MaxSessionDuration)) && rec.APICalls != want {
+				t.Errorf("%d calls, want %d", rec.APICalls, want)
+			}
 			got := v.role(t, "app").InlinePolicies[guardrail.RevokePolicyName]
 			switch {
 			case tc.wantCutoff == "" && got != tc.inline:
