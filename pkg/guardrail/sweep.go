@@ -88,13 +88,7 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 			jobs = append(jobs, job{name: n})
 		}
 	} else {
-		rec, _ := e.EvaluateLockdownPolicy(ctx, opts.Trigger, "")
-		emit(rec)
-		sum.LockdownPolicy = rec.Lockdown
-		sum.APICalls += rec.APICalls
-		if rec.Outcome == decision.OutcomeError {
-			sum.Errors++
-		}
+		e.sweepLockdownPolicy(ctx, opts.Trigger, emit, &sum)
 		roles, calls, err := e.listRoles(ctx)
 		sum.ListCalls = calls
 		sum.APICalls += calls
@@ -163,6 +157,18 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 		return sum, fmt.Errorf("sweep: %w", err)
 	}
 	return sum, nil
+}
+
+// sweepLockdownPolicy checks (and restores) the lockdown policy's default
+// version before the roles, emits its record and counts it in sum.
+func (e *Engine) sweepLockdownPolicy(ctx context.Context, t Trigger, emit func(decision.Record), sum *SweepSummary) {
+	rec, _ := e.EvaluateLockdownPolicy(ctx, t, "")
+	emit(rec)
+	sum.LockdownPolicy = rec.Lockdown
+	sum.APICalls += rec.APICalls
+	if rec.Outcome == decision.OutcomeError {
+		sum.Errors++
+	}
 }
 
 func (s *SweepSummary) count(rec decision.Record) {
