@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -145,7 +146,11 @@ func (d *demo) run(ctx context.Context, enforcerBin, sweeperBin, eventsDir strin
 	fmt.Fprintln(tw, "ROLE\tCLASS\tOUTCOME\tREMOVED / REASON\tLOCKDOWN")
 	for _, rec := range d.records.since(n) {
 		if rec["msg"] == "decision" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", str(rec["role_name"]), dash(rec["class"]), str(rec["outcome"]), removed(rec), dash(rec["lockdown"]))
+			subject := str(rec["role_name"])
+			if subject == "" { // the lockdown policy's own record
+				subject = "(policy) " + path.Base(str(rec["policy_arn"]))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", subject, dash(rec["class"]), str(rec["outcome"]), removed(rec), dash(rec["lockdown"]))
 		}
 	}
 	tw.Flush()

@@ -20,7 +20,7 @@ const scanForeignTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow"
 func scanEnv(t *testing.T) (*iamtest.Server, string) {
 	srv := iamtest.NewServer()
 	t.Cleanup(srv.Close)
-	doc, err := lockdown.Document(lockdown.Config{Account: srv.Account()})
+	doc, err := lockdown.Document(lockdown.Config{Account: srv.Account(), PolicyName: "IamRoleGuardrail-Lockdown"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +84,11 @@ func TestScan(t *testing.T) {
 		t.Fatalf("scan: exit %d, stderr %s", code, stderr)
 	}
 	recs := scanRecords(t, stdout)
+	// The lockdown policy's own record (no role name) comes first.
+	if policy := recs[""]; policy["policy_arn"] != arn || policy["lockdown"] != "present" {
+		t.Errorf("lockdown policy record: %v", policy)
+	}
+	delete(recs, "")
 	if len(recs) != 3 || recs["bad"]["outcome"] != "would-change" || recs["ok"]["outcome"] != "compliant" || recs["AWSServiceRoleForX"]["outcome"] != "skipped" {
 		t.Errorf("check records: %v", recs)
 	}

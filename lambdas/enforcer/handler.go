@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,7 +21,7 @@ import (
 // satisfies it. Tests substitute failures the real engine only shows under
 // rare IAM conditions.
 type evaluator interface {
-	Evaluate(ctx context.Context, roleName string, t guardrail.Trigger, c guardrail.Claim) (decision.Record, error)
+	HandleEvent(ctx context.Context, ev guardrail.Event) (decision.Record, error)
 }
 
 // handler turns one EventBridge event into at most one engine evaluation and
@@ -82,19 +83,17 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		return nil
 	}
 
-	trigger := guardrail.Trigger{
-		EventID:    change.EventID,
-		EventName:  change.EventName,
-		Actor:      change.Actor,
-		EventTime:  change.EventTime,
-		ReceivedAt: received,
+	if slices.Contains(cloudtrail.PolicyEvents, change.EventName) && change.PolicyARN != h.cfg.LockdownPolicyARN {
+		// The rule matches these events for the lockdown policy only; any
+		// other policy's versions are not the guardrail's business.
+		h.ignore(ctx, change, received, "policy "+change.PolicyARN+" is not the lockdown policy")
+		return nil
 	}
-	claim := guardrail.Claim{
-		TrustPolicy:       change.TrustPolicy,
-		AttachedPolicyARN: change.AttachedPolicyARN,
-		DetachedPolicyARN: change.DetachedPolicyARN,
-	}
-	rec, err := h.engine.Evaluate(ctx, change.RoleName, trigger, claim)
+
+	// The decoded event goes to the engine whole: nothing is copied, so
+	// nothing (such as the account) can be lost on the way.
+	change.ReceivedAt = received
+	rec, err := h.engine.HandleEvent(ctx, change)
 	if err != nil && rec.Outcome != decision.OutcomeError {
 		// The record must say the evaluation failed even if the engine left
 		// it otherwise filled in.
@@ -109,8 +108,12 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		if guardrail.IsRetryable(err) {
 			kind = "transient"
 		}
-		return fmt.Errorf("%s failure evaluating role %s for %s event %s: %w",
-			kind, change.RoleName, change.EventName, change.EventID, err)
+		subject := "role " + change.RoleName
+		if change.RoleName == "" {
+			subject = "policy " + change.PolicyARN
+		}
+		return fmt.Errorf("%s failure evaluating %s for %s event %s: %w",
+			kind, subject, change.EventName, change.EventID, err)
 	}
 	return nil
 }

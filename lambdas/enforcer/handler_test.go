@@ -64,7 +64,13 @@ type line struct {
 	Error     string `json:"error"`
 	Lockdown  string `json:"lockdown"`
 	Lag       *int64 `json:"delivery_lag_ms"`
-	Findings  []struct {
+	Account   string `json:"account"`
+	PolicyARN string `json:"policy_arn"`
+	Actions   []struct {
+		API    string `json:"api"`
+		Result string `json:"result"`
+	} `json:"actions"`
+	Findings []struct {
 		Principal string `json:"principal"`
 		Removed   bool   `json:"removed"`
 	} `json:"findings"`
@@ -299,11 +305,12 @@ type fakeEngine struct {
 	calls int
 	role  string
 	claim guardrail.Claim
+	ev    guardrail.Event
 }
 
-func (f *fakeEngine) Evaluate(_ context.Context, role string, _ guardrail.Trigger, c guardrail.Claim) (decision.Record, error) {
+func (f *fakeEngine) HandleEvent(_ context.Context, ev guardrail.Event) (decision.Record, error) {
 	f.calls++
-	f.role, f.claim = role, c
+	f.role, f.claim, f.ev = ev.RoleName, ev.Claim(), ev
 	return f.rec, f.err
 }
 

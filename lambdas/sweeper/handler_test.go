@@ -141,7 +141,7 @@ func TestSweep2000(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := w.take(t)
-	total := 2000 + 2 // plus the guardrail's own two roles
+	total := 2000 + 2 + 1 // plus the guardrail's own two roles and the lockdown policy
 	if len(o.decisions) != total || len(o.emf) != total+1 {
 		t.Fatalf("%d decisions and %d EMF lines, want %d and %d", len(o.decisions), len(o.emf), total, total+1)
 	}
@@ -155,7 +155,7 @@ func TestSweep2000(t *testing.T) {
 		t.Errorf("%d writes on compliant roles", w.srv.WriteCalls())
 	}
 	s := o.summary
-	if s["evaluated"] != float64(total) || s["compliant"] != float64(2000) || s["skipped"] != float64(2) ||
+	if s["evaluated"] != float64(total-1) || s["compliant"] != float64(2000) || s["skipped"] != float64(2) ||
 		s["left"] != float64(0) || s["errors"] != float64(0) || s["api_calls"] != float64(calls) {
 		t.Errorf("summary %v", s)
 	}
@@ -231,8 +231,8 @@ func TestSweepTimeBudget(t *testing.T) {
 	if left == 0 || int(left) != len(roles) || o.summary["level"] != "ERROR" {
 		t.Errorf("summary %v", o.summary)
 	}
-	if got := len(o.decisions) + int(left); got != 14 {
-		t.Errorf("%d records + %v left = %d, want all 14 roles accounted for", len(o.decisions), left, got)
+	if got := len(o.decisions) + int(left); got != 14+1 {
+		t.Errorf("%d records + %v left = %d, want all 14 roles and the lockdown policy accounted for", len(o.decisions), left, got)
 	}
 }
 
@@ -249,7 +249,8 @@ func TestSweepListingFails(t *testing.T) {
 		t.Fatalf("Handle = %v", err)
 	}
 	o := w.take(t)
-	if o.summary == nil || o.summary["error"] == nil || len(o.decisions) != 0 {
+	// Only the lockdown policy's record, checked before the listing.
+	if o.summary == nil || o.summary["error"] == nil || len(o.decisions) != 1 || o.summary["lockdown_policy"] != "present" {
 		t.Errorf("summary %v, %d decisions", o.summary, len(o.decisions))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Mode says what one control (trusted access or lockdown) does.
@@ -52,6 +53,37 @@ const (
 	EnvRevokeSessions = "GUARDRAIL_REVOKE_SESSIONS"
 	// EnvMetricsNamespace is the CloudWatch namespace of the EMF counters.
 	EnvMetricsNamespace = "GUARDRAIL_METRICS_NAMESPACE"
+	// EnvLockdownExtraActions lists the operator-added actions of the
+	// lockdown document (the stack's extraDeniedActions), comma-separated,
+	// so the functions build the same document as the stack and can restore
+	// it when its default version is changed.
+	EnvLockdownExtraActions = "GUARDRAIL_LOCKDOWN_EXTRA_ACTIONS"
+	// EnvConsistencyWindow is how long after an event IAM's reads may still
+	// not show the role it names (a Go duration such as "2m"); see
+	// DefaultConsistencyWindow.
+	EnvConsistencyWindow = "GUARDRAIL_CONSISTENCY_WINDOW"
+)
+
+// DefaultConsistencyWindow bounds IAM's propagation delay: a role that
+// GetRole does not show (NoSuchEntity) this long after the event that named
+// it is taken as deleted (outcome role-gone). AWS publishes no figure: IAM
+// writes replicate from us-east-1 (IAM User Guide, "Resilience in IAM",
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/disaster-recovery-resiliency.html),
+// field reports put the delay at under a second to a few seconds and
+// sometimes over 60 s, and the guide warns that policy updates "might take a
+// few minutes" to take effect for temporary credentials
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_disable-perms.html;
+// ../shared/reference/aws-facts.md §2.7). Two minutes is twice the longest
+// delay reported and ends before Lambda's second retry of an event.
+const DefaultConsistencyWindow = 2 * time.Minute
+
+// MinConsistencyWindow and MaxConsistencyWindow bound EnvConsistencyWindow:
+// shorter would call a role that IAM still hides deleted; longer than an
+// hour would leave every event for a role that CloudFormation created and
+// rolled back failing for that long (Lambda keeps an event six hours).
+const (
+	MinConsistencyWindow = 10 * time.Second
+	MaxConsistencyWindow = time.Hour
 )
 
 // DefaultMetricsNamespace is used when EnvMetricsNamespace is unset.
@@ -83,6 +115,12 @@ type Config struct {
 	RevokeSessions bool
 	// MetricsNamespace is the CloudWatch namespace for EMF counters.
 	MetricsNamespace string
+	// LockdownExtraActions are the operator-added actions of the lockdown
+	// document (lockdown.Config.ExtraDeniedActions).
+	LockdownExtraActions []string
+	// ConsistencyWindow is how long after an event a role that IAM does not
+	// show may still be propagating (DefaultConsistencyWindow when zero).
+	ConsistencyWindow time.Duration
 }
 
 // Error reports one invalid setting. Callers can use errors.As to tell a
@@ -237,6 +275,21 @@ func ValidatePolicyARN(s string) error {
 	return nil
 }
 
+// actionRe is an IAM action as the lockdown document takes it: a service
+// prefix, a colon and an action name, '*' and '?' allowed in the name.
+var actionRe = regexp.MustCompile(`^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$`)
+
+// ValidateAction reports whether s is an IAM action ("service:Action",
+// wildcards allowed in the action part), the form of
+// EnvLockdownExtraActions items. pkg/lockdown checks the same list again
+// when it builds the document.
+func ValidateAction(s string) error {
+	if !actionRe.MatchString(s) {
+		return fmt.Errorf("%q is not an IAM action (service:Action)", s)
+	}
+	return nil
+}
+
 // ValidateMetricsNamespace reports whether s is a CloudWatch namespace a
 // customer may publish to (1-255 allowed characters, not starting with "AWS/",
 // which is reserved for AWS services).
@@ -328,6 +381,21 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.MetricsNamespace = v
 	}
 
+	c.LockdownExtraActions = list(EnvLockdownExtraActions, ValidateAction)
+
+	c.ConsistencyWindow = DefaultConsistencyWindow
+	if v := strings.TrimSpace(getenv(EnvConsistencyWindow)); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			fail(EnvConsistencyWindow, v, fmt.Errorf("%q is not a duration (e.g. 2m, 90s)", v))
+		case d < MinConsistencyWindow || d > MaxConsistencyWindow:
+			fail(EnvConsistencyWindow, v, fmt.Errorf("%q is outside %s to %s", v, MinConsistencyWindow, MaxConsistencyWindow))
+		default:
+			c.ConsistencyWindow = d
+		}
+	}
+
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid guardrail configuration: %w", errors.Join(errs...))
 	}
@@ -354,11 +422,12 @@ func splitList(s string) []string {
 // String renders the configuration on one line for start-up logs. It holds
 // no secrets: every value is an identifier an operator configured.
 func (c Config) String() string {
-	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s",
+	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] consistency_window=%s",
 		c.TrustMode, c.LockdownMode,
 		strings.Join(c.TrustedAccounts, ","), strings.Join(c.TrustedOrgIDs, ","),
 		strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
-		c.LockdownPolicyARN, c.RevokeSessions, c.MetricsNamespace)
+		c.LockdownPolicyARN, c.RevokeSessions, c.MetricsNamespace,
+		strings.Join(c.LockdownExtraActions, ","), c.ConsistencyWindow)
 }
 
 // LogValue implements slog.LogValuer so a Lambda logs its configuration once
@@ -374,6 +443,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("lockdown_policy_arn", c.LockdownPolicyARN),
 		slog.Bool("revoke_sessions", c.RevokeSessions),
 		slog.String("metrics_namespace", c.MetricsNamespace),
+		slog.Any("lockdown_extra_actions", nonNil(c.LockdownExtraActions)),
+		slog.String("consistency_window", c.ConsistencyWindow.String()),
 	)
 }
 

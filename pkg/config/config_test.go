@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const testPolicyARN = "arn:aws:iam::111122223333:policy/GuardrailLockdown"
@@ -33,6 +34,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		LockdownPolicyARN: testPolicyARN,
 		RevokeSessions:    true,
 		MetricsNamespace:  DefaultMetricsNamespace,
+		ConsistencyWindow: DefaultConsistencyWindow,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("FromEnv(defaults) = %+v, want %+v", c, want)
@@ -111,6 +113,16 @@ func TestFromEnvValid(t *testing.T) {
 				t.Errorf("MetricsNamespace = %q", c.MetricsNamespace)
 			}
 		}},
+		{"lockdown extra actions", map[string]string{EnvLockdownExtraActions: "s3:DeleteBucket, ec2:Terminate*"}, func(t *testing.T, c Config) {
+			if !reflect.DeepEqual(c.LockdownExtraActions, []string{"s3:DeleteBucket", "ec2:Terminate*"}) {
+				t.Errorf("LockdownExtraActions = %q", c.LockdownExtraActions)
+			}
+		}},
+		{"consistency window", map[string]string{EnvConsistencyWindow: "90s"}, func(t *testing.T, c Config) {
+			if c.ConsistencyWindow != 90*time.Second {
+				t.Errorf("ConsistencyWindow = %s", c.ConsistencyWindow)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +143,10 @@ func TestFromEnvInvalid(t *testing.T) {
 		wantMsg string // substring of the error text
 	}{
 		{"unknown global mode", map[string]string{EnvMode: "audit"}, EnvMode, `GUARDRAIL_MODE: "audit" is not a mode`},
+		{"window not a duration", map[string]string{EnvConsistencyWindow: "2"}, EnvConsistencyWindow, `"2" is not a duration`},
+		{"window too short", map[string]string{EnvConsistencyWindow: "1s"}, EnvConsistencyWindow, `outside 10s to 1h0m0s`},
+		{"window too long", map[string]string{EnvConsistencyWindow: "6h"}, EnvConsistencyWindow, `outside`},
+		{"extra action without service", map[string]string{EnvLockdownExtraActions: "DeleteBucket"}, EnvLockdownExtraActions, `"DeleteBucket" is not an IAM action`},
 		{"unknown trust mode", map[string]string{EnvTrustMode: "enforced"}, EnvTrustMode, `"enforced" is not a mode`},
 		{"unknown lockdown mode", map[string]string{EnvLockdownMode: "off"}, EnvLockdownMode, `"off" is not a mode`},
 		{"short account", map[string]string{EnvTrustedAccounts: "111122223333,12345"}, EnvTrustedAccounts, `GUARDRAIL_TRUSTED_ACCOUNTS: "12345" is not a 12-digit account ID`},
@@ -270,15 +286,17 @@ func TestLogValue(t *testing.T) {
 		t.Fatalf("log line %q: %v", buf.String(), err)
 	}
 	want := map[string]any{
-		"trust_mode":          "enforce",
-		"lockdown_mode":       "check",
-		"trusted_accounts":    []any{"111122223333"},
-		"trusted_org_ids":     []any{},
-		"exempt_roles":        []any{},
-		"protected_role_arns": []any{},
-		"lockdown_policy_arn": testPolicyARN,
-		"revoke_sessions":     true,
-		"metrics_namespace":   DefaultMetricsNamespace,
+		"trust_mode":             "enforce",
+		"lockdown_mode":          "check",
+		"trusted_accounts":       []any{"111122223333"},
+		"trusted_org_ids":        []any{},
+		"exempt_roles":           []any{},
+		"protected_role_arns":    []any{},
+		"lockdown_policy_arn":    testPolicyARN,
+		"revoke_sessions":        true,
+		"metrics_namespace":      DefaultMetricsNamespace,
+		"lockdown_extra_actions": []any{},
+		"consistency_window":     "2m0s",
 	}
 	if !reflect.DeepEqual(rec.Config, want) {
 		t.Errorf("logged config = %v\nwant %v", rec.Config, want)

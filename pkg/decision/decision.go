@@ -58,6 +58,13 @@ const (
 	LockdownSkipped = "skipped"
 	// LockdownFailed: the lockdown is missing and putting it in place failed.
 	LockdownFailed = "failed"
+	// LockdownRestored: the lockdown policy's default version had another
+	// document and the guardrail made the configured one the default again
+	// (records of the lockdown policy itself, PolicyARN set).
+	LockdownRestored = "restored"
+	// LockdownWouldRestore: check mode found the lockdown policy's default
+	// version changed.
+	LockdownWouldRestore = "would-restore"
 )
 
 // Action results.
@@ -164,4 +171,12 @@ type Record struct {
 	APICalls       int    `json:"api_calls"`       // IAM calls the evaluation made (SDK retries not counted)
 	Version        string `json:"version"`         // build version of the guardrail
 	Error          string `json:"error,omitempty"` // why the evaluation failed, when it did
+
+	// PolicyARN is set on the record of the lockdown policy itself (its
+	// default version checked, and restored when changed); RoleARN is then
+	// empty. PolicyBefore is the default version's document as read, and
+	// PolicyVersionAfter the version the guardrail created, if it did.
+	PolicyARN          string          `json:"policy_arn,omitempty"`
+	PolicyBefore       json.RawMessage `json:"policy_before,omitempty"`
+	PolicyVersionAfter string          `json:"policy_version_after,omitempty"`
 }

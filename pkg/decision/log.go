@@ -86,6 +86,15 @@ func (r Record) Attrs() []slog.Attr {
 	if r.Error != "" {
 		attrs = append(attrs, slog.String("error", r.Error))
 	}
+	if r.PolicyARN != "" {
+		attrs = append(attrs, slog.String("policy_arn", r.PolicyARN))
+	}
+	if len(r.PolicyBefore) > 0 {
+		attrs = append(attrs, slog.Any("policy_before", json.RawMessage(r.PolicyBefore)))
+	}
+	if r.PolicyVersionAfter != "" {
+		attrs = append(attrs, slog.String("policy_version_after", r.PolicyVersionAfter))
+	}
 	return attrs
 }
 

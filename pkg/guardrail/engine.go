@@ -45,7 +45,11 @@ type run struct {
 	calls int
 	now   time.Time
 	errs  []error
-	gone  bool // a write found the role deleted (NoSuchEntity)
+	// seen is set once a read of this invocation returned the role. From
+	// then on a NoSuchEntity about the role is IAM's eventual consistency
+	// (its read APIs are not consistent with each other), never proof that
+	// it was deleted: the evaluation fails for a retry instead (issue 19).
+	seen bool
 }
 
 func (e *Engine) newRun(t Trigger) *run {
@@ -71,13 +75,6 @@ func (e *Engine) newRun(t Trigger) *run {
 func (r *run) finish() (decision.Record, error) {
 	r.rec.DurationMS = r.e.now().Sub(r.now).Milliseconds()
 	r.rec.APICalls = r.calls
-	if r.gone {
-		// Deleted while being evaluated: what was written before is in
-		// Actions; nothing is left to protect or retry.
-		r.rec.Outcome = decision.OutcomeRoleGone
-		r.rec.Lockdown = ""
-		return r.rec, nil
-	}
 	err := errors.Join(r.errs...)
 	if err != nil {
 		r.rec.Outcome = decision.OutcomeError
@@ -113,24 +110,34 @@ func outcomeOf(actions []decision.Action) string {
 // never agree and the claimed state would be non-compliant it writes nothing
 // and returns an error wrapping ErrStaleRead (DESIGN.md §2).
 //
-// The record is always filled. A role that no longer exists is the outcome
-// "role-gone" with a nil error. The error, if any, joins every failure; use
-// IsRetryable to decide whether to retry the event.
+// The record is always filled. A role that no read of this evaluation has
+// seen is the outcome "role-gone" with a nil error once IAM's consistency
+// window after the event has passed (awaitRole); a NoSuchEntity after a read
+// saw the role is a stale read and a retryable error (run.missing). The
+// error, if any, joins every failure; use IsRetryable to decide whether to
+// retry the event.
 func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Claim) (decision.Record, error) {
 	r := e.newRun(t)
 	r.rec.RoleName = roleName
-	r.rec.Account = t.Account
 	if e.cfgErr != nil {
+		r.rec.Account = t.Account
 		r.fail(e.cfgErr)
 		return r.finish()
 	}
+	return r.evaluate(ctx, roleName, t, c)
+}
+
+// evaluate is Evaluate on a prepared run.
+func (r *run) evaluate(ctx context.Context, roleName string, t Trigger, c Claim) (decision.Record, error) {
+	e := r.e
+	r.rec.Account = t.Account
 	if roleName == "" {
 		r.fail(errors.New("evaluate: empty role name"))
 		return r.finish()
 	}
 	st, err := r.readRole(ctx, roleName)
-	if isNoSuchEntity(err) && c.TrustPolicy != "" && e.cfg.TrustMode != config.Skip {
-		st, err = r.awaitRole(ctx, roleName, c, t.Account, err)
+	if isNoSuchEntity(err) {
+		st, err = r.awaitRole(ctx, roleName, t, err)
 	}
 	if err != nil {
 		return r.readFailed(err)
@@ -156,6 +163,9 @@ func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Cla
 		return r.finish()
 	}
 	r.enforce(ctx, st, c.DetachedPolicyARN != "" && c.DetachedPolicyARN == e.cfg.LockdownPolicyARN)
+	if c.RevocationChanged {
+		r.restoreRevocation(ctx, st, t)
+	}
 	return r.finish()
 }
 
@@ -164,7 +174,8 @@ func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Cla
 // compliant, or whose changes are all in check mode, costs no IAM call. A
 // role that needs a write is re-read and evaluated with Evaluate, because
 // the snapshot may be minutes old and a write based on it could undo a
-// change made since.
+// change made since. The snapshot saw the role, so a NoSuchEntity on the
+// re-read is taken for staleness (a retryable error), not a deletion.
 func (e *Engine) EvaluateRole(ctx context.Context, role Role, t Trigger) (decision.Record, error) {
 	r := e.newRun(t)
 	r.rec.RoleName = role.Name
@@ -188,30 +199,49 @@ func (e *Engine) EvaluateRole(ctx context.Context, role Role, t Trigger) (decisi
 	tp := r.planTrust(st)
 	lp := r.planLockdown(ctx, st, false)
 	if (tp.changed() && e.cfg.TrustMode == config.Enforce) || (lp.missing() && e.cfg.LockdownMode == config.Enforce) {
-		// Fresh state before any write.
-		rec, err := e.Evaluate(ctx, role.Name, t, Claim{})
-		rec.APICalls += r.calls
-		return rec, err
+		// Fresh state before any write. The snapshot saw the role, so a
+		// NoSuchEntity now is not taken for a deletion (run.seen).
+		fresh := e.newRun(t)
+		fresh.seen = true
+		fresh.calls = r.calls
+		fresh.rec.RoleName = role.Name
+		return fresh.evaluate(ctx, role.Name, t, Claim{})
 	}
 	r.applyTrust(ctx, st, tp)
 	r.applyLockdown(ctx, st, lp)
 	return r.finish()
 }
 
-// readFailed records a failed read: NoSuchEntity means the role is gone
-// (a normal outcome), anything else is an error.
+// readFailed records a failed read: NoSuchEntity from reads that never saw
+// the role means it is gone (a normal outcome); after a read saw it, it is
+// staleness (missing); anything else is an error.
 func (r *run) readFailed(err error) (decision.Record, error) {
-	if isNoSuchEntity(err) {
+	if isNoSuchEntity(err) && !r.seen {
 		r.rec.Outcome = decision.OutcomeRoleGone
 		r.rec.Lockdown = ""
 		r.rec.Principals, r.rec.Findings, r.rec.Actions = nil, nil, nil
 		return r.finish()
+	}
+	if isNoSuchEntity(err) {
+		err = r.missing(err)
 	}
 	r.fail(err)
 	return r.finish()
 }
 
 func isNoSuchEntity(err error) bool { return errorCode(err) == "NoSuchEntity" }
+
+// missing turns a NoSuchEntity about a role that this invocation has
+// already read into a retryable staleness error: IAM's read APIs are not
+// consistent with each other, so one of them may answer NoSuchEntity for a
+// role another has just returned (IAM User Guide, troubleshooting, "Changes
+// that I make are not always immediately visible"). Lambda retries the
+// event; if the role really was deleted, the retry's first read does not
+// see it and records role-gone (issue 19, defect 1).
+func (r *run) missing(err error) error {
+	r.rec.ReadConsistent = false
+	return fmt.Errorf("role %s was read in this evaluation, so this NoSuchEntity is a stale read, not a deletion: %w: %w", r.rec.RoleName, ErrStaleRead, err)
+}
 
 // describe copies the role's identity into the record.
 func (r *run) describe(st *state) {
@@ -310,6 +340,7 @@ func (r *run) readRole(ctx context.Context, name string) (*state, error) {
 	if err := st.parseARN(); err != nil {
 		return nil, err
 	}
+	r.seen = true
 	return st, nil
 }
 
@@ -317,9 +348,19 @@ func (r *run) readRole(ctx context.Context, name string) (*state, error) {
 func (r *run) readAttached(ctx context.Context, st *state) error {
 	var arns []string
 	in := &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(st.name)}
-	for {
+	for retry := 0; ; {
 		r.calls++
 		out, err := r.e.client.ListAttachedRolePolicies(ctx, in)
+		if isNoSuchEntity(err) && r.seen && retry < len(r.e.backoff) {
+			// GetRole saw the role: this list is stale. Start over.
+			r.rec.StaleReads++
+			if err := r.e.sleep(ctx, r.e.backoff[retry]); err != nil {
+				return fmt.Errorf("list attached policies of role %s: wait for consistent read: %w", st.name, err)
+			}
+			retry++
+			arns, in.Marker = nil, nil
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("list attached policies of role %s: %w", st.name, err)
 		}
@@ -456,35 +497,75 @@ func (r *run) converge(ctx context.Context, st *state, c Claim) (bool, error) {
 	return true, nil
 }
 
-// awaitRole handles a role that an event says it created or changed but
-// that GetRole does not show (NoSuchEntity): right after CreateRole, IAM's
-// eventual consistency can hide the new role. It re-reads with the stale-read
-// backoff. If the role never appears, it was deleted (role-gone) unless the
-// claimed trust policy would have been restricted: then the role may be live
-// and exposed, so ErrStaleRead is returned for a retry, failing closed when
-// the account needed to judge the claim is unknown.
-func (r *run) awaitRole(ctx context.Context, name string, c Claim, account string, gone error) (*state, error) {
-	for _, d := range r.e.backoff {
+// rolePollInterval is the wait between re-reads of a role that IAM does not
+// show yet, after the stale-read backoff is used up.
+const rolePollInterval = 5 * time.Second
+
+// waitMargin is the time an invocation keeps, before its deadline, to
+// evaluate a role that appeared at the last re-read and to log the record.
+const waitMargin = 5 * time.Second
+
+// awaitRole handles a role an IAM event names that GetRole does not show
+// (NoSuchEntity), from reads that never saw it. Right after CreateRole (or
+// any change) IAM's eventual consistency can hide a role that exists, and
+// CloudFormation rollbacks create and delete roles within seconds. Whatever
+// the event claimed, the role is taken as deleted (role-gone, returned as
+// the gone error) once IAM's consistency window, measured from the event
+// time, has passed: at once for an event delivered late, after re-reads
+// with backoff for a fresh one. A fresh event waits at most until waitMargin
+// before the invocation's deadline; if the window has not passed by then,
+// ErrStaleRead is returned, Lambda retries the event later, and that retry
+// decides. The sweeper remains the backstop for a role the window misjudged.
+// Sweeps and scans have no event to wait for: role-gone at once.
+func (r *run) awaitRole(ctx context.Context, name string, t Trigger, gone error) (*state, error) {
+	if !slices.Contains(EventNames, t.EventName) {
+		return nil, gone
+	}
+	// Without an event time the event's age is unknown: it is taken as
+	// fresh (failing closed), from its receipt or this evaluation.
+	from := t.EventTime
+	if from.IsZero() {
+		from = t.ReceivedAt
+	}
+	if from.IsZero() {
+		from = r.now
+	}
+	until := from.Add(r.e.window)
+	limit := until
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-waitMargin).Before(limit) {
+		limit = dl.Add(-waitMargin)
+	}
+	var waited time.Duration
+	for i := 0; ; i++ {
+		// The clock, or the time waited if that is later (a clock that
+		// stands still must not make the wait endless).
+		now := r.e.now()
+		if w := r.now.Add(waited); w.After(now) {
+			now = w
+		}
+		if !now.Before(until) {
+			return nil, gone
+		}
+		if !now.Before(limit) {
+			r.rec.ReadConsistent = false
+			return nil, fmt.Errorf("role %s: not found in %d reads, but its event of %s is inside IAM's consistency window of %s and the invocation has no time left to wait it out: %w",
+				name, i+1, from.UTC().Format(time.RFC3339), r.e.window, ErrStaleRead)
+		}
+		d := rolePollInterval
+		if i < len(r.e.backoff) {
+			d = r.e.backoff[i]
+		}
+		d = min(d, limit.Sub(now))
 		r.rec.StaleReads++
 		if err := r.e.sleep(ctx, d); err != nil {
 			return nil, fmt.Errorf("role %s: wait for consistent read: %w", name, err)
 		}
+		waited += d
 		st, err := r.readRole(ctx, name)
 		if !isNoSuchEntity(err) {
 			return st, err
 		}
 	}
-	r.rec.ReadConsistent = false
-	stale := fmt.Errorf("role %s: not found in %d reads, but the event set its trust policy: %w", name, len(r.e.backoff)+1, ErrStaleRead)
-	claimed, err := policy.Parse([]byte(c.TrustPolicy))
-	if err != nil {
-		return nil, stale
-	}
-	res, err := trust.Restrict(claimed, trust.Zone{Account: account, TrustedAccounts: r.e.cfg.TrustedAccounts, TrustedOrgIDs: r.e.cfg.TrustedOrgIDs})
-	if err != nil || res.Changed {
-		return nil, stale
-	}
-	return nil, gone
 }
 
 // trustPlan is the trust control's verdict on a role.
@@ -549,9 +630,7 @@ func (r *run) applyTrust(ctx context.Context, st *state, p trustPlan) {
 		RoleName: aws.String(st.name), PolicyDocument: aws.String(string(after)),
 	})
 	if isNoSuchEntity(err) {
-		r.action(decision.ControlTrust, "UpdateAssumeRolePolicy", "", decision.ResultFailed, err.Error())
-		r.gone = true
-		return
+		err = r.missing(err)
 	}
 	if err != nil {
 		err = fmt.Errorf("update trust policy of role %s: %w", st.name, err)
@@ -575,17 +654,30 @@ func (r *run) applyTrust(ctx context.Context, st *state, p trustPlan) {
 	// a session the removed principal started while the evaluation ran, up
 	// to the moment the restricted policy was saved, is revoked too; the
 	// role's legitimate users only need to assume it again.
-	before := r.e.now().UTC().Add(time.Second - 1).Truncate(time.Second)
-	doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":%q,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q}}}]}`,
-		RevokePolicyName, before.Format(time.RFC3339))
+	r.putRevocation(ctx, st, ceilSecond(r.e.now()))
+}
+
+// ceilSecond rounds t up to the second, in UTC: the revocation's
+// aws:TokenIssueTime has second precision, and rounding down could spare a
+// session issued in the same second.
+func ceilSecond(t time.Time) time.Time {
+	return t.UTC().Add(time.Second - 1).Truncate(time.Second)
+}
+
+// revocationDocument is the RevokePolicyName document for a cut-off.
+func revocationDocument(before time.Time) string {
+	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":%q,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q}}}]}`,
+		RevokePolicyName, before.UTC().Format(time.RFC3339))
+}
+
+// putRevocation writes RevokePolicyName with cut-off before and records it.
+func (r *run) putRevocation(ctx context.Context, st *state, before time.Time) {
 	r.calls++
-	_, err = r.e.client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-		RoleName: aws.String(st.name), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
+	_, err := r.e.client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+		RoleName: aws.String(st.name), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(revocationDocument(before)),
 	})
 	if isNoSuchEntity(err) {
-		r.action(decision.ControlTrust, "PutRolePolicy", RevokePolicyName, decision.ResultFailed, err.Error())
-		r.gone = true
-		return
+		err = r.missing(err)
 	}
 	if err != nil {
 		err = fmt.Errorf("revoke older sessions of role %s: %w", st.name, err)
@@ -616,9 +708,6 @@ func (r *run) planLockdown(ctx context.Context, st *state, force bool) lockdownP
 	if cfg.LockdownMode == config.Skip {
 		return lockdownPlan{skip: true}
 	}
-	if cfg.LockdownPolicyARN == "" {
-		return lockdownPlan{err: fmt.Errorf("lockdown mode is %s but no lockdown policy ARN is configured (%s)", cfg.LockdownMode, config.EnvLockdownPolicyARN)}
-	}
 	if force {
 		return lockdownPlan{}
 	}
@@ -637,13 +726,9 @@ func (r *run) planLockdown(ctx context.Context, st *state, force bool) lockdownP
 	if err != nil {
 		return lockdownPlan{err: err}
 	}
-	want, err := r.lockdownDocument(ctx)
-	if err != nil {
-		return lockdownPlan{err: err}
-	}
 	// An inline policy that merely carries the name, with another document,
 	// is no lockdown: it is replaced.
-	if got, err := policy.Parse([]byte(raw)); err == nil && policy.Equivalent(got, want) {
+	if got, err := policy.Parse([]byte(raw)); err == nil && policy.Equivalent(got, r.e.lockdown.doc) {
 		return lockdownPlan{present: decision.LockdownInline}
 	}
 	return lockdownPlan{}
@@ -691,10 +776,9 @@ func (r *run) applyLockdown(ctx context.Context, st *state, p lockdownPlan) {
 		r.putInlineLockdown(ctx, st)
 		return
 	case isNoSuchEntity(err):
-		if r.roleDeleted(ctx, st) {
-			r.action(decision.ControlLockdown, "AttachRolePolicy", arnLockdown, decision.ResultFailed, err.Error())
-			r.gone = true
-			return
+		if gone := r.roleDeleted(ctx, st); gone != nil {
+			err = r.missing(gone)
+			break
 		}
 		err = fmt.Errorf("%w: %s: %w", ErrLockdownPolicyMissing, arnLockdown, err)
 	}
@@ -705,11 +789,15 @@ func (r *run) applyLockdown(ctx context.Context, st *state, p lockdownPlan) {
 }
 
 // roleDeleted tells apart the two NoSuchEntity causes of AttachRolePolicy:
-// the role was deleted meanwhile (a normal outcome, nothing to retry), or
-// the lockdown policy does not exist (a deployment error).
-func (r *run) roleDeleted(ctx context.Context, st *state) bool {
+// the role is not visible (returned: staleness, since this evaluation read
+// the role, or a deletion that the retry will record) or the lockdown policy
+// does not exist (nil: a deployment error).
+func (r *run) roleDeleted(ctx context.Context, st *state) error {
 	_, err := r.readRole(ctx, st.name)
-	return isNoSuchEntity(err)
+	if isNoSuchEntity(err) {
+		return err
+	}
+	return nil
 }
 
 func (r *run) putInlineLockdown(ctx context.Context, st *state) {
@@ -718,24 +806,12 @@ func (r *run) putInlineLockdown(ctx context.Context, st *state) {
 		r.action(decision.ControlLockdown, "PutRolePolicy", lockdown.PolicyName, decision.ResultFailed, err.Error())
 		r.fail(err)
 	}
-	doc, err := r.lockdownDocument(ctx)
-	if err != nil {
-		fail(err)
-		return
-	}
-	body, err := doc.MarshalJSON()
-	if err != nil {
-		fail(fmt.Errorf("marshal lockdown document: %w", err))
-		return
-	}
 	r.calls++
-	_, err = r.e.client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-		RoleName: aws.String(st.name), PolicyName: aws.String(lockdown.PolicyName), PolicyDocument: aws.String(string(body)),
+	_, err := r.e.client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+		RoleName: aws.String(st.name), PolicyName: aws.String(lockdown.PolicyName), PolicyDocument: aws.String(string(r.e.lockdown.raw)),
 	})
 	if isNoSuchEntity(err) {
-		r.action(decision.ControlLockdown, "PutRolePolicy", lockdown.PolicyName, decision.ResultFailed, err.Error())
-		r.gone = true
-		return
+		err = r.missing(err)
 	}
 	if err != nil {
 		fail(fmt.Errorf("put inline lockdown policy on role %s: %w", st.name, err))

@@ -27,14 +27,18 @@ import (
 
 // IAM is the part of the IAM API the engine calls; *iam.Client satisfies it.
 // Keeping it this small documents exactly which permissions the guardrail's
-// roles need (and nothing else: no Delete*, no Detach*).
+// roles need (and nothing else: no Detach*, no Delete* but
+// DeletePolicyVersion, which frees a slot of the lockdown policy's five
+// versions for its restore).
 type IAM interface {
 	GetRole(ctx context.Context, in *iam.GetRoleInput, optFns ...func(*iam.Options)) (*iam.GetRoleOutput, error)
 	ListAttachedRolePolicies(ctx context.Context, in *iam.ListAttachedRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error)
 	ListRolePolicies(ctx context.Context, in *iam.ListRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
 	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, optFns ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
-	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, optFns ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
+	ListPolicyVersions(ctx context.Context, in *iam.ListPolicyVersionsInput, optFns ...func(*iam.Options)) (*iam.ListPolicyVersionsOutput, error)
 	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, optFns ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
+	CreatePolicyVersion(ctx context.Context, in *iam.CreatePolicyVersionInput, optFns ...func(*iam.Options)) (*iam.CreatePolicyVersionOutput, error)
+	DeletePolicyVersion(ctx context.Context, in *iam.DeletePolicyVersionInput, optFns ...func(*iam.Options)) (*iam.DeletePolicyVersionOutput, error)
 	GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
 	UpdateAssumeRolePolicy(ctx context.Context, in *iam.UpdateAssumeRolePolicyInput, optFns ...func(*iam.Options)) (*iam.UpdateAssumeRolePolicyOutput, error)
 	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
@@ -112,8 +116,13 @@ func Start(ctx context.Context, getenv func(string) string, log *slog.Logger, ve
 		log.Error("cannot build the IAM client, not starting", "error", err.Error(), "version", version)
 		return nil, config.Config{}, err
 	}
+	e := New(client, cfg, WithVersion(version))
+	if e.cfgErr != nil {
+		log.Error("invalid configuration, not starting", "error", e.cfgErr.Error(), "version", version)
+		return nil, config.Config{}, fmt.Errorf("configuration: %w", e.cfgErr)
+	}
 	log.Info("configuration", "config", cfg, "version", version)
-	return New(client, cfg, WithVersion(version)), cfg, nil
+	return e, cfg, nil
 }
 
 // DefaultStaleReadBackoff is how long the engine waits before each re-read
@@ -134,10 +143,15 @@ type Engine struct {
 	now     func() time.Time
 	backoff []time.Duration
 	sleep   func(ctx context.Context, d time.Duration) error
+	// window is IAM's consistency window (cfg.ConsistencyWindow).
+	window time.Duration
 
-	lockdownDoc lockdownCache
-	// cfgErr is set when cfg cannot be applied safely (an unknown mode);
-	// every evaluation then fails with it instead of guessing a mode.
+	// lockdown is the document the lockdown policy must hold, built from
+	// the configuration (LockdownConfig); unset when the control is off.
+	lockdown lockdownDocument
+	// cfgErr is set when cfg cannot be applied safely (an unknown mode, a
+	// lockdown document that cannot be built); every evaluation then fails
+	// with it instead of guessing.
 	cfgErr error
 }
 
@@ -151,6 +165,12 @@ func WithVersion(v string) Option { return func(e *Engine) { e.version = v } }
 // policy's aws:TokenIssueTime) and durations; tests use it for exact records.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
+// WithSleep replaces the engine's wait between re-reads (a timer bounded by
+// the context); tests use it to let time pass without waiting.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(e *Engine) { e.sleep = sleep }
+}
+
 // WithStaleReadBackoff replaces DefaultStaleReadBackoff: one wait before each
 // re-read, so the number of re-reads is len(b). Tests use short waits.
 func WithStaleReadBackoff(b []time.Duration) Option {
@@ -159,8 +179,11 @@ func WithStaleReadBackoff(b []time.Duration) Option {
 
 // New returns an engine that talks to IAM through client (normally from
 // NewIAMClient) and applies cfg, which must come from config.FromEnv (or be
-// equally valid): an empty LockdownPolicyARN with the lockdown control on is
-// reported as an error on every evaluation rather than guessed.
+// equally valid): an invalid mode, or a lockdown policy ARN from which no
+// lockdown document can be built while the lockdown control is on, is
+// reported as an error on every evaluation rather than guessed (Start
+// refuses to start with it). A zero cfg.ConsistencyWindow means
+// config.DefaultConsistencyWindow.
 func New(client IAM, cfg config.Config, opts ...Option) *Engine {
 	e := &Engine{
 		client:  client,
@@ -173,7 +196,18 @@ func New(client IAM, cfg config.Config, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
+	e.window = cfg.ConsistencyWindow
+	if e.window <= 0 {
+		e.window = config.DefaultConsistencyWindow
+	}
 	e.cfgErr = checkModes(cfg)
+	if e.cfgErr == nil && cfg.LockdownMode != config.Skip {
+		if cfg.LockdownPolicyARN == "" {
+			e.cfgErr = fmt.Errorf("lockdown mode is %s but no lockdown policy ARN is configured (%s)", cfg.LockdownMode, config.EnvLockdownPolicyARN)
+		} else if e.lockdown, e.cfgErr = buildLockdown(cfg); e.cfgErr != nil {
+			e.cfgErr = fmt.Errorf("invalid engine configuration: %w; nothing evaluated or written", e.cfgErr)
+		}
+	}
 	return e
 }
 
@@ -206,9 +240,8 @@ type Trigger struct {
 	EventName string // CloudTrail eventName, or "Sweep"/"Scan"
 	Actor     string // ARN of the caller (userIdentity.arn)
 	// Account is the account the event happened in (recipientAccountId).
-	// It is recorded when the role cannot be read, and lets the engine judge
-	// an event's claimed trust policy when IAM does not show the role yet
-	// (a stale read right after CreateRole).
+	// It is recorded when the role cannot be read (role-gone), so every
+	// record names its account.
 	Account   string
 	EventTime time.Time // CloudTrail eventTime
 	// ReceivedAt is when the Lambda received the event; with EventTime it
@@ -229,6 +262,10 @@ type Claim struct {
 	AttachedPolicyARN string
 	// DetachedPolicyARN is the policy a DetachRolePolicy event detached.
 	DetachedPolicyARN string
+	// RevocationChanged says the event deleted or rewrote the
+	// RevokePolicyName inline policy (DeleteRolePolicy, PutRolePolicy):
+	// the engine restores it (restoreRevocation).
+	RevocationChanged bool
 }
 
 // Role is a role already read, as GetAccountAuthorizationDetails returns it,

@@ -3,67 +3,283 @@ package guardrail
 import (
 	"context"
 	"fmt"
-	"sync"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/decision"
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
 	"github.com/iamguardrail/guardrail/pkg/policy"
 )
 
-// lockdownTTL bounds how long a fetched lockdown document is reused. The
-// stack may publish a new default version; a warm Lambda picks it up within
-// this time. The document is only needed for the inline fallback, so the
-// cache mostly saves calls during a sweep.
-const lockdownTTL = 5 * time.Minute
+// maxPolicyVersions is IAM's limit of versions per managed policy (IAM
+// quotas page, "Versions of a managed policy": 5; CreatePolicyVersion
+// answers LimitExceeded beyond it, IAM API reference, CreatePolicyVersion).
+const maxPolicyVersions = 5
 
-// lockdownCache holds the managed lockdown policy's default version.
-type lockdownCache struct {
-	mu      sync.Mutex
-	arn     string
-	doc     *policy.Document
-	fetched time.Time
+// LockdownConfig returns the pkg/lockdown configuration the deployment's
+// lockdown policy was built from, as the functions know it: partition,
+// account and name from the policy's ARN (the stack creates it at path "/"),
+// the stack's name prefix, the exemptions and the operator-added actions
+// from the environment. The engine builds the expected lockdown document
+// from it, so this is the one place to extend when pkg/lockdown gains an
+// input; the stack must pass every input to the functions, or the restore
+// would write a document that differs from the deployed one.
+func LockdownConfig(cfg config.Config) (lockdown.Config, error) {
+	a, err := arn.Parse(cfg.LockdownPolicyARN)
+	if err != nil || a.Service != "iam" || !strings.HasPrefix(a.Resource, "policy/") {
+		return lockdown.Config{}, fmt.Errorf("lockdown policy ARN %q is not a managed policy ARN", cfg.LockdownPolicyARN)
+	}
+	name := strings.TrimPrefix(a.Resource, "policy/")
+	if strings.Contains(name, "/") {
+		return lockdown.Config{}, fmt.Errorf("lockdown policy %s is not at path \"/\", where the stack creates it", cfg.LockdownPolicyARN)
+	}
+	return lockdown.Config{
+		Partition: a.Partition, Account: a.AccountID, NamePrefix: lockdown.DefaultNamePrefix, PolicyName: name,
+		ExtraDeniedActions: cfg.LockdownExtraActions, ExemptRoles: cfg.ExemptRoles,
+	}, nil
 }
 
-// lockdownDocument returns the managed lockdown policy's current document
-// (GetPolicy for the default version, then GetPolicyVersion), so the inline
-// fallback is exactly the document the managed policy holds and an existing
-// inline copy can be compared with it.
-func (r *run) lockdownDocument(ctx context.Context) (*policy.Document, error) {
-	e := r.e
-	c := &e.lockdownDoc
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	arn := e.cfg.LockdownPolicyARN
-	if c.doc != nil && c.arn == arn && e.now().Sub(c.fetched) < lockdownTTL {
-		return c.doc, nil
-	}
-	r.calls++
-	p, err := e.client.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
+// lockdownDocument is the document the lockdown policy must hold: built
+// once, by New, with pkg/lockdown from LockdownConfig.
+type lockdownDocument struct {
+	raw []byte
+	doc *policy.Document
+}
+
+func buildLockdown(cfg config.Config) (lockdownDocument, error) {
+	lc, err := LockdownConfig(cfg)
 	if err != nil {
-		if isNoSuchEntity(err) {
-			return nil, fmt.Errorf("get lockdown policy %s: %w: %w", arn, ErrLockdownPolicyMissing, err)
+		return lockdownDocument{}, err
+	}
+	raw, err := lockdown.Document(lc)
+	if err != nil {
+		return lockdownDocument{}, fmt.Errorf("build the lockdown document: %w", err)
+	}
+	doc, err := policy.Parse(raw)
+	if err != nil {
+		return lockdownDocument{}, fmt.Errorf("parse the lockdown document: %w", err)
+	}
+	return lockdownDocument{raw: raw, doc: doc}, nil
+}
+
+// EvaluateLockdownPolicy compares the lockdown policy's default version with
+// the document pkg/lockdown builds for the configuration (semantically, as
+// IAM may normalise what it stores) and, in enforce mode, restores it: a new
+// version set as default, after deleting the oldest non-default version when
+// the policy already has the five IAM allows. The enforcer calls it for
+// CreatePolicyVersion, SetDefaultPolicyVersion and DeletePolicyVersion on the
+// lockdown policy; the sweeper on every run. claimedDefault is the version
+// the event says it made the default ("" for none): a read that shows an
+// older default is IAM's eventual consistency, re-read with backoff, and
+// ErrStaleRead when it persists (the stale copy would look compliant).
+//
+// Calls: ListPolicyVersions and GetPolicyVersion when compliant; then
+// DeletePolicyVersion (only at five versions) and CreatePolicyVersion.
+func (e *Engine) EvaluateLockdownPolicy(ctx context.Context, t Trigger, claimedDefault string) (decision.Record, error) {
+	r := e.newRun(t)
+	r.rec.PolicyARN = e.cfg.LockdownPolicyARN
+	if a, err := arn.Parse(e.cfg.LockdownPolicyARN); err == nil {
+		r.rec.Account = a.AccountID
+	}
+	if e.cfgErr != nil {
+		r.fail(e.cfgErr)
+		return r.finish()
+	}
+	if e.cfg.LockdownMode == config.Skip {
+		r.rec.Outcome, r.rec.Lockdown = decision.OutcomeSkipped, decision.LockdownSkipped
+		return r.finish()
+	}
+	versions, def, err := r.readLockdownDefault(ctx, t, claimedDefault)
+	if err != nil {
+		r.rec.Lockdown = decision.LockdownFailed
+		r.fail(err)
+		return r.finish()
+	}
+	r.rec.PolicyBefore = mustJSON(def.doc)
+	if policy.Equivalent(def.doc, e.lockdown.doc) {
+		r.rec.Lockdown = decision.LockdownPresent
+		return r.finish()
+	}
+	r.rec.Findings = append(r.rec.Findings, decision.Finding{Control: decision.ControlLockdown, Policy: e.cfg.LockdownPolicyARN,
+		Reason: fmt.Sprintf("default version %s is not the configured lockdown document", def.id)})
+	r.restoreLockdownPolicy(ctx, versions, def.id)
+	return r.finish()
+}
+
+type defaultVersion struct {
+	id  string
+	doc *policy.Document
+}
+
+// readLockdownDefault lists the lockdown policy's versions and reads the
+// default one, re-reading while the default is older than the version the
+// event claims it set.
+func (r *run) readLockdownDefault(ctx context.Context, t Trigger, claimed string) ([]types.PolicyVersion, defaultVersion, error) {
+	arnL := r.e.cfg.LockdownPolicyARN
+	for i := 0; ; i++ {
+		versions, err := r.listPolicyVersions(ctx)
+		if err != nil {
+			return nil, defaultVersion{}, err
 		}
-		return nil, fmt.Errorf("get lockdown policy %s: %w", arn, err)
+		i0 := slices.IndexFunc(versions, func(v types.PolicyVersion) bool { return v.IsDefaultVersion })
+		if i0 < 0 {
+			return nil, defaultVersion{}, fmt.Errorf("lockdown policy %s: no default version listed", arnL)
+		}
+		cur := versions[i0]
+		if claimed == "" || aws.ToString(cur.VersionId) == claimed || supersedes(cur, t.EventTime) {
+			doc, err := r.policyVersion(ctx, aws.ToString(cur.VersionId))
+			return versions, defaultVersion{id: aws.ToString(cur.VersionId), doc: doc}, err
+		}
+		r.rec.StaleReads++
+		if i == len(r.e.backoff) {
+			r.rec.ReadConsistent = false
+			return nil, defaultVersion{}, fmt.Errorf("lockdown policy %s: the event set version %s as default, the reads show %s: %w",
+				arnL, claimed, aws.ToString(cur.VersionId), ErrStaleRead)
+		}
+		if err := r.e.sleep(ctx, r.e.backoff[i]); err != nil {
+			return nil, defaultVersion{}, fmt.Errorf("lockdown policy %s: wait for consistent read: %w", arnL, err)
+		}
 	}
-	if p.Policy == nil || p.Policy.DefaultVersionId == nil {
-		return nil, fmt.Errorf("get lockdown policy %s: no default version in the response", arn)
+}
+
+// supersedes reports whether version v was created after the event: the
+// event's claimed default was replaced since (by the guardrail's own
+// restore, or by a later change with its own event), so the read is not
+// stale. CreateDate has second precision, hence the strict comparison with
+// the event time truncated to the second.
+func supersedes(v types.PolicyVersion, eventTime time.Time) bool {
+	return !eventTime.IsZero() && v.CreateDate != nil && v.CreateDate.After(eventTime.Truncate(time.Second))
+}
+
+func (r *run) listPolicyVersions(ctx context.Context) ([]types.PolicyVersion, error) {
+	arnL := r.e.cfg.LockdownPolicyARN
+	var out []types.PolicyVersion
+	in := &iam.ListPolicyVersionsInput{PolicyArn: aws.String(arnL)}
+	for {
+		r.calls++
+		page, err := r.e.client.ListPolicyVersions(ctx, in)
+		if err != nil {
+			if isNoSuchEntity(err) {
+				return nil, fmt.Errorf("list versions of lockdown policy %s: %w: %w", arnL, ErrLockdownPolicyMissing, err)
+			}
+			return nil, fmt.Errorf("list versions of lockdown policy %s: %w", arnL, err)
+		}
+		out = append(out, page.Versions...)
+		if !page.IsTruncated || page.Marker == nil {
+			return out, nil
+		}
+		in.Marker = page.Marker
 	}
+}
+
+func (r *run) policyVersion(ctx context.Context, id string) (*policy.Document, error) {
+	arnL := r.e.cfg.LockdownPolicyARN
 	r.calls++
-	v, err := e.client.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: p.Policy.DefaultVersionId})
+	v, err := r.e.client.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arnL), VersionId: aws.String(id)})
 	if err != nil {
-		return nil, fmt.Errorf("get lockdown policy %s version %s: %w", arn, aws.ToString(p.Policy.DefaultVersionId), err)
+		return nil, fmt.Errorf("get lockdown policy %s version %s: %w", arnL, id, err)
 	}
 	if v.PolicyVersion == nil || v.PolicyVersion.Document == nil {
-		return nil, fmt.Errorf("get lockdown policy %s version %s: no document in the response", arn, aws.ToString(p.Policy.DefaultVersionId))
+		return nil, fmt.Errorf("get lockdown policy %s version %s: no document in the response", arnL, id)
 	}
-	// GetPolicyVersion returns the document URL-encoded (RFC 3986); Parse
-	// decodes it.
+	// The document arrives URL-encoded (RFC 3986); Parse decodes it.
 	doc, err := policy.Parse([]byte(aws.ToString(v.PolicyVersion.Document)))
 	if err != nil {
-		return nil, fmt.Errorf("parse lockdown policy %s version %s: %w", arn, aws.ToString(p.Policy.DefaultVersionId), err)
+		return nil, fmt.Errorf("parse lockdown policy %s version %s: %w", arnL, id, err)
 	}
-	c.arn, c.doc, c.fetched = arn, doc, e.now()
 	return doc, nil
+}
+
+// restoreLockdownPolicy makes the configured document the default version
+// again, deleting the oldest non-default version first when the policy has
+// IAM's maximum of five.
+func (r *run) restoreLockdownPolicy(ctx context.Context, versions []types.PolicyVersion, tampered string) {
+	arnL := r.e.cfg.LockdownPolicyARN
+	var drop string
+	if len(versions) >= maxPolicyVersions {
+		drop = oldestNonDefault(versions)
+	}
+	if r.e.cfg.LockdownMode != config.Enforce {
+		r.rec.Lockdown = decision.LockdownWouldRestore
+		if drop != "" {
+			r.action(decision.ControlLockdown, "DeletePolicyVersion", drop, decision.ResultWould, "")
+		}
+		r.action(decision.ControlLockdown, "CreatePolicyVersion", arnL, decision.ResultWould, "")
+		return
+	}
+	fail := func(api, target string, err error) {
+		r.rec.Lockdown = decision.LockdownFailed
+		r.action(decision.ControlLockdown, api, target, decision.ResultFailed, err.Error())
+		r.fail(err)
+	}
+	if drop != "" {
+		r.calls++
+		_, err := r.e.client.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: aws.String(arnL), VersionId: aws.String(drop)})
+		if err != nil && !isNoSuchEntity(err) { // already gone: the slot is free
+			fail("DeletePolicyVersion", drop, fmt.Errorf("delete version %s of lockdown policy %s: %w", drop, arnL, err))
+			return
+		}
+		r.action(decision.ControlLockdown, "DeletePolicyVersion", drop, decision.ResultDone, "")
+	}
+	r.calls++
+	out, err := r.e.client.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{
+		PolicyArn: aws.String(arnL), PolicyDocument: aws.String(string(r.e.lockdown.raw)), SetAsDefault: true,
+	})
+	if err != nil {
+		fail("CreatePolicyVersion", arnL, fmt.Errorf("restore lockdown policy %s: %w", arnL, err))
+		return
+	}
+	r.rec.Lockdown = decision.LockdownRestored
+	r.action(decision.ControlLockdown, "CreatePolicyVersion", arnL, decision.ResultDone, "")
+	if out.PolicyVersion != nil {
+		r.rec.PolicyVersionAfter = aws.ToString(out.PolicyVersion.VersionId)
+	}
+	if tampered != drop {
+		r.undo(fmt.Sprintf("aws iam set-default-policy-version --policy-arn %s --version-id %s", arnL, tampered))
+	}
+}
+
+// oldestNonDefault returns the non-default version created first (by
+// CreateDate, then by version number, which IAM never reuses).
+func oldestNonDefault(versions []types.PolicyVersion) string {
+	var best *types.PolicyVersion
+	for i := range versions {
+		v := &versions[i]
+		if v.IsDefaultVersion {
+			continue
+		}
+		if best == nil || olderVersion(v, best) {
+			best = v
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return aws.ToString(best.VersionId)
+}
+
+func olderVersion(a, b *types.PolicyVersion) bool {
+	ta, tb := aws.ToTime(a.CreateDate), aws.ToTime(b.CreateDate)
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	return versionNumber(aws.ToString(a.VersionId)) < versionNumber(aws.ToString(b.VersionId))
+}
+
+// versionNumber is N of a version ID "vN" (or "vN.suffix"), -1 if none.
+func versionNumber(id string) int {
+	s, _, _ := strings.Cut(strings.TrimPrefix(id, "v"), ".")
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
 }

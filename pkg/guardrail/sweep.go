@@ -53,8 +53,12 @@ type SweepSummary struct {
 	Left        int      `json:"left"`         // not evaluated: deadline reached or cancelled
 	LeftRoles   []string `json:"left_roles"`   // names of the roles left
 	ListCalls   int      `json:"list_calls"`   // GetAccountAuthorizationDetails pages
-	APICalls    int      `json:"api_calls"`    // every IAM call, listing included
-	DurationMS  int64    `json:"duration_ms"`  // wall time of the sweep
+	// LockdownPolicy is the lockdown state of the lockdown policy itself
+	// (present, restored, would-restore, failed, skipped), checked first
+	// on every full sweep; "" when the sweep named its roles.
+	LockdownPolicy string `json:"lockdown_policy"`
+	APICalls       int    `json:"api_calls"`   // every IAM call, listing included
+	DurationMS     int64  `json:"duration_ms"` // wall time of the sweep
 }
 
 // Sweep evaluates every role of the account (or opts.RoleNames) and calls
@@ -63,6 +67,10 @@ type SweepSummary struct {
 // GetAccountAuthorizationDetails, which returns each role's trust policy,
 // managed and inline policies: a compliant role costs no further call, and
 // 2,000 compliant roles cost 2 calls (EvaluateRole).
+//
+// A full sweep first checks the lockdown policy's default version
+// (EvaluateLockdownPolicy) and restores it when it was changed, with its own
+// record, so the roles are then locked down with the right document.
 //
 // Evaluation failures are counted in the summary and carried by the records;
 // the returned error is for the sweep itself: the listing failed (nothing was
@@ -80,8 +88,10 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 			jobs = append(jobs, job{name: n})
 		}
 	} else {
+		e.sweepLockdownPolicy(ctx, opts.Trigger, emit, &sum)
 		roles, calls, err := e.listRoles(ctx)
-		sum.ListCalls, sum.APICalls = calls, calls
+		sum.ListCalls = calls
+		sum.APICalls += calls
 		if err != nil {
 			sum.DurationMS = e.now().Sub(start).Milliseconds()
 			return sum, err
@@ -147,6 +157,18 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 		return sum, fmt.Errorf("sweep: %w", err)
 	}
 	return sum, nil
+}
+
+// sweepLockdownPolicy checks (and restores) the lockdown policy's default
+// version before the roles, emits its record and counts it in sum.
+func (e *Engine) sweepLockdownPolicy(ctx context.Context, t Trigger, emit func(decision.Record), sum *SweepSummary) {
+	rec, _ := e.EvaluateLockdownPolicy(ctx, t, "")
+	emit(rec)
+	sum.LockdownPolicy = rec.Lockdown
+	sum.APICalls += rec.APICalls
+	if rec.Outcome == decision.OutcomeError {
+		sum.Errors++
+	}
 }
 
 func (s *SweepSummary) count(rec decision.Record) {

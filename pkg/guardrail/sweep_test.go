@@ -39,10 +39,24 @@ func seedMixed(t testing.TB, v *env, n int) {
 	}
 }
 
+// lockdownPolicyCalls is what a full sweep spends checking the lockdown
+// policy's default version: ListPolicyVersions and GetPolicyVersion.
+const lockdownPolicyCalls = 2
+
+// sweep runs a sweep and returns its role records by name; the lockdown
+// policy's record (one per full sweep) is checked and left out.
 func sweep(t testing.TB, e *guardrail.Engine, opts guardrail.SweepOptions) (guardrail.SweepSummary, map[string]decision.Record) {
 	t.Helper()
 	recs := map[string]decision.Record{}
+	policyRecs := 0
 	sum, err := e.Sweep(context.Background(), opts, func(r decision.Record) {
+		if r.PolicyARN != "" {
+			policyRecs++
+			if len(recs) > 0 {
+				t.Error("lockdown policy checked after roles")
+			}
+			return
+		}
 		if _, dup := recs[r.RoleName]; dup {
 			t.Errorf("role %s emitted twice", r.RoleName)
 		}
@@ -50,6 +64,9 @@ func sweep(t testing.TB, e *guardrail.Engine, opts guardrail.SweepOptions) (guar
 	})
 	if err != nil {
 		t.Fatalf("Sweep: %v", err)
+	}
+	if want := map[bool]int{true: 1, false: 0}[len(opts.RoleNames) == 0]; policyRecs != want {
+		t.Errorf("%d lockdown policy records, want %d", policyRecs, want)
 	}
 	return sum, recs
 }
@@ -79,8 +96,8 @@ func TestSweepCheckThenEnforce(t *testing.T) {
 	if w := v.srv.WriteCalls(); w != 0 {
 		t.Fatalf("check mode made %d writes", w)
 	}
-	if v.srv.Calls("") != 1 || sum.APICalls != 1 {
-		t.Errorf("check sweep made %d calls (summary %d), want the one listing page: the snapshot holds everything", v.srv.Calls(""), sum.APICalls)
+	if want := 1 + lockdownPolicyCalls; v.srv.Calls("") != want || sum.APICalls != want {
+		t.Errorf("check sweep made %d calls (summary %d), want the one listing page and the lockdown policy check: the snapshot holds everything", v.srv.Calls(""), sum.APICalls)
 	}
 	if sum.Listed != 200 || sum.Evaluated != 200 || sum.Errors != 0 || sum.WouldChange != 100 || sum.Compliant != 40 || sum.Skipped != 60 {
 		t.Errorf("check summary %+v", sum)
@@ -130,8 +147,8 @@ func TestSweepCallsForCompliantRoles(t *testing.T) {
 	}
 	v.srv.ResetCalls()
 	sum, _ := sweep(t, v.engine(), guardrail.SweepOptions{})
-	if sum.Compliant != 2000 || sum.ListCalls != 2 || sum.APICalls != 2 || v.srv.Calls("") != 2 {
-		t.Errorf("summary %+v, server calls %d; want 2000 compliant for 2 calls", sum, v.srv.Calls(""))
+	if want := 2 + lockdownPolicyCalls; sum.Compliant != 2000 || sum.ListCalls != 2 || sum.APICalls != want || v.srv.Calls("") != want || sum.LockdownPolicy != decision.LockdownPresent {
+		t.Errorf("summary %+v, server calls %d; want 2000 compliant for %d calls", sum, v.srv.Calls(""), want)
 	}
 	t.Logf("2,000 compliant roles: %d IAM calls", v.srv.Calls(""))
 }
@@ -224,8 +241,31 @@ func TestSweepListingFails(t *testing.T) {
 	if err := v.srv.SetFaults(iamtest.Faults{Action: "GetAccountAuthorizationDetails", ServerErrorRate: 1, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := v.engine().Sweep(context.Background(), guardrail.SweepOptions{}, func(decision.Record) { t.Error("emitted") })
+	sum, err := v.engine().Sweep(context.Background(), guardrail.SweepOptions{}, func(r decision.Record) {
+		if r.PolicyARN == "" {
+			t.Error("role record emitted")
+		}
+	})
 	if err == nil || !guardrail.IsRetryable(err) || sum.Evaluated != 0 {
 		t.Errorf("err %v summary %+v", err, sum)
+	}
+}
+
+// Every full sweep restores a changed lockdown policy before the roles.
+func TestSweepRestoresLockdownPolicy(t *testing.T) {
+	v := newEnv(t)
+	seedMixed(t, v, 3)
+	v.tamper(t, 4)
+	sum, _ := sweep(t, v.engine(), guardrail.SweepOptions{})
+	if sum.LockdownPolicy != decision.LockdownRestored || sum.Errors != 0 {
+		t.Errorf("summary %+v", sum)
+	}
+	if doc, _ := v.srv.PolicyDocument(v.lockdownARN); doc == weakLockdown {
+		t.Error("lockdown document not restored")
+	}
+	v.srv.ResetCalls()
+	sum, _ = sweep(t, v.engine(), guardrail.SweepOptions{})
+	if sum.LockdownPolicy != decision.LockdownPresent || v.srv.WriteCalls() != 0 {
+		t.Errorf("second sweep: %+v, %d writes", sum, v.srv.WriteCalls())
 	}
 }

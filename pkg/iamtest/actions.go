@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +33,10 @@ func init() {
 		"CreatePolicy":                   (*Server).createPolicy,
 		"GetPolicy":                      (*Server).getPolicy,
 		"GetPolicyVersion":               (*Server).getPolicyVersion,
+		"CreatePolicyVersion":            (*Server).createPolicyVersion,
+		"SetDefaultPolicyVersion":        (*Server).setDefaultPolicyVersion,
+		"DeletePolicyVersion":            (*Server).deletePolicyVersion,
+		"ListPolicyVersions":             (*Server).listPolicyVersions,
 		"DeletePolicy":                   (*Server).deletePolicy,
 		"AttachRolePolicy":               (*Server).attachRolePolicy,
 		"DetachRolePolicy":               (*Server).detachRolePolicy,
@@ -459,10 +464,7 @@ func (s *Server) addPolicy(name, path, desc, doc string) (*managedPolicy, *apiEr
 		return nil, errLimit("Cannot exceed quota for PolicySize: %d", ManagedPolicySizeQuota)
 	}
 	arn := "arn:" + s.st.partition + ":iam::" + s.st.account + ":policy" + path + name
-	mp := &managedPolicy{
-		arn: arn, name: name, path: path, id: s.st.newID("ANPA"), description: desc,
-		doc: doc, created: s.opts.clock().UTC().Truncate(1e9),
-	}
+	mp := newManagedPolicy(arn, name, path, s.st.newID("ANPA"), desc, doc, s.opts.clock().UTC().Truncate(1e9))
 	s.st.policies[arn] = mp
 	return mp, nil
 }
@@ -476,13 +478,13 @@ func (s *Server) writePolicy(w *xmlWriter, elem string, mp *managedPolicy) {
 	w.elem("PolicyId", mp.id)
 	w.elem("Arn", mp.arn)
 	w.elem("Path", mp.path)
-	w.elem("DefaultVersionId", "v1")
+	w.elem("DefaultVersionId", mp.defaultVersion)
 	w.integer("AttachmentCount", attached)
 	w.integer("PermissionsBoundaryUsageCount", boundary)
 	w.boolean("IsAttachable", true)
 	w.elemIf("Description", mp.description)
 	w.timestamp("CreateDate", mp.created)
-	w.timestamp("UpdateDate", mp.created)
+	w.timestamp("UpdateDate", mp.updated)
 }
 
 func (s *Server) policyNotFound(arn string) *apiError {
@@ -514,16 +516,181 @@ func (s *Server) getPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 	if mp == nil {
 		return nil, errNoSuchEntity("Policy %s was not found.", arn)
 	}
-	if ver != "v1" {
+	v := mp.version(ver)
+	if v == nil {
 		return nil, errNoSuchEntity("Policy %s version %s does not exist or is not attachable.", arn, ver)
 	}
 	return func(w *xmlWriter) {
 		w.open("PolicyVersion")
-		w.elem("Document", encodeRFC3986(mp.doc))
-		w.elem("VersionId", "v1")
-		w.boolean("IsDefaultVersion", true)
-		w.timestamp("CreateDate", mp.created)
+		writeVersion(w, mp, v, true)
 		w.close("PolicyVersion")
+	}, nil
+}
+
+// writeVersion writes a policy version's members, with its document when
+// withDoc (GetPolicyVersion, GetAccountAuthorizationDetails; not
+// ListPolicyVersions, whose versions carry no document).
+func writeVersion(w *xmlWriter, mp *managedPolicy, v *policyVersion, withDoc bool) {
+	if withDoc {
+		w.elem("Document", encodeRFC3986(v.doc))
+	}
+	w.elem("VersionId", v.id)
+	w.boolean("IsDefaultVersion", v.id == mp.defaultVersion)
+	w.timestamp("CreateDate", v.created)
+}
+
+// customerPolicy returns the customer managed policy named by PolicyArn for
+// a version change; AWS managed policies cannot be changed.
+func (s *Server) customerPolicy(p params) (*managedPolicy, *apiError) {
+	arn, err := p.policyARN("PolicyArn", "policyArn")
+	if err != nil {
+		return nil, err
+	}
+	mp := s.st.policies[arn]
+	if mp == nil {
+		return nil, errNoSuchEntity("Policy %s was not found.", arn)
+	}
+	if mp.awsManaged {
+		return nil, errInvalidInput("Cannot modify AWS managed policy %s.", arn)
+	}
+	return mp, nil
+}
+
+// versionID reads and checks a VersionId parameter (IAM API reference:
+// pattern v[1-9][0-9]*(\.[A-Za-z0-9-]*)?).
+func versionID(p params) (string, *apiError) {
+	v, err := p.required("VersionId", "versionId")
+	if err != nil {
+		return "", err
+	}
+	if !versionIDRe.MatchString(v) {
+		return "", constraintErr(v, "versionId", `Member must satisfy regular expression pattern: v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`)
+	}
+	return v, nil
+}
+
+var versionIDRe = regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`)
+
+// createPolicyVersion adds a version. A policy holds at most
+// MaxPolicyVersions; the sixth is LimitExceeded with IAM's message (IAM API
+// reference, CreatePolicyVersion: "delete an existing version using
+// DeletePolicyVersion before you create a new version").
+func (s *Server) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
+	mp, err := s.customerPolicy(p)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := p.required("PolicyDocument", "policyDocument")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIdentityDoc(doc); err != nil {
+		return nil, err
+	}
+	if policySize(doc) > ManagedPolicySizeQuota {
+		return nil, errLimit("Cannot exceed quota for PolicySize: %d", ManagedPolicySizeQuota)
+	}
+	setDefault := false
+	if p.has("SetAsDefault") {
+		switch v := p.str("SetAsDefault"); v {
+		case "true":
+			setDefault = true
+		case "false":
+		default:
+			return nil, constraintErr(v, "setAsDefault", "Member must be a boolean")
+		}
+	}
+	if len(mp.versions) >= MaxPolicyVersions {
+		return nil, errLimit("A managed policy can have up to %d versions. Before you create a new version, you must delete an existing version.", MaxPolicyVersions)
+	}
+	now := s.opts.clock().UTC().Truncate(1e9)
+	v := policyVersion{id: "v" + strconv.Itoa(mp.nextVersion), doc: doc, created: now}
+	mp.nextVersion++
+	mp.versions = append(mp.versions, v)
+	if setDefault {
+		mp.defaultVersion, mp.doc, mp.updated = v.id, doc, now
+	}
+	return func(w *xmlWriter) {
+		w.open("PolicyVersion")
+		writeVersion(w, mp, &v, false)
+		w.close("PolicyVersion")
+	}, nil
+}
+
+func (s *Server) setDefaultPolicyVersion(p params) (func(*xmlWriter), *apiError) {
+	mp, err := s.customerPolicy(p)
+	if err != nil {
+		return nil, err
+	}
+	ver, err := versionID(p)
+	if err != nil {
+		return nil, err
+	}
+	v := mp.version(ver)
+	if v == nil {
+		return nil, errNoSuchEntity("Policy %s version %s does not exist.", mp.arn, ver)
+	}
+	mp.defaultVersion, mp.doc, mp.updated = v.id, v.doc, s.opts.clock().UTC().Truncate(1e9)
+	return nil, nil
+}
+
+// deletePolicyVersion removes a non-default version; the default one is
+// DeleteConflict (IAM API reference, DeletePolicyVersion: "You cannot
+// delete the default version from a policy using this operation").
+func (s *Server) deletePolicyVersion(p params) (func(*xmlWriter), *apiError) {
+	mp, err := s.customerPolicy(p)
+	if err != nil {
+		return nil, err
+	}
+	ver, err := versionID(p)
+	if err != nil {
+		return nil, err
+	}
+	if mp.version(ver) == nil {
+		return nil, errNoSuchEntity("Policy %s version %s does not exist.", mp.arn, ver)
+	}
+	if ver == mp.defaultVersion {
+		return nil, errDeleteConflict("Cannot delete the default version of a policy.")
+	}
+	mp.versions = slices.DeleteFunc(mp.versions, func(v policyVersion) bool { return v.id == ver })
+	return nil, nil
+}
+
+// listPolicyVersions lists a policy's versions, newest first as IAM does,
+// without documents.
+func (s *Server) listPolicyVersions(p params) (func(*xmlWriter), *apiError) {
+	arn, err := p.policyARN("PolicyArn", "policyArn")
+	if err != nil {
+		return nil, err
+	}
+	mp := s.st.policies[arn]
+	if mp == nil {
+		return nil, errNoSuchEntity("Policy %s was not found.", arn)
+	}
+	// Page keys sort like the versions, newest first: zero-padded
+	// inverted version numbers.
+	keys := make([]string, len(mp.versions))
+	byKey := map[string]*policyVersion{}
+	for i := range mp.versions {
+		v := &mp.versions[i]
+		n, _ := strconv.Atoi(strings.TrimPrefix(strings.SplitN(v.id, ".", 2)[0], "v"))
+		k := fmt.Sprintf("%012d", 999999999999-n)
+		keys[i], byKey[k] = k, v
+	}
+	slices.Sort(keys)
+	pg, err := p.paginate(keys)
+	if err != nil {
+		return nil, err
+	}
+	return func(w *xmlWriter) {
+		w.open("Versions")
+		for _, k := range keys[pg.start:pg.end] {
+			w.open("member")
+			writeVersion(w, mp, byKey[k], false)
+			w.close("member")
+		}
+		w.close("Versions")
+		w.pageInfo(pg)
 	}, nil
 }
 
@@ -861,12 +1028,11 @@ func (s *Server) getAccountAuthorizationDetails(p params) (func(*xmlWriter), *ap
 		for _, mp := range pols {
 			s.writePolicy(w, "member", mp)
 			w.open("PolicyVersionList")
-			w.open("member")
-			w.elem("Document", encodeRFC3986(mp.doc))
-			w.elem("VersionId", "v1")
-			w.boolean("IsDefaultVersion", true)
-			w.timestamp("CreateDate", mp.created)
-			w.close("member")
+			for i := range mp.versions {
+				w.open("member")
+				writeVersion(w, mp, &mp.versions[i], true)
+				w.close("member")
+			}
 			w.close("PolicyVersionList")
 			w.close("member")
 		}

@@ -255,11 +255,11 @@ func TestCreateServiceLinkedRole(t *testing.T) {
 }
 
 func TestActionsListIsComplete(t *testing.T) {
-	want := []string{"AttachRolePolicy", "CreatePolicy", "CreateRole", "CreateServiceLinkedRole", "DeletePolicy",
-		"DeleteRole", "DeleteRolePermissionsBoundary", "DeleteRolePolicy", "DetachRolePolicy",
+	want := []string{"AttachRolePolicy", "CreatePolicy", "CreatePolicyVersion", "CreateRole", "CreateServiceLinkedRole", "DeletePolicy",
+		"DeletePolicyVersion", "DeleteRole", "DeleteRolePermissionsBoundary", "DeleteRolePolicy", "DetachRolePolicy",
 		"GetAccountAuthorizationDetails", "GetPolicy", "GetPolicyVersion", "GetRole", "GetRolePolicy",
-		"ListAttachedRolePolicies", "ListRolePolicies", "ListRoleTags", "ListRoles", "PutRolePermissionsBoundary",
-		"PutRolePolicy", "TagRole", "UntagRole", "UpdateAssumeRolePolicy", "UpdateRole"}
+		"ListAttachedRolePolicies", "ListPolicyVersions", "ListRolePolicies", "ListRoleTags", "ListRoles", "PutRolePermissionsBoundary",
+		"PutRolePolicy", "SetDefaultPolicyVersion", "TagRole", "UntagRole", "UpdateAssumeRolePolicy", "UpdateRole"}
 	if got := Actions(); !slices.Equal(got, want) {
 		t.Errorf("Actions() = %v\nwant %v", got, want)
 	}

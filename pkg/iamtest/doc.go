@@ -8,7 +8,8 @@
 // responses, XML ErrorResponse bodies with IAM's error codes and HTTP
 // statuses) for CreateRole, GetRole, DeleteRole, UpdateRole,
 // UpdateAssumeRolePolicy, ListRoles, TagRole, UntagRole, ListRoleTags,
-// CreatePolicy, GetPolicy, GetPolicyVersion, DeletePolicy, AttachRolePolicy,
+// CreatePolicy, GetPolicy, GetPolicyVersion, DeletePolicy, CreatePolicyVersion,
+// SetDefaultPolicyVersion, DeletePolicyVersion, ListPolicyVersions, AttachRolePolicy,
 // DetachRolePolicy, ListAttachedRolePolicies, PutRolePolicy, GetRolePolicy,
 // ListRolePolicies, DeleteRolePolicy, PutRolePermissionsBoundary,
 // DeleteRolePermissionsBoundary, GetAccountAuthorizationDetails and
@@ -25,6 +26,16 @@
 //     policy"); other accounts' ARNs are accepted. A named principal is
 //     stored by unique ID: once it is deleted, documents show the bare
 //     AROA…/AIDA… ID, and writing such an ID back is rejected.
+//   - Trust-policy actions are validated: only the STS actions a trust
+//     policy may grant (sts:AssumeRole, AssumeRoleWithSAML,
+//     AssumeRoleWithWebIdentity, TagSession, SetSourceIdentity, SetContext);
+//     anything else, wildcards and NotAction included, is
+//     MalformedPolicyDocument "AssumeRole policy may only specify STS
+//     AssumeRole actions." (wildcards: IAM's behaviour is undocumented, so
+//     they are refused).
+//   - Managed policy versions: at most 5 (LimitExceeded on the sixth), IDs
+//     v1, v2, … never reused, the default version cannot be deleted
+//     (DeleteConflict).
 //   - NoSuchEntity (404), EntityAlreadyExists (409), DeleteConflict (409),
 //     LimitExceeded (409) on the 11th managed policy of a role (quota
 //     configurable), UnmodifiableEntity for roles under /aws-service-role/
@@ -58,6 +69,6 @@
 // # Known differences
 //
 // Signatures are not verified (a SigV4 Authorization header for the iam
-// service is required). Users, groups, instance profiles and policy versions
-// beyond v1 are not modelled. An injected fault never changes state.
+// service is required). Users, groups and instance profiles are not
+// modelled. An injected fault never changes state.
 package iamtest

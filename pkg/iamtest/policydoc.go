@@ -304,6 +304,11 @@ func validateStatement(s *node, kind docKind, pd *parsedDoc) *apiError {
 			return errMalformed("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.")
 		}
 	}
+	if kind == trustPolicy {
+		if e := checkTrustActions(acts, na != nil); e != nil {
+			return e
+		}
+	}
 	if c := s.get("Condition"); c != nil {
 		if e := validateCondition(c); e != nil {
 			return e
@@ -352,6 +357,51 @@ func validateStatement(s *node, kind docKind, pd *parsedDoc) *apiError {
 		}
 		if e := collectPrincipals(p, pd); e != nil {
 			return e
+		}
+	}
+	return nil
+}
+
+// trustActions are the actions a role trust policy may name, lower-cased
+// (IAM compares action names case-insensitively: IAM User Guide, "IAM JSON
+// policy elements: Action"). They are the STS calls that start a session
+// with the role and the permission-only actions checked while doing so:
+//   - sts:AssumeRole, sts:AssumeRoleWithSAML, sts:AssumeRoleWithWebIdentity
+//     (IAM User Guide, "Roles terms and concepts": trust policy; Service
+//     Authorization Reference, "Actions, resources, and condition keys for
+//     AWS Security Token Service",
+//     https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecuritytokenservice.html);
+//   - sts:TagSession (IAM User Guide, "Passing session tags in AWS STS":
+//     the role's trust policy must allow it);
+//   - sts:SetSourceIdentity (IAM User Guide, "Monitor and control actions
+//     taken with assumed roles": the trust policy must allow it);
+//   - sts:SetContext (IAM Identity Center trusted identity propagation: the
+//     role's trust policy allows it for context assertions; STS service
+//     authorization reference).
+var trustActions = map[string]bool{
+	"sts:assumerole":                true,
+	"sts:assumerolewithsaml":        true,
+	"sts:assumerolewithwebidentity": true,
+	"sts:tagsession":                true,
+	"sts:setsourceidentity":         true,
+	"sts:setcontext":                true,
+}
+
+// checkTrustActions refuses a trust-policy action that is not an STS action
+// a trust policy may grant, with the message IAM answers
+// (MalformedPolicyDocument "AssumeRole policy may only specify STS
+// AssumeRole actions."). IAM's behaviour for wildcards ("*", "sts:*",
+// "sts:AssumeRole*") and for NotAction in a trust policy is not documented:
+// the stand-in refuses them too, because the product's own writes are tested
+// against it and it must never accept what real IAM might refuse.
+func checkTrustActions(acts []*node, notAction bool) *apiError {
+	const msg = "AssumeRole policy may only specify STS AssumeRole actions."
+	if notAction {
+		return errMalformed(msg)
+	}
+	for _, a := range acts {
+		if !trustActions[strings.ToLower(a.str)] {
+			return errMalformed(msg)
 		}
 	}
 	return nil

@@ -49,6 +49,14 @@ func TestValidateTrustPolicy(t *testing.T) {
 		{"bad federated", stmt(`[{"Effect":"Allow","Principal":{"Federated":"example.com"},"Action":"sts:AssumeRole"}]`), `"FEDERATED":"example.com"`},
 		{"empty principal list", stmt(`[{"Effect":"Allow","Principal":{"AWS":[]},"Action":"sts:AssumeRole"}]`), "Syntax errors in policy."},
 		{"condition not object", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Condition":"x"}]`), "Syntax errors in policy."},
+		{"every trust action", stmt(`[{"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity","sts:SetContext"]},{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":["sts:AssumeRoleWithWebIdentity"]},{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:saml-provider/idp"},"Action":"sts:AssumeRoleWithSAML"}]`), ""},
+		{"action case ignored", stmt(`[{"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":"STS:TagSession"}]`), ""},
+		{"non-sts action", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"s3:GetObject"}]`), "AssumeRole policy may only specify STS AssumeRole actions."},
+		{"other sts action", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":["sts:AssumeRole","sts:GetCallerIdentity"]}]`), "AssumeRole policy may only specify STS AssumeRole actions."},
+		{"sts wildcard (undocumented, refused)", stmt(`[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"sts:*"}]`), "AssumeRole policy may only specify STS AssumeRole actions."},
+		{"star action (undocumented, refused)", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"*"}]`), "AssumeRole policy may only specify STS AssumeRole actions."},
+		{"partial wildcard (undocumented, refused)", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole*"}]`), "AssumeRole policy may only specify STS AssumeRole actions."},
+		{"NotAction (undocumented, refused)", stmt(`[{"Effect":"Deny","Principal":{"AWS":"*"},"NotAction":"sts:AssumeRole"}]`), "AssumeRole policy may only specify STS AssumeRole actions."},
 		{"character beyond U+00FF", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Sid":"€"}]`), "not allowed"},
 	}
 	for _, tc := range tests {

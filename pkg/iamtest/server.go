@@ -182,6 +182,7 @@ var writeActions = map[string]bool{
 	"TagRole": true, "UntagRole": true, "CreatePolicy": true, "DeletePolicy": true,
 	"AttachRolePolicy": true, "DetachRolePolicy": true, "PutRolePolicy": true, "DeleteRolePolicy": true,
 	"PutRolePermissionsBoundary": true, "DeleteRolePermissionsBoundary": true, "CreateServiceLinkedRole": true,
+	"CreatePolicyVersion": true, "SetDefaultPolicyVersion": true, "DeletePolicyVersion": true,
 }
 
 // IsWriteAction reports whether action changes IAM state.

@@ -43,14 +43,51 @@ type user struct {
 	created        time.Time
 }
 
-// managedPolicy is a customer or AWS managed policy with one version (v1).
+// managedPolicy is a customer or AWS managed policy. doc is the default
+// version's document, kept in step with versions.
 type managedPolicy struct {
 	arn, name, path, id string
 	description         string
 	doc                 string
 	created             time.Time
+	updated             time.Time // when the default version last changed
 	awsManaged          bool
-	serviceRolePolicy   bool // under aws-service-role/: only attachable to service-linked roles
+	serviceRolePolicy   bool            // under aws-service-role/: only attachable to service-linked roles
+	versions            []policyVersion // oldest first
+	defaultVersion      string
+	nextVersion         int // the number of the next version ID (IAM never reuses one)
+}
+
+// policyVersion is one stored version of a managed policy.
+type policyVersion struct {
+	id      string // v1, v2, …
+	doc     string // as submitted
+	created time.Time
+}
+
+// MaxPolicyVersions is how many versions a managed policy may have (IAM
+// quotas page, "Versions of a managed policy": 5; CreatePolicyVersion
+// answers LimitExceeded beyond it).
+const MaxPolicyVersions = 5
+
+// newManagedPolicy returns a policy whose only version, v1, holds doc.
+func newManagedPolicy(arn, name, path, id, desc, doc string, created time.Time) *managedPolicy {
+	return &managedPolicy{
+		arn: arn, name: name, path: path, id: id, description: desc, doc: doc,
+		created: created, updated: created,
+		versions:       []policyVersion{{id: "v1", doc: doc, created: created}},
+		defaultVersion: "v1", nextVersion: 2,
+	}
+}
+
+// version returns the version with ID id, or nil.
+func (mp *managedPolicy) version(id string) *policyVersion {
+	for i := range mp.versions {
+		if mp.versions[i].id == id {
+			return &mp.versions[i]
+		}
+	}
+	return nil
 }
 
 // staleWindow serves prev (nil: the role did not exist) for the next
@@ -315,10 +352,8 @@ var awsManagedCreated = time.Date(2015, 2, 6, 18, 39, 46, 0, time.UTC)
 func (st *state) seedAWSManaged() {
 	for _, p := range awsManagedPolicies {
 		arn := "arn:" + st.partition + ":iam::aws:policy" + p.path + p.name
-		st.policies[arn] = &managedPolicy{
-			arn: arn, name: p.name, path: p.path, id: st.newID("ANPA"), doc: p.doc,
-			created: awsManagedCreated, awsManaged: true,
-			serviceRolePolicy: p.path == "/aws-service-role/",
-		}
+		mp := newManagedPolicy(arn, p.name, p.path, st.newID("ANPA"), "", p.doc, awsManagedCreated)
+		mp.awsManaged, mp.serviceRolePolicy = true, p.path == "/aws-service-role/"
+		st.policies[arn] = mp
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,39 +38,15 @@ const (
 // matches too.
 var HandledEvents = guardrail.EventNames
 
-// Change is one IAM role change taken from a CloudTrail record. Decode fills
-// as many fields as the record allows, also when it rejects the record, so the
-// caller's log line says which event was ignored.
-type Change struct {
-	// EventID is CloudTrail's unique record ID (detail.eventID); it identifies
-	// duplicate deliveries, since EventBridge delivers at least once.
-	EventID string
-	// EventName is the IAM API action, e.g. "UpdateAssumeRolePolicy".
-	EventName string
-	// EventTime is when IAM accepted the call; zero when the record has no
-	// parseable eventTime. The enforcer reports its distance to the receive
-	// time as the exposure window (delivery_lag_ms).
-	EventTime time.Time
-	// Account is the account the record was delivered for
-	// (detail.recipientAccountId, else the envelope's account).
-	Account string
-	// Actor names the caller: its ARN, or for AWS services the invoking
-	// service, or its principal ID when nothing better is recorded.
-	Actor string
-	// SessionIssuer is the ARN of the role whose session made the call, empty
-	// for IAM users, the root user and AWS services (they have no issuer).
-	SessionIssuer string
-	// RoleName is the role the call changed.
-	RoleName string
-	// TrustPolicy is the trust document the call set (CreateRole,
-	// UpdateAssumeRolePolicy), as the JSON text CloudTrail recorded; empty when
-	// the call set none or CloudTrail omitted it.
-	TrustPolicy string
-	// AttachedPolicyARN is the managed policy an AttachRolePolicy attached.
-	AttachedPolicyARN string
-	// DetachedPolicyARN is the managed policy a DetachRolePolicy detached.
-	DetachedPolicyARN string
-}
+// PolicyEvents lists the IAM API calls that change a managed policy's
+// document: the enforcer acts on them for the lockdown policy only.
+var PolicyEvents = guardrail.LockdownPolicyEventNames
+
+// Change is one IAM change taken from a CloudTrail record: the engine's
+// Event, so the enforcer passes it on whole. Decode fills as many fields as
+// the record allows, also when it rejects the record, so the caller's log
+// line says which event was ignored. ReceivedAt is the caller's to set.
+type Change = guardrail.Event
 
 // Ignored is the error Decode returns for a record the enforcer must not act
 // on. Such records are acknowledged, not retried: retrying cannot make them
@@ -163,6 +140,9 @@ func Decode(ev events.CloudWatchEvent) (Change, error) {
 	if err != nil {
 		return c, ignore("requestParameters: %v", err)
 	}
+	if slices.Contains(PolicyEvents, c.EventName) {
+		return decodePolicyEvent(c, req, d["responseElements"])
+	}
 	name, err := stringField(req, "roleName")
 	if err != nil {
 		return c, ignore("requestParameters.roleName: %v", err)
@@ -188,23 +168,54 @@ func Decode(ev events.CloudWatchEvent) (Change, error) {
 		c.AttachedPolicyARN, err = stringField(req, "policyArn")
 	case "DetachRolePolicy":
 		c.DetachedPolicyARN, err = stringField(req, "policyArn")
+	case "PutRolePolicy", "DeleteRolePolicy":
+		c.PolicyName, err = stringField(req, "policyName")
 	}
 	if err != nil {
 		// The claim only guards against stale reads; the engine decides from
 		// the role's current state. A claim we cannot read is dropped, not
 		// guessed, and the role is still evaluated.
-		c.TrustPolicy, c.AttachedPolicyARN, c.DetachedPolicyARN = "", "", ""
+		c.TrustPolicy, c.AttachedPolicyARN, c.DetachedPolicyARN, c.PolicyName = "", "", "", ""
+	}
+	return c, nil
+}
+
+// policyARNRe is a managed policy ARN (IAM API reference, policy ARNs).
+var policyARNRe = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:iam::(?:[0-9]{12}|aws):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$`)
+
+// decodePolicyEvent reads a CreatePolicyVersion, SetDefaultPolicyVersion or
+// DeletePolicyVersion record: the policy (requestParameters.policyArn) and
+// the version it made the default, if any (SetDefaultPolicyVersion's
+// versionId; CreatePolicyVersion's new version, responseElements
+// .policyVersion.versionId, when setAsDefault was true). Which policy the
+// guardrail cares about is the caller's decision.
+func decodePolicyEvent(c Change, req map[string]json.RawMessage, resp json.RawMessage) (Change, error) {
+	arn, err := stringField(req, "policyArn")
+	if err != nil {
+		return c, ignore("requestParameters.policyArn: %v", err)
+	}
+	if !policyARNRe.MatchString(arn) {
+		return c, ignore("the record names no managed policy")
+	}
+	c.PolicyARN = arn
+	switch c.EventName {
+	case "SetDefaultPolicyVersion":
+		c.DefaultVersionID, _ = stringField(req, "versionId")
+	case "CreatePolicyVersion":
+		var setDefault bool
+		if raw, ok := req["setAsDefault"]; ok && json.Unmarshal(raw, &setDefault) == nil && setDefault {
+			if re, err := object(resp); err == nil && re != nil {
+				if pv, err := object(re["policyVersion"]); err == nil && pv != nil {
+					c.DefaultVersionID, _ = stringField(pv, "versionId")
+				}
+			}
+		}
 	}
 	return c, nil
 }
 
 func handled(name string) bool {
-	for _, h := range HandledEvents {
-		if h == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(HandledEvents, name) || slices.Contains(PolicyEvents, name)
 }
 
 // identity returns the caller and its session issuer from detail.userIdentity.

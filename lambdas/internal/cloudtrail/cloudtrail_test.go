@@ -259,3 +259,50 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Policy-version records name the policy and the version made default;
+// inline-policy records name the inline policy (issue 10, items 6 and 7).
+func TestDecodePolicyEvents(t *testing.T) {
+	const lockdownARN = "arn:aws:iam::111122223333:policy/GuardrailLockdown"
+	record := func(name string, req, resp any) events.CloudWatchEvent {
+		d, _ := json.Marshal(map[string]any{
+			"eventID": "e1", "eventName": name, "eventTime": "2026-11-27T09:22:10Z", "eventSource": cloudtrail.EventSource,
+			"recipientAccountId": "111122223333", "userIdentity": map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"},
+			"requestParameters": req, "responseElements": resp,
+		})
+		return events.CloudWatchEvent{Source: cloudtrail.Source, DetailType: cloudtrail.DetailType, Detail: d}
+	}
+	tests := []struct {
+		name                       string
+		ev                         events.CloudWatchEvent
+		policyARN, version, inline string
+		ignored                    string
+	}{
+		{name: "create as default", ev: record("CreatePolicyVersion", map[string]any{"policyArn": lockdownARN, "policyDocument": "{}", "setAsDefault": true},
+			map[string]any{"policyVersion": map[string]any{"versionId": "v3", "isDefaultVersion": true}}), policyARN: lockdownARN, version: "v3"},
+		{name: "create not default", ev: record("CreatePolicyVersion", map[string]any{"policyArn": lockdownARN, "policyDocument": "{}"},
+			map[string]any{"policyVersion": map[string]any{"versionId": "v3"}}), policyARN: lockdownARN},
+		{name: "set default", ev: record("SetDefaultPolicyVersion", map[string]any{"policyArn": lockdownARN, "versionId": "v1"}, nil), policyARN: lockdownARN, version: "v1"},
+		{name: "delete version", ev: record("DeletePolicyVersion", map[string]any{"policyArn": lockdownARN, "versionId": "v1"}, nil), policyARN: lockdownARN},
+		{name: "no policy", ev: record("SetDefaultPolicyVersion", map[string]any{"versionId": "v1"}, nil), ignored: "names no managed policy"},
+		{name: "delete revocation", ev: record("DeleteRolePolicy", map[string]any{"roleName": "app", "policyName": "GuardrailRevokeOlderSessions"}, nil), inline: "GuardrailRevokeOlderSessions"},
+		{name: "put inline", ev: record("PutRolePolicy", map[string]any{"roleName": "app", "policyName": "p", "policyDocument": "{}"}, nil), inline: "p"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := cloudtrail.Decode(tc.ev)
+			if tc.ignored != "" {
+				if ig, ok := cloudtrail.IsIgnored(err); !ok || !strings.Contains(ig.Reason, tc.ignored) {
+					t.Fatalf("Decode = %v, want ignored (%s)", err, tc.ignored)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.PolicyARN != tc.policyARN || c.DefaultVersionID != tc.version || c.PolicyName != tc.inline || c.Account != "111122223333" {
+				t.Errorf("change %+v", c)
+			}
+		})
+	}
+}
