@@ -362,6 +362,8 @@ func (s Settings) Env() map[string]string {
 		config.EnvExemptRoles:      strings.Join(s.ExemptRoles, ","),
 		config.EnvRevokeSessions:   strconv.FormatBool(s.RevokeSessions),
 		config.EnvMetricsNamespace: config.DefaultMetricsNamespace,
+		// The functions rebuild the lockdown document to restore it.
+		config.EnvLockdownExtraActions: strings.Join(s.ExtraDeniedActions, ","),
 	}
 }
 

@@ -243,6 +243,11 @@ func (b *builder) build(zips map[string]string) error {
 	}
 	env[config.EnvExemptRoles] = jsii.String(strings.Join(b.exemptRoles(), ","))
 	env[config.EnvLockdownPolicyARN] = lockdownARN
+	// With the settings' extra actions and exemptions, these are every
+	// input of the lockdown document, so the functions rebuild exactly the
+	// document deployed here and can restore it (TestFunctionsRebuildLockdown).
+	env[config.EnvLockdownAlarmKeyARN] = alarmKey.KeyArn()
+	env[config.EnvLockdownProtectedBuckets] = jsii.String(strings.Join(buckets, ","))
 	// The guardrail's own roles are never evaluated: the name pattern
 	// covers both roles and any future one; the exact ARNs are listed too
 	// so the enforcer's own-actor check does not depend on the pattern.

@@ -22,7 +22,9 @@ import (
 
 	"github.com/iamguardrail/guardrail/infra/settings"
 	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/guardrail"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
+	"github.com/iamguardrail/guardrail/pkg/policy"
 )
 
 // sharedDir holds what the shared synthesized stacks keep using after the
@@ -800,6 +802,53 @@ func TestResourceNamesShareThePrefix(t *testing.T) {
 			name, ok := r["Properties"].(map[string]any)[prop].(string)
 			if !ok || !(strings.HasPrefix(name, NamePrefix+"-") || strings.HasPrefix(name, "/aws/lambda/"+NamePrefix+"-")) {
 				t.Errorf("%s %s has name %v without the %s- prefix", typ, id, r["Properties"].(map[string]any)[prop], NamePrefix)
+			}
+		}
+	}
+}
+
+// TestFunctionsRebuildLockdown: both functions, from nothing but their
+// environment as CloudFormation resolves it, build exactly the lockdown
+// document the stack deploys. They restore that document when someone
+// changes the policy's default version, so a missing input (an extra
+// action, the alarm key, a protected bucket) would make them write a
+// weaker lockdown over the real one on every sweep.
+func TestFunctionsRebuildLockdown(t *testing.T) {
+	for name, s := range map[string]synthesized{"defaults": defaults(t), "full": full(t)} {
+		r := newResolver(t, s)
+		_, props := s.byName(t, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", lockdown.PolicyName)
+		deployed, err := json.Marshal(r.resolve(props["PolicyDocument"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := policy.Parse(deployed)
+		if err != nil {
+			t.Fatalf("%s: deployed lockdown: %v", name, err)
+		}
+		for _, fn := range []string{EnforcerName, SweeperName} {
+			_, fprops := s.byName(t, "AWS::Lambda::Function", "FunctionName", fn)
+			env := map[string]string{}
+			for k, v := range r.resolve(fprops["Environment"].(map[string]any)["Variables"]).(map[string]any) {
+				env[k] = v.(string)
+			}
+			c, err := config.FromEnv(func(k string) string { return env[k] })
+			if err != nil {
+				t.Fatalf("%s %s: config.FromEnv: %v", name, fn, err)
+			}
+			lc, err := guardrail.LockdownConfig(c)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, fn, err)
+			}
+			raw, err := lockdown.Document(lc)
+			if err != nil {
+				t.Fatalf("%s %s: lockdown.Document: %v", name, fn, err)
+			}
+			got, err := policy.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !policy.Equivalent(got, want) {
+				t.Errorf("%s %s: the function's lockdown document differs from the deployed one:\n got %s\nwant %s", name, fn, raw, deployed)
 			}
 		}
 	}

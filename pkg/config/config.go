@@ -58,6 +58,12 @@ const (
 	// so the functions build the same document as the stack and can restore
 	// it when its default version is changed.
 	EnvLockdownExtraActions = "GUARDRAIL_LOCKDOWN_EXTRA_ACTIONS"
+	// EnvLockdownAlarmKeyARN is the ARN of the KMS key of the alarm topic,
+	// which the lockdown document protects (lockdown.Config.AlarmKeyARN).
+	EnvLockdownAlarmKeyARN = "GUARDRAIL_LOCKDOWN_ALARM_KEY_ARN"
+	// EnvLockdownProtectedBuckets lists the S3 buckets the lockdown document
+	// protects (lockdown.Config.ProtectedBuckets), comma-separated.
+	EnvLockdownProtectedBuckets = "GUARDRAIL_LOCKDOWN_PROTECTED_BUCKETS"
 	// EnvConsistencyWindow is how long after an event IAM's reads may still
 	// not show the role it names (a Go duration such as "2m"); see
 	// DefaultConsistencyWindow.
@@ -118,6 +124,12 @@ type Config struct {
 	// LockdownExtraActions are the operator-added actions of the lockdown
 	// document (lockdown.Config.ExtraDeniedActions).
 	LockdownExtraActions []string
+	// LockdownAlarmKeyARN is the alarm topic's KMS key the lockdown document
+	// protects (lockdown.Config.AlarmKeyARN); "" when the stack has none.
+	LockdownAlarmKeyARN string
+	// LockdownProtectedBuckets are the S3 buckets the lockdown document
+	// protects (lockdown.Config.ProtectedBuckets).
+	LockdownProtectedBuckets []string
 	// ConsistencyWindow is how long after an event a role that IAM does not
 	// show may still be propagating (DefaultConsistencyWindow when zero).
 	ConsistencyWindow time.Duration
@@ -382,6 +394,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 
 	c.LockdownExtraActions = list(EnvLockdownExtraActions, ValidateAction)
+	// The lockdown document's other inputs are checked where the document
+	// is built (pkg/lockdown), which refuses what it cannot write.
+	c.LockdownAlarmKeyARN = strings.TrimSpace(getenv(EnvLockdownAlarmKeyARN))
+	c.LockdownProtectedBuckets = list(EnvLockdownProtectedBuckets, func(string) error { return nil })
 
 	c.ConsistencyWindow = DefaultConsistencyWindow
 	if v := strings.TrimSpace(getenv(EnvConsistencyWindow)); v != "" {
@@ -422,12 +438,12 @@ func splitList(s string) []string {
 // String renders the configuration on one line for start-up logs. It holds
 // no secrets: every value is an identifier an operator configured.
 func (c Config) String() string {
-	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] consistency_window=%s",
+	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] lockdown_alarm_key_arn=%s lockdown_protected_buckets=[%s] consistency_window=%s",
 		c.TrustMode, c.LockdownMode,
 		strings.Join(c.TrustedAccounts, ","), strings.Join(c.TrustedOrgIDs, ","),
 		strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
 		c.LockdownPolicyARN, c.RevokeSessions, c.MetricsNamespace,
-		strings.Join(c.LockdownExtraActions, ","), c.ConsistencyWindow)
+		strings.Join(c.LockdownExtraActions, ","), c.LockdownAlarmKeyARN, strings.Join(c.LockdownProtectedBuckets, ","), c.ConsistencyWindow)
 }
 
 // LogValue implements slog.LogValuer so a Lambda logs its configuration once
@@ -444,6 +460,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("revoke_sessions", c.RevokeSessions),
 		slog.String("metrics_namespace", c.MetricsNamespace),
 		slog.Any("lockdown_extra_actions", nonNil(c.LockdownExtraActions)),
+		slog.String("lockdown_alarm_key_arn", c.LockdownAlarmKeyARN),
+		slog.Any("lockdown_protected_buckets", nonNil(c.LockdownProtectedBuckets)),
 		slog.String("consistency_window", c.ConsistencyWindow.String()),
 	)
 }

@@ -44,6 +44,7 @@ func LockdownConfig(cfg config.Config) (lockdown.Config, error) {
 	return lockdown.Config{
 		Partition: a.Partition, Account: a.AccountID, NamePrefix: lockdown.DefaultNamePrefix, PolicyName: name,
 		ExtraDeniedActions: cfg.LockdownExtraActions, ExemptRoles: cfg.ExemptRoles,
+		AlarmKeyARN: cfg.LockdownAlarmKeyARN, ProtectedBuckets: cfg.LockdownProtectedBuckets,
 	}, nil
 }
 
