@@ -125,7 +125,23 @@ func slowLambda(w cost.Workload, m cost.Measured) float64 {
 
 func usd(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
 
-func plain(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+// plain writes a count with thousands separators, and a fraction only if
+// it has one.
+func plain(f float64) string {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && c != '-' && (len(whole)-i)%3 == 0 && whole[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if frac != "" {
+		b.WriteString("." + frac)
+	}
+	return b.String()
+}
 
 // rateExpr is an EventBridge rate expression: rate(value unit).
 var rateExpr = regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$`)
