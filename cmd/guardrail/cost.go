@@ -108,7 +108,9 @@ func printCost(out io.Writer, w cost.Workload, m cost.Measured, e cost.Estimate)
 		usd(slowLambda(w, m)))
 
 	fmt.Fprintf(out, "\nOf the total, $%s grows with the workload and $%s is fixed (alarms, key).\n", usd(e.Growing), usd(e.Total-e.Growing))
-	fmt.Fprintf(out, "From the third year the key has been rotated twice: $%s per account-month.\n", usd(e.KeyRotated))
+	once := e.Total - cost.KMSKeys(cost.Deployed, 0).USD + cost.KMSKeys(cost.Deployed, 1).USD
+	fmt.Fprintf(out, "The key rotates yearly and each rotation adds $%.2f a month, up to two: $%s per account-month in the second year, $%s from the third.\n",
+		cost.KMSKeyPerMonth, usd(once), usd(e.KeyRotated))
 	member := cost.Member(w)
 	fmt.Fprintf(out, "Organization mode (issue 12, not built yet): a member account that only forwards its IAM events to the hub: $%s per member-month (%s); the hub's lines above grow with the member's events.\n",
 		usd(member.USD), member.Detail)
