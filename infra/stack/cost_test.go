@@ -11,8 +11,12 @@ import (
 // this package synthesizes with default settings: a change to a function's
 // memory, the alarms, the keys or the metric filters must change the
 // estimate with it.
+//
+// It synthesizes its own default stack: the shared one (defaults) keeps its
+// cloud assembly in the temporary directory of the first test that asks for
+// it, which must outlive the tests that read cdk-nag's report from there.
 func TestCostEstimateMatchesStack(t *testing.T) {
-	s := defaults(t)
+	s := synth(t, nil)
 	memory := map[string]int{EnforcerName: cost.Deployed.EnforcerMemoryMB, SweeperName: cost.Deployed.SweeperMemoryMB}
 	for name, want := range memory {
 		_, p := s.byName(t, "AWS::Lambda::Function", "FunctionName", name)
