@@ -26,6 +26,7 @@ var commands = []command{
 	{"iam-local", "run the local IAM endpoint the SDK can talk to (tests, demo)", runIAMLocal},
 	{"scan", "evaluate every role of an account; --enforce to fix them", runScan},
 	{"demo", "run the Lambdas locally under the Runtime Interface Emulator (make demo)", runDemo},
+	{"cost", "estimate what one account's deployment costs a month", runCost},
 }
 
 func main() {

@@ -228,11 +228,13 @@ func TestEnv(t *testing.T) {
 		"mode": "check", "lockdownMode": "skip",
 		"trustedAccounts": []any{"111122223333", "444455556666"}, "trustedOrgIds": "o-a1b2c3d4e5",
 		"exemptRoles": []any{"BreakGlass", "/admin/*"}, "revokeSessions": false,
+		"extraDeniedActions": []any{"ram:CreateResourceShare"},
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
+		config.EnvLockdownExtraActions: "ram:CreateResourceShare",
 		config.EnvMode: "check", config.EnvTrustMode: "check", config.EnvLockdownMode: "skip",
 		config.EnvTrustedAccounts: "111122223333,444455556666", config.EnvTrustedOrgIDs: "o-a1b2c3d4e5",
 		config.EnvExemptRoles: "BreakGlass,/admin/*", config.EnvRevokeSessions: "false",

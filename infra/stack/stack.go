@@ -39,6 +39,7 @@ import (
 
 	"github.com/iamguardrail/guardrail/infra/settings"
 	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
 )
 
@@ -65,8 +66,10 @@ const (
 
 	// ErrorMetric counts ERROR-level log lines of both functions (failed
 	// evaluations the enforcer acknowledged, configuration errors at
-	// start), extracted by metric filters in MetricNamespace.
-	ErrorMetric     = "ErrorRecords"
+	// start), extracted by metric filters in MetricNamespace. pkg/decision
+	// declares it among the metrics the guardrail writes, so the cost
+	// estimate counts it.
+	ErrorMetric     = decision.MetricErrorRecords
 	MetricNamespace = config.DefaultMetricsNamespace
 )
 
@@ -469,7 +472,12 @@ func (b *builder) alarmTopic() (awssns.Topic, awskms.Key) {
 
 // alarms fire on the first occurrence of anything that means a role may
 // have gone unchecked: a function error or throttle, an event in a
-// dead-letter queue, an ERROR record.
+// dead-letter queue, an ERROR record. They use the free AWS/Lambda and
+// AWS/SQS metrics wherever those say the same as a custom one (a sweep that
+// leaves roles or fails evaluations returns an error, so Sweeper-Errors
+// covers it); the one custom metric, ErrorRecords, receives data only when
+// an ERROR line is logged, so a healthy month pays for no hour of it
+// (issue 20; pkg/cost).
 func (b *builder) alarms(topic awssns.Topic, fns map[string]awslambda.Function, queues map[string]awssqs.Queue, logGroups []awslogs.LogGroup) {
 	five := awscdk.Duration_Minutes(jsii.Number(5))
 	add := func(id, name, desc string, m awscloudwatch.IMetric) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -125,7 +124,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 	return nil
 }
 
-// summary logs the sweep's summary record and its EMF counters.
+// summary logs the sweep's summary record.
 func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum guardrail.SweepSummary, err error) {
 	level := slog.LevelInfo
 	if err != nil || sum.Left > 0 || sum.Errors > 0 {
@@ -159,49 +158,10 @@ func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum gu
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
+	// The summary has no metrics of its own (issue 20): a sweep that leaves
+	// roles or fails evaluations returns an error, which the function's
+	// AWS/Lambda Errors alarm reports at no cost; the counts are here.
 	h.log.LogAttrs(ctx, level, SummaryMessage, attrs...)
-	if merr := emitSummaryMetrics(h.metrics, h.cfg, sum, h.now()); merr != nil {
-		h.log.LogAttrs(ctx, slog.LevelError, "metrics", slog.String("error", merr.Error()))
-	}
-}
-
-// emitSummaryMetrics writes the sweep's counters as one CloudWatch Embedded
-// Metric Format line, so the stack can alarm on roles left unevaluated
-// (a sweep that no longer fits its timeout) and graph the sweep's IAM cost.
-func emitSummaryMetrics(w io.Writer, cfg config.Config, sum guardrail.SweepSummary, now time.Time) error {
-	mode := decision.ModeDimension(decision.Modes{Trust: cfg.TrustMode, Lockdown: cfg.LockdownMode})
-	metrics := []struct {
-		name, unit string
-		value      any
-	}{
-		{"SweepRolesListed", "Count", sum.Listed},
-		{"SweepRolesLeft", "Count", sum.Left},
-		{"SweepErrors", "Count", sum.Errors},
-		{"SweepAPICalls", "Count", sum.APICalls},
-		{"SweepDuration", "Milliseconds", sum.DurationMS},
-	}
-	root := map[string]any{decision.DimensionMode: mode}
-	defs := make([]map[string]string, 0, len(metrics))
-	for _, m := range metrics {
-		root[m.name] = m.value
-		defs = append(defs, map[string]string{"Name": m.name, "Unit": m.unit})
-	}
-	root["_aws"] = map[string]any{
-		"Timestamp": now.UnixMilli(),
-		"CloudWatchMetrics": []map[string]any{{
-			"Namespace":  cfg.MetricsNamespace,
-			"Dimensions": [][]string{{decision.DimensionMode}},
-			"Metrics":    defs,
-		}},
-	}
-	line, err := json.Marshal(root)
-	if err != nil {
-		return fmt.Errorf("sweep metrics: %w", err)
-	}
-	if _, err := w.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("sweep metrics: %w", err)
-	}
-	return nil
 }
 
 // scheduleActor names what started the sweep: the schedule rule's ARN for a

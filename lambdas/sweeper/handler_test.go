@@ -142,8 +142,8 @@ func TestSweep2000(t *testing.T) {
 	}
 	o := w.take(t)
 	total := 2000 + 2 + 1 // plus the guardrail's own two roles and the lockdown policy
-	if len(o.decisions) != total || len(o.emf) != total+1 {
-		t.Fatalf("%d decisions and %d EMF lines, want %d and %d", len(o.decisions), len(o.emf), total, total+1)
+	if len(o.decisions) != total || len(o.emf) != total {
+		t.Fatalf("%d decisions and %d EMF lines, want %d of each", len(o.decisions), len(o.emf), total)
 	}
 	calls := len(w.srv.CallLog())
 	t.Logf("2,002 roles: %d IAM calls (%d GetAccountAuthorizationDetails), summary %v", calls,

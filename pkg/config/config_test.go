@@ -286,17 +286,19 @@ func TestLogValue(t *testing.T) {
 		t.Fatalf("log line %q: %v", buf.String(), err)
 	}
 	want := map[string]any{
-		"trust_mode":             "enforce",
-		"lockdown_mode":          "check",
-		"trusted_accounts":       []any{"111122223333"},
-		"trusted_org_ids":        []any{},
-		"exempt_roles":           []any{},
-		"protected_role_arns":    []any{},
-		"lockdown_policy_arn":    testPolicyARN,
-		"revoke_sessions":        true,
-		"metrics_namespace":      DefaultMetricsNamespace,
-		"lockdown_extra_actions": []any{},
-		"consistency_window":     "2m0s",
+		"trust_mode":                 "enforce",
+		"lockdown_mode":              "check",
+		"trusted_accounts":           []any{"111122223333"},
+		"trusted_org_ids":            []any{},
+		"exempt_roles":               []any{},
+		"protected_role_arns":        []any{},
+		"lockdown_policy_arn":        testPolicyARN,
+		"revoke_sessions":            true,
+		"metrics_namespace":          DefaultMetricsNamespace,
+		"lockdown_extra_actions":     []any{},
+		"lockdown_alarm_key_arn":     "",
+		"lockdown_protected_buckets": []any{},
+		"consistency_window":         "2m0s",
 	}
 	if !reflect.DeepEqual(rec.Config, want) {
 		t.Errorf("logged config = %v\nwant %v", rec.Config, want)

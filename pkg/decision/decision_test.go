@@ -151,82 +151,126 @@ func TestAttrsMatchStructTags(t *testing.T) {
 // The EMF line follows the specification: _aws.Timestamp in epoch ms,
 // CloudWatchMetrics with Namespace, Dimensions (a list of lists of names)
 // and Metrics (Name, Unit), and every dimension and metric named there is a
-// top-level member holding a number (metrics) or string (dimensions).
+// top-level member holding a number (metrics) or string (dimensions). What
+// it names is exactly what Metrics declares, so the cost estimate counts
+// the series the line creates.
 func TestEmitMetricsShape(t *testing.T) {
-	var buf bytes.Buffer
-	r := sample()
-	r.Mode.Lockdown = config.Check
-	r.Actions = append(r.Actions, decision.Action{Control: "lockdown", API: "AttachRolePolicy", Result: decision.ResultDone})
-	if err := decision.EmitMetricsAt(&buf, "IamRoleGuardrail", r, t0); err != nil {
-		t.Fatal(err)
+	removed := sample()
+	removed.Mode.Lockdown = config.Check
+	removed.Actions = append(removed.Actions, decision.Action{Control: "lockdown", API: "AttachRolePolicy", Result: decision.ResultDone})
+	tests := []struct {
+		name string
+		r    decision.Record
+		want map[string]float64
+	}{
+		{"principal removed", removed, map[string]float64{"RolesNonCompliant": 1, "PrincipalsRemoved": 1}},
+		{"compliant", decision.Record{Outcome: decision.OutcomeCompliant, Class: "service"}, map[string]float64{"RolesNonCompliant": 0, "PrincipalsRemoved": 0}},
+		{"would change", decision.Record{Outcome: decision.OutcomeWouldChange}, map[string]float64{"RolesNonCompliant": 1, "PrincipalsRemoved": 0}},
+		{"ignored", decision.Record{Outcome: decision.OutcomeIgnored}, map[string]float64{"RolesNonCompliant": 0, "PrincipalsRemoved": 0}},
+		{"gone", decision.Record{Outcome: decision.OutcomeRoleGone}, map[string]float64{"RolesNonCompliant": 0, "PrincipalsRemoved": 0}},
+		{"error with a failed write", decision.Record{Outcome: decision.OutcomeError,
+			Actions: []decision.Action{{Control: "trust", API: "UpdateAssumeRolePolicy", Result: decision.ResultFailed}}},
+			map[string]float64{"RolesNonCompliant": 1, "PrincipalsRemoved": 0}},
 	}
-	if strings.Count(buf.String(), "\n") != 1 {
-		t.Fatalf("want one line: %q", buf.String())
+	declared := map[string]decision.Metric{}
+	for _, m := range decision.Metrics() {
+		if !m.OnError {
+			declared[m.Name] = m
+		}
 	}
-	var doc struct {
-		AWS struct {
-			Timestamp         int64
-			CloudWatchMetrics []struct {
-				Namespace  string
-				Dimensions [][]string
-				Metrics    []struct{ Name, Unit string }
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := decision.EmitMetricsAt(&buf, "IamRoleGuardrail", tc.r, t0); err != nil {
+				t.Fatal(err)
 			}
-		} `json:"_aws"`
-	}
-	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
-	var root map[string]any
-	_ = json.Unmarshal(buf.Bytes(), &root)
-	if doc.AWS.Timestamp != t0.UnixMilli() || len(doc.AWS.CloudWatchMetrics) != 1 {
-		t.Fatalf("_aws = %+v", doc.AWS)
-	}
-	d := doc.AWS.CloudWatchMetrics[0]
-	if d.Namespace != "IamRoleGuardrail" || !reflect.DeepEqual(d.Dimensions, [][]string{{"Mode", "Class"}}) {
-		t.Errorf("directive %+v", d)
-	}
-	if root["Mode"] != "trust:enforce,lockdown:check" || root["Class"] != "service" {
-		t.Errorf("dimensions Mode=%v Class=%v", root["Mode"], root["Class"])
-	}
-	want := map[string]float64{
-		"RolesEvaluated": 1, "RolesChanged": 1, "RolesNonCompliant": 1, "PrincipalsRemoved": 1,
-		"LockdownAttached": 1, "SessionsRevoked": 1, "StaleReads": 0, "Errors": 0, "DeliveryLag": 1500, "Duration": 42,
-	}
-	if len(d.Metrics) != len(want) {
-		t.Errorf("%d metrics, want %d", len(d.Metrics), len(want))
-	}
-	for _, m := range d.Metrics {
-		v, ok := root[m.Name].(float64)
-		if !ok {
-			t.Errorf("metric %s is not a number at the root: %v", m.Name, root[m.Name])
-			continue
-		}
-		if w, ok := want[m.Name]; !ok || v != w {
-			t.Errorf("metric %s = %v, want %v", m.Name, v, w)
-		}
-		if m.Unit != "Count" && m.Unit != "Milliseconds" {
-			t.Errorf("metric %s unit %q", m.Name, m.Unit)
-		}
-	}
-}
-
-func TestEmitMetricsOptionalLag(t *testing.T) {
-	var buf bytes.Buffer
-	if err := decision.EmitMetrics(&buf, "NS", decision.Record{Outcome: decision.OutcomeRoleGone}); err != nil {
-		t.Fatal(err)
-	}
-	var root map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &root); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := root["DeliveryLag"]; ok {
-		t.Error("DeliveryLag without an event")
-	}
-	if root["Class"] != "unknown" || root["StaleReads"] != 0.0 {
-		t.Errorf("Class %v StaleReads %v", root["Class"], root["StaleReads"])
+			if strings.Count(buf.String(), "\n") != 1 {
+				t.Fatalf("want one line: %q", buf.String())
+			}
+			var doc struct {
+				AWS struct {
+					Timestamp         int64
+					CloudWatchMetrics []struct {
+						Namespace  string
+						Dimensions [][]string
+						Metrics    []struct{ Name, Unit string }
+					}
+				} `json:"_aws"`
+			}
+			if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			var root map[string]any
+			_ = json.Unmarshal(buf.Bytes(), &root)
+			if doc.AWS.Timestamp != t0.UnixMilli() || len(doc.AWS.CloudWatchMetrics) != 1 {
+				t.Fatalf("_aws = %+v", doc.AWS)
+			}
+			d := doc.AWS.CloudWatchMetrics[0]
+			if d.Namespace != "IamRoleGuardrail" || len(d.Dimensions) != 1 {
+				t.Fatalf("directive %+v", d)
+			}
+			for _, dim := range d.Dimensions[0] {
+				if _, ok := root[dim].(string); !ok {
+					t.Errorf("dimension %s is not a string at the root: %v", dim, root[dim])
+				}
+			}
+			if len(d.Metrics) != len(tc.want) || len(d.Metrics) != len(declared) {
+				t.Errorf("%d metrics, want %d (declared %d)", len(d.Metrics), len(tc.want), len(declared))
+			}
+			for _, m := range d.Metrics {
+				v, ok := root[m.Name].(float64)
+				if !ok {
+					t.Errorf("metric %s is not a number at the root: %v", m.Name, root[m.Name])
+					continue
+				}
+				if w, ok := tc.want[m.Name]; !ok || v != w {
+					t.Errorf("metric %s = %v, want %v", m.Name, v, w)
+				}
+				dm, ok := declared[m.Name]
+				if !ok || dm.Unit != m.Unit || !slices.Equal(dm.Dimensions, d.Dimensions[0]) {
+					t.Errorf("metric %s %s with dimensions %v is not declared by Metrics: %+v", m.Name, m.Unit, d.Dimensions[0], dm)
+				}
+			}
+			if root["role_arn"] != tc.r.RoleARN || root["outcome"] != tc.r.Outcome {
+				t.Errorf("properties role_arn=%v outcome=%v", root["role_arn"], root["outcome"])
+			}
+		})
 	}
 	if err := decision.EmitMetrics(io.Discard, "", decision.Record{}); err == nil {
 		t.Error("empty namespace accepted")
+	}
+}
+
+// Metrics declares each metric once, with a CloudWatch unit, and every
+// dimension it names has a declared number of values.
+func TestMetricsDeclared(t *testing.T) {
+	seen := map[string]bool{}
+	errorMetrics := 0
+	for _, m := range decision.Metrics() {
+		if seen[m.Name] || m.Name == "" {
+			t.Errorf("metric %q declared twice or unnamed", m.Name)
+		}
+		seen[m.Name] = true
+		if m.Unit != "Count" && m.Unit != "Milliseconds" {
+			t.Errorf("metric %s unit %q", m.Name, m.Unit)
+		}
+		for _, d := range m.Dimensions {
+			if n, ok := decision.DimensionValues(d); !ok || n < 1 {
+				t.Errorf("metric %s: dimension %s has no declared number of values", m.Name, d)
+			}
+		}
+		if m.OnError {
+			errorMetrics++
+			if m.Name != decision.MetricErrorRecords {
+				t.Errorf("metric %s is on-error but not the error-records metric", m.Name)
+			}
+		}
+	}
+	if errorMetrics != 1 {
+		t.Errorf("%d on-error metrics, want the error-records one", errorMetrics)
+	}
+	if _, ok := decision.DimensionValues("Class"); ok {
+		t.Error("an undeclared dimension has a number of values")
 	}
 }
 

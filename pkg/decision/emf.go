@@ -7,28 +7,81 @@ import (
 	"time"
 )
 
-// Metric names of the EMF counters. Together with the dimension names they
-// are a contract with the stack's alarms and dashboards.
+// Metric names. They are a contract with the stack's alarms and anyone's
+// graphs. Each metric is one aggregate series: CloudWatch bills every
+// combination of dimension values as a separate metric (issue 20), and
+// what the counters cannot say per role, class or mode the decision
+// records say, where Logs Insights finds it at no standing cost.
 const (
-	MetricRolesEvaluated    = "RolesEvaluated"    // 1 per record
-	MetricRolesChanged      = "RolesChanged"      // 1 when the guardrail wrote a change
-	MetricRolesNonCompliant = "RolesNonCompliant" // 1 when a control found something to change (enforce or check)
-	MetricPrincipalsRemoved = "PrincipalsRemoved" // principals removed (or, in check mode, that would be)
-	MetricLockdownAttached  = "LockdownAttached"  // 1 when the lockdown was attached or put inline
-	MetricSessionsRevoked   = "SessionsRevoked"   // 1 when older sessions were revoked
-	MetricStaleReads        = "StaleReads"        // 1 when reads did not agree with the event's claim
-	MetricErrors            = "Errors"            // 1 when the outcome is an error
-	MetricDeliveryLag       = "DeliveryLag"       // eventTime to receive, milliseconds; only with an event
-	MetricDuration          = "Duration"          // evaluation time, milliseconds
+	// MetricRolesNonCompliant counts records in which a control found
+	// something to change: changed in enforce mode, would-change in check.
+	MetricRolesNonCompliant = "RolesNonCompliant"
+	// MetricPrincipalsRemoved counts principals removed from trust policies
+	// (in check mode: that would be removed).
+	MetricPrincipalsRemoved = "PrincipalsRemoved"
+	// MetricErrorRecords counts ERROR-level lines; the stack's metric
+	// filters extract it from both log groups (EmitMetrics never writes it).
+	MetricErrorRecords = "ErrorRecords"
 )
 
-// Dimension names. Mode is the control modes ("enforce", "check", or
-// "trust:enforce,lockdown:check" when they differ); Class is the role class.
-// Both have a handful of values, which keeps the metric count (and cost) small.
-const (
-	DimensionMode  = "Mode"
-	DimensionClass = "Class"
-)
+// Metric describes one CloudWatch metric the guardrail writes, so that the
+// cost estimate counts exactly the series the code can emit.
+type Metric struct {
+	Name string
+	Unit string
+	// Dimensions names the metric's dimensions; none means one aggregate
+	// series. DimensionValues says how many values each takes.
+	Dimensions []string
+	// OnError is true for a metric that receives data only when a function
+	// logs an ERROR line (a metric filter without a default value), false
+	// for one that receives a data point with every decision record.
+	OnError bool
+}
+
+// recordMetric is a metric EmitMetrics writes with every record.
+type recordMetric struct {
+	Metric
+	value func(Record) int
+}
+
+// recordDimensions is the dimension set of every metric EmitMetrics writes:
+// empty, so each metric is one aggregate series. A dimension added here
+// must be written to the line's root and declared in dimensionValues.
+var recordDimensions = []string{}
+
+// recordMetrics is the table EmitMetrics writes from; Metrics lists it.
+var recordMetrics = []recordMetric{
+	{Metric{Name: MetricRolesNonCompliant, Unit: "Count"}, func(r Record) int {
+		return b2i(r.Outcome == OutcomeChanged || r.Outcome == OutcomeWouldChange || len(r.Actions) > 0)
+	}},
+	{Metric{Name: MetricPrincipalsRemoved, Unit: "Count"}, func(r Record) int { return removedCount(r.Findings) }},
+}
+
+// errorRecords is the metric the stack's metric filters extract.
+var errorRecords = Metric{Name: MetricErrorRecords, Unit: "Count", OnError: true}
+
+// Metrics returns every metric the guardrail writes: those EmitMetrics
+// writes with every record, then the ERROR-line metric of the stack's
+// metric filters.
+func Metrics() []Metric {
+	out := make([]Metric, 0, len(recordMetrics)+1)
+	for _, m := range recordMetrics {
+		m.Dimensions = recordDimensions
+		out = append(out, m.Metric)
+	}
+	return append(out, errorRecords)
+}
+
+// dimensionValues is, for each dimension a metric may carry, how many
+// values it takes in one deployment. Empty: no metric has a dimension.
+var dimensionValues = map[string]int{}
+
+// DimensionValues returns how many values the named dimension takes in one
+// deployment, and false for a dimension no metric is declared to carry.
+func DimensionValues(name string) (int, bool) {
+	n, ok := dimensionValues[name]
+	return n, ok
+}
 
 type emfMetric struct {
 	Name string `json:"Name"`
@@ -46,23 +99,18 @@ type emfMetadata struct {
 	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
 }
 
-// ModeDimension is the value of the Mode dimension for a pair of modes.
-func ModeDimension(m Modes) string {
-	if m.Trust == m.Lockdown {
-		return string(m.Trust)
-	}
-	return fmt.Sprintf("trust:%s,lockdown:%s", m.Trust, m.Lockdown)
-}
-
 // EmitMetrics writes the record's counters to w as one CloudWatch Embedded
 // Metric Format line: a JSON object whose "_aws" member holds the timestamp
 // (epoch milliseconds) and one metric directive, and whose root holds every
-// dimension and metric it names, as the EMF specification requires
+// metric it names, as the EMF specification requires
 // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
-// CloudWatch Logs extracts the metrics; role_arn, outcome and event_id are
-// kept as plain properties so a metric spike can be traced to records.
-// A record with outcome "ignored" counts RolesEvaluated=0, so that every
-// invocation still leaves a data point.
+// The directive's dimension set is empty ("Dimensions":[[]]), which
+// publishes each metric without dimensions: one aggregate series each (an
+// empty dimension set is valid EMF, as AWS's OpenTelemetry EMF exporter
+// relies on: open-telemetry/opentelemetry-collector-contrib#13766).
+// role_arn, outcome and event_id are kept as plain properties so a spike
+// can be traced to its records. Every record, ignored ones included,
+// writes one line, so each invocation leaves a data point.
 func EmitMetrics(w io.Writer, namespace string, r Record) error {
 	return emitMetrics(w, namespace, r, time.Now())
 }
@@ -71,43 +119,21 @@ func emitMetrics(w io.Writer, namespace string, r Record, ts time.Time) error {
 	if namespace == "" {
 		return fmt.Errorf("emit metrics: empty namespace")
 	}
-	class := r.Class
-	if class == "" {
-		class = "unknown" // role gone before it was read, or an ignored event
-	}
 	root := map[string]any{
-		DimensionMode:  ModeDimension(r.Mode),
-		DimensionClass: class,
-		"outcome":      r.Outcome,
-		"role_arn":     r.RoleARN,
-		"event_id":     r.EventID,
+		"outcome":  r.Outcome,
+		"role_arn": r.RoleARN,
+		"event_id": r.EventID,
 	}
-	var metrics []emfMetric
-	add := func(name, unit string, v any) {
-		metrics = append(metrics, emfMetric{Name: name, Unit: unit})
-		root[name] = v
+	metrics := make([]emfMetric, 0, len(recordMetrics))
+	for _, m := range recordMetrics {
+		metrics = append(metrics, emfMetric{Name: m.Name, Unit: m.Unit})
+		root[m.Name] = m.value(r)
 	}
-	evaluated := 1
-	if r.Outcome == OutcomeIgnored {
-		evaluated = 0
-	}
-	add(MetricRolesEvaluated, "Count", evaluated)
-	add(MetricRolesChanged, "Count", b2i(r.Outcome == OutcomeChanged || hasResult(r.Actions, ResultDone)))
-	add(MetricRolesNonCompliant, "Count", b2i(r.Outcome == OutcomeChanged || r.Outcome == OutcomeWouldChange || len(r.Actions) > 0))
-	add(MetricPrincipalsRemoved, "Count", removedCount(r.Findings))
-	add(MetricLockdownAttached, "Count", b2i(lockdownWritten(r.Actions)))
-	add(MetricSessionsRevoked, "Count", b2i(r.RevokedSessionsBefore != nil))
-	add(MetricStaleReads, "Count", b2i(!r.ReadConsistent && r.Outcome != OutcomeIgnored && r.Outcome != OutcomeRoleGone))
-	add(MetricErrors, "Count", b2i(r.Outcome == OutcomeError))
-	if r.DeliveryLagMS != nil {
-		add(MetricDeliveryLag, "Milliseconds", *r.DeliveryLagMS)
-	}
-	add(MetricDuration, "Milliseconds", r.DurationMS)
 	root["_aws"] = emfMetadata{
 		Timestamp: ts.UnixMilli(),
 		CloudWatchMetrics: []emfDirective{{
 			Namespace:  namespace,
-			Dimensions: [][]string{{DimensionMode, DimensionClass}},
+			Dimensions: [][]string{recordDimensions},
 			Metrics:    metrics,
 		}},
 	}
@@ -129,15 +155,6 @@ func b2i(b bool) int {
 	return 0
 }
 
-func hasResult(actions []Action, result string) bool {
-	for _, a := range actions {
-		if a.Result == result {
-			return true
-		}
-	}
-	return false
-}
-
 func removedCount(fs []Finding) int {
 	n := 0
 	for _, f := range fs {
@@ -146,14 +163,4 @@ func removedCount(fs []Finding) int {
 		}
 	}
 	return n
-}
-
-// lockdownWritten reports whether the lockdown was attached or put inline.
-func lockdownWritten(actions []Action) bool {
-	for _, a := range actions {
-		if a.Control == ControlLockdown && a.Result == ResultDone {
-			return true
-		}
-	}
-	return false
 }
