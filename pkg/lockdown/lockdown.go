@@ -789,6 +789,17 @@ func identityTokens(audiences []string) []statement {
 	// samples, would let exactly that request through; ForAllValues in a
 	// Deny would deny only when every audience is unlisted.)
 	//
+	// The pair of Deny statements, ForAnyValue:StringNotEquals over a list
+	// and Null "true" on the same key, is the form AWS documents for
+	// "deny unless every value is one of these" (AWS CloudTrail User
+	// Guide, "Identity-based policy examples for AWS CloudTrail": denying
+	// CreateEventDataStore unless the stage tag is alpha, beta, gamma or
+	// prod); AWS's own outbound-federation RCP sample denies
+	// GetWebIdentityToken with ForAnyValue:StringNotLike on this key
+	// (aws-samples/resource-control-policy-examples,
+	// IAM-Restrict-outbound-federation.json). StringNotEquals rather than
+	// StringNotLike: an audience is named exactly, never as a pattern.
+	//
 	// sts:TagGetWebIdentityToken stays allowed: it has no audience key
 	// (Service Authorization Reference, STS: aws:RequestTag/${TagKey} and
 	// aws:TagKeys only), and it only lets tags ride on a GetWebIdentityToken
