@@ -26,29 +26,30 @@ import (
 
 // Context keys, as written in cdk.json or passed with `cdk -c key=value`.
 const (
-	KeyMode                = "mode"
-	KeyTrustMode           = "trustMode"
-	KeyLockdownMode        = "lockdownMode"
-	KeyTrustedAccounts     = "trustedAccounts"
-	KeyTrustedOrgIDs       = "trustedOrgIds"
-	KeyExemptRoles         = "exemptRoles"
-	KeySweepSchedule       = "sweepSchedule"
-	KeyAlarmEmail          = "alarmEmail"
-	KeyLogRetentionDays    = "logRetentionDays"
-	KeyExtraDeniedActions  = "extraDeniedActions"
-	KeyRevokeSessions      = "revokeSessions"
-	KeyCreateTrail         = "createTrail"
-	KeyProtectedBuckets    = "protectedBuckets"
-	KeyEnforcerConcurrency = "enforcerConcurrency"
-	KeyDistDir             = "distDir"
+	KeyMode                  = "mode"
+	KeyTrustMode             = "trustMode"
+	KeyLockdownMode          = "lockdownMode"
+	KeyTrustedAccounts       = "trustedAccounts"
+	KeyTrustedOrgIDs         = "trustedOrgIds"
+	KeyExemptRoles           = "exemptRoles"
+	KeySweepSchedule         = "sweepSchedule"
+	KeyAlarmEmail            = "alarmEmail"
+	KeyLogRetentionDays      = "logRetentionDays"
+	KeyExtraDeniedActions    = "extraDeniedActions"
+	KeyRevokeSessions        = "revokeSessions"
+	KeyCreateTrail           = "createTrail"
+	KeyProtectedBuckets      = "protectedBuckets"
+	KeyAllowedTokenAudiences = "allowedTokenAudiences"
+	KeyEnforcerConcurrency   = "enforcerConcurrency"
+	KeyDistDir               = "distDir"
 )
 
 // Keys lists every context key the stack reads, in documentation order.
 var Keys = []string{
 	KeyMode, KeyTrustMode, KeyLockdownMode, KeyTrustedAccounts, KeyTrustedOrgIDs,
 	KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
-	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyProtectedBuckets, KeyEnforcerConcurrency,
-	KeyDistDir,
+	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyProtectedBuckets, KeyAllowedTokenAudiences,
+	KeyEnforcerConcurrency, KeyDistDir,
 }
 
 // Defaults of the settings that have one.
@@ -142,6 +143,10 @@ type Settings struct {
 	// ProtectedBuckets are more S3 bucket names (an existing trail's
 	// bucket) whose objects, policy and lifecycle the lockdown protects.
 	ProtectedBuckets []string
+	// AllowedTokenAudiences are the audiences service roles may mint
+	// outbound identity tokens for (sts:GetWebIdentityToken); empty
+	// denies them every token (pkg/lockdown, Config.AllowedTokenAudiences).
+	AllowedTokenAudiences []string
 	// EnforcerConcurrency is the enforcer's reserved concurrency.
 	EnforcerConcurrency int
 	// DistDir holds enforcer.zip and sweeper.zip.
@@ -152,16 +157,17 @@ type Settings struct {
 func Default() Settings {
 	return Settings{
 		Mode: config.Enforce, TrustMode: config.Enforce, LockdownMode: config.Enforce,
-		TrustedAccounts:     []string{},
-		TrustedOrgIDs:       []string{},
-		ExemptRoles:         append([]string{}, DefaultExemptRoles...),
-		SweepSchedule:       DefaultSweepSchedule,
-		LogRetentionDays:    DefaultLogRetentionDays,
-		ExtraDeniedActions:  []string{},
-		ProtectedBuckets:    []string{},
-		RevokeSessions:      true,
-		EnforcerConcurrency: DefaultEnforcerConcurrency,
-		DistDir:             DefaultDistDir,
+		TrustedAccounts:       []string{},
+		TrustedOrgIDs:         []string{},
+		ExemptRoles:           append([]string{}, DefaultExemptRoles...),
+		SweepSchedule:         DefaultSweepSchedule,
+		LogRetentionDays:      DefaultLogRetentionDays,
+		ExtraDeniedActions:    []string{},
+		ProtectedBuckets:      []string{},
+		AllowedTokenAudiences: []string{},
+		RevokeSessions:        true,
+		EnforcerConcurrency:   DefaultEnforcerConcurrency,
+		DistDir:               DefaultDistDir,
 	}
 }
 
@@ -249,6 +255,7 @@ func Parse(get func(key string) any) (Settings, error) {
 	// enforces the policy size limit.
 	s.ExtraDeniedActions = list(KeyExtraDeniedActions, s.ExtraDeniedActions, func(string) error { return nil })
 	s.ProtectedBuckets = list(KeyProtectedBuckets, s.ProtectedBuckets, func(string) error { return nil })
+	s.AllowedTokenAudiences = list(KeyAllowedTokenAudiences, s.AllowedTokenAudiences, func(string) error { return nil })
 
 	if v, ok, err := str(get(KeySweepSchedule)); err != nil {
 		fail(KeySweepSchedule, get(KeySweepSchedule), err)
@@ -305,8 +312,8 @@ func Parse(get func(key string) any) (Settings, error) {
 
 	// Build the lockdown document once as the stack will, with stand-ins
 	// for what only the deployment knows (account, key ARN, generated
-	// bucket name): it validates every extra action and bucket name and
-	// proves the configuration fits IAM's managed-policy size limit
+	// bucket name): it validates every extra action, bucket name and token
+	// audience and proves the configuration fits IAM's managed-policy size limit
 	// before anything deploys.
 	if _, err := lockdown.Document(s.sizingLockdown()); err != nil {
 		key, value := KeyExtraDeniedActions, strings.Join(s.ExtraDeniedActions, ",")
@@ -316,6 +323,8 @@ func Parse(get func(key string) any) (Settings, error) {
 				key, value = KeyExemptRoles, strings.Join(s.ExemptRoles, ",")
 			case "ProtectedBuckets":
 				key, value = KeyProtectedBuckets, strings.Join(s.ProtectedBuckets, ",")
+			case "AllowedTokenAudiences":
+				key, value = KeyAllowedTokenAudiences, strings.Join(s.AllowedTokenAudiences, ",")
 			}
 		}
 		fail(key, value, err)
@@ -338,11 +347,12 @@ func (s Settings) sizingLockdown() lockdown.Config {
 		buckets = append(buckets, "${Token[TrailBucket.1]}")
 	}
 	return lockdown.Config{
-		Account:            account,
-		ExtraDeniedActions: s.ExtraDeniedActions,
-		ExemptRoles:        append(BootstrapRoleNames(qualifier, account, region), s.ExemptRoles...),
-		AlarmKeyARN:        "${Token[AlarmTopicKey.1]}",
-		ProtectedBuckets:   append(buckets, s.ProtectedBuckets...),
+		Account:               account,
+		ExtraDeniedActions:    s.ExtraDeniedActions,
+		ExemptRoles:           append(BootstrapRoleNames(qualifier, account, region), s.ExemptRoles...),
+		AlarmKeyARN:           "${Token[AlarmTopicKey.1]}",
+		ProtectedBuckets:      append(buckets, s.ProtectedBuckets...),
+		AllowedTokenAudiences: s.AllowedTokenAudiences,
 	}
 }
 
@@ -351,7 +361,11 @@ func (s Settings) sizingLockdown() lockdown.Config {
 // out, so the deployed configuration reads the same in the console as in
 // cdk.json. The lockdown policy and protected-role variables depend on
 // deployed resources and are added by the stack, which also adds the
-// bootstrap roles (BootstrapRoleNames) to the exemptions.
+// bootstrap roles (BootstrapRoleNames) to the exemptions. What only shapes
+// the lockdown document (extra actions, protected buckets, token audiences)
+// is not passed: the functions attach the deployed policy by its ARN and
+// copy its current version for the inline fallback; they never build the
+// document themselves.
 func (s Settings) Env() map[string]string {
 	return map[string]string{
 		config.EnvMode:             string(s.Mode),

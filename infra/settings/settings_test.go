@@ -3,6 +3,7 @@ package settings
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
 )
 
 func getter(m map[string]any) func(string) any {
@@ -113,6 +115,16 @@ func TestParseValues(t *testing.T) {
 				t.Errorf("got %+v", s)
 			}
 		}},
+		{"token audiences", map[string]any{"allowedTokenAudiences": []any{"https://api.partner.example", "api://AzureADTokenExchange", "https://api.partner.example"}}, func(t *testing.T, s Settings) {
+			if want := []string{"https://api.partner.example", "api://AzureADTokenExchange"}; !reflect.DeepEqual(s.AllowedTokenAudiences, want) {
+				t.Errorf("AllowedTokenAudiences = %v, want %v", s.AllowedTokenAudiences, want)
+			}
+		}},
+		{"-c token audiences", map[string]any{"allowedTokenAudiences": "https://a.example, https://b.example"}, func(t *testing.T, s Settings) {
+			if want := []string{"https://a.example", "https://b.example"}; !reflect.DeepEqual(s.AllowedTokenAudiences, want) {
+				t.Errorf("AllowedTokenAudiences = %v, want %v", s.AllowedTokenAudiences, want)
+			}
+		}},
 		{"extra denied actions", map[string]any{"extraDeniedActions": []any{"ram:CreateResourceShare", "ec2:CreateVpcPeeringConnection"}}, func(t *testing.T, s Settings) {
 			if len(s.ExtraDeniedActions) != 2 {
 				t.Errorf("ExtraDeniedActions = %v", s.ExtraDeniedActions)
@@ -165,6 +177,11 @@ func TestParseErrors(t *testing.T) {
 			"protectedBuckets": []any{strings.Repeat("a", 63), strings.Repeat("b", 63)}}},
 		{"too many exemptions", KeyExemptRoles, "more than the", map[string]any{"exemptRoles": []any{
 			strings.Repeat("a", 60), strings.Repeat("b", 60), strings.Repeat("c", 60)}}},
+		{"audience wildcard", KeyAllowedTokenAudiences, "matched exactly", map[string]any{"allowedTokenAudiences": []any{"https://*.example.com"}}},
+		{"audience with space", KeyAllowedTokenAudiences, "white space", map[string]any{"allowedTokenAudiences": []any{"my audience"}}},
+		{"audience of wrong type", KeyAllowedTokenAudiences, "want a string", map[string]any{"allowedTokenAudiences": []any{true}}},
+		{"too many audiences", KeyAllowedTokenAudiences, "more than the", map[string]any{"allowedTokenAudiences": []any{
+			"https://" + strings.Repeat("a", 70), "https://" + strings.Repeat("b", 70)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,5 +284,57 @@ func TestBootstrapNames(t *testing.T) {
 	}
 	if got := AssetsBucketName("hnb659fds", "111122223333", "us-east-1"); got != "cdk-hnb659fds-assets-111122223333-us-east-1" {
 		t.Errorf("AssetsBucketName = %s", got)
+	}
+}
+
+// TestParseLargest fills every budget the settings expose at once (extra
+// actions, exemptions besides the bootstrap roles, protected buckets besides
+// the assets and trail buckets, token audiences), each until one more item
+// would exceed it, and checks that the settings accept the whole: the budgets of
+// pkg/lockdown leave room for all of them together in the stack's lockdown.
+func TestParseLargest(t *testing.T) {
+	sized := func(ctx map[string]any) lockdown.Config {
+		s, err := Parse(getter(ctx))
+		if err != nil {
+			t.Fatalf("Parse: %v", err)
+		}
+		return s.sizingLockdown()
+	}
+	ctx := map[string]any{"createTrail": true}
+	// Each list grows, one item at a time, until the next item would
+	// exceed its budget (Parse reports it by the list's key).
+	grow := func(key string, item func(i int) string) {
+		var items []any
+		for i := 0; i < 100; i++ {
+			ctx[key] = append(items, item(i))
+			if _, err := Parse(getter(ctx)); err != nil {
+				var se *Error
+				if !errors.As(err, &se) || se.Key != key {
+					t.Fatalf("%s item %d: %v", key, i, err)
+				}
+				break
+			}
+			items = append(items, item(i))
+		}
+		ctx[key] = items
+	}
+	grow(KeyExtraDeniedActions, func(i int) string { return fmt.Sprintf("s%02d:%s", i, strings.Repeat("A", 60)) })
+	grow(KeyExemptRoles, func(i int) string { return fmt.Sprintf("exempt-%02d-%s", i, strings.Repeat("x", 20)) })
+	grow(KeyProtectedBuckets, func(i int) string { return fmt.Sprintf("%02d%s", i, strings.Repeat("b", 40)) })
+	grow(KeyAllowedTokenAudiences, func(i int) string { return fmt.Sprintf("https://%02d.example/%s", i, strings.Repeat("a", 20)) })
+	for _, key := range []string{KeyExtraDeniedActions, KeyExemptRoles, KeyProtectedBuckets, KeyAllowedTokenAudiences} {
+		if len(ctx[key].([]any)) == 0 {
+			t.Errorf("%s: not even one item fits", key)
+		}
+	}
+	doc, err := lockdown.Document(sized(ctx))
+	if err != nil {
+		t.Fatalf("lockdown.Document: %v", err)
+	}
+	n := lockdown.Size(doc)
+	t.Logf("largest lockdown the settings accept: %d of %d characters (%d extra actions, %d exemptions, %d buckets, %d audiences)", n, lockdown.MaxSize,
+		len(ctx[KeyExtraDeniedActions].([]any)), len(ctx[KeyExemptRoles].([]any)), len(ctx[KeyProtectedBuckets].([]any)), len(ctx[KeyAllowedTokenAudiences].([]any)))
+	if n > lockdown.MaxSize {
+		t.Errorf("size %d exceeds %d", n, lockdown.MaxSize)
 	}
 }

@@ -38,9 +38,13 @@ type simCase struct {
 	who      string
 	action   string
 	resource string
-	context  map[string]string
-	allow    bool
-	fullOnly bool // needs the fully configured stack (exemptions, trail, protectedBuckets)
+	// context holds the request's condition keys: a string for a
+	// single-valued key, a []string for a multivalued one
+	// (sts:IdentityTokenAudience), as the evaluator takes them.
+	context     map[string]any
+	allow       bool
+	fullOnly    bool // needs the fully configured stack (exemptions, trail, protectedBuckets, token audiences)
+	defaultOnly bool // needs the default stack (no token audience approved)
 }
 
 // ARNs of the deployment the resolver plays (testAccount, us-east-1).
@@ -65,23 +69,42 @@ const (
 	decisionLog = "arn:aws:logs" + reg + "log-group:/aws/lambda/" + EnforcerName
 )
 
-func pol(arn string) map[string]string      { return map[string]string{"iam:PolicyARN": arn} }
-func boundary(arn string) map[string]string { return map[string]string{"iam:PermissionsBoundary": arn} }
-func passedTo(svc string) map[string]string {
-	return map[string]string{"iam:PassedToService": svc + ".amazonaws.com"}
+func pol(arn string) map[string]any      { return map[string]any{"iam:PolicyARN": arn} }
+func boundary(arn string) map[string]any { return map[string]any{"iam:PermissionsBoundary": arn} }
+func passedTo(svc string) map[string]any {
+	return map[string]any{"iam:PassedToService": svc + ".amazonaws.com"}
 }
+
+// tokenFor is the context of a GetWebIdentityToken request naming
+// audiences. sts:IdentityTokenAudience is multivalued (Service
+// Authorization Reference, STS: ArrayOfString; the request's
+// Audience.member.N holds 1 to 10, STS API reference), so the audiences go
+// in as one list; no audiences leaves the key out. The signing algorithm
+// and lifetime are those of an ordinary request (STS's default duration).
+func tokenFor(audiences ...string) map[string]any {
+	ctx := map[string]any{"sts:SigningAlgorithm": "ES384", "sts:DurationSeconds": "300"}
+	if len(audiences) > 0 {
+		ctx["sts:IdentityTokenAudience"] = audiences
+	}
+	return ctx
+}
+
+// An audience no one approved: where a compromised workload would send a
+// token asserting the account's identity.
+const attackerAudience = "https://collector.attacker.example"
 
 // simCases returns the table; alarmKey and trailBucket are the resolved
 // ARNs of the stack's key and (full stack) trail bucket.
 func simCases(alarmKey, trailBucket string) []simCase {
-	deny := func(name, action, resource string, ctx map[string]string) simCase {
+	deny := func(name, action, resource string, ctx map[string]any) simCase {
 		return simCase{name: name, who: svc, action: action, resource: resource, context: ctx}
 	}
-	allow := func(name, action, resource string, ctx map[string]string) simCase {
+	allow := func(name, action, resource string, ctx map[string]any) simCase {
 		return simCase{name: name, who: svc, action: action, resource: resource, context: ctx, allow: true}
 	}
 	full := func(c simCase) simCase { c.fullOnly = true; return c }
-	fn := func(who, name, action, resource string, ctx map[string]string, ok bool) simCase {
+	dflt := func(c simCase) simCase { c.defaultOnly = true; return c }
+	fn := func(who, name, action, resource string, ctx map[string]any, ok bool) simCase {
 		return simCase{name: name, who: who, action: action, resource: resource, context: ctx, allow: ok}
 	}
 	cases := []simCase{
@@ -220,6 +243,27 @@ func simCases(alarmKey, trailBucket string) []simCase {
 		deny("Roles Anywhere trust anchor", "rolesanywhere:CreateTrustAnchor", "*", nil),
 		full(deny("an action the operator added (extraDeniedActions)", "ram:CreateResourceShare", "*", nil)),
 
+		// Outbound identity federation: a token asserting the role's
+		// identity to an outside service is a way out of the account.
+		// By default no audience is approved (allowedTokenAudiences
+		// empty); the configured stack approves tokenAudience and
+		// tokenAudience2.
+		deny("switch outbound identity federation on for the account", "iam:EnableOutboundWebIdentityFederation", "*", nil),
+		deny("switch outbound identity federation off for the account", "iam:DisableOutboundWebIdentityFederation", "*", nil),
+		dflt(deny("identity token, no audience approved", "sts:GetWebIdentityToken", "*", tokenFor(tokenAudience))),
+		dflt(deny("identity token for the attacker, no audience approved", "sts:GetWebIdentityToken", "*", tokenFor(attackerAudience))),
+		dflt(deny("identity token without audience, none approved", "sts:GetWebIdentityToken", "*", tokenFor())),
+		dflt(deny("tags on an identity token, no audience approved", "sts:TagGetWebIdentityToken", "*", map[string]any{"aws:TagKeys": []string{"team"}})),
+		full(deny("identity token for an approved and an unapproved audience together", "sts:GetWebIdentityToken", "*", tokenFor(tokenAudience, attackerAudience))),
+		full(deny("identity token for an unapproved and an approved audience together", "sts:GetWebIdentityToken", "*", tokenFor(attackerAudience, tokenAudience2))),
+		full(deny("identity token for an unapproved audience", "sts:GetWebIdentityToken", "*", tokenFor(attackerAudience))),
+		full(deny("identity token for an approved audience in capitals (exact match)", "sts:GetWebIdentityToken", "*", tokenFor(strings.ToUpper(tokenAudience)))),
+		full(deny("identity token without audience", "sts:GetWebIdentityToken", "*", tokenFor())),
+		full(allow("identity token for an approved audience", "sts:GetWebIdentityToken", "*", tokenFor(tokenAudience))),
+		full(allow("identity token for two approved audiences", "sts:GetWebIdentityToken", "*", tokenFor(tokenAudience, tokenAudience2))),
+		full(allow("tags on an identity token (its audiences are judged on GetWebIdentityToken)", "sts:TagGetWebIdentityToken", "*", map[string]any{"aws:TagKeys": []string{"team"}})),
+		allow("read the account's outbound federation settings", "iam:GetOutboundWebIdentityFederationInfo", "*", nil),
+
 		// Contained: allowed to the workload, and harmless to the
 		// guardrail, because the lockdown still binds whoever ends up
 		// with the permissions (a role's own allows cannot outweigh its
@@ -307,6 +351,8 @@ func simCases(alarmKey, trailBucket string) []simCase {
 		fn(fns, "no code change of its own function", "lambda:UpdateFunctionCode", enforcerFn, nil, false),
 		fn(fns, "no access key", "iam:CreateAccessKey", iamPrefix+"user/alice", nil, false),
 		fn(fns, "no asset overwrite", "s3:PutObject", assets+"/0123.zip", nil, false),
+		fn(fns, "no identity token", "sts:GetWebIdentityToken", "*", tokenFor(tokenAudience), false),
+		fn(fns, "no outbound federation switch", "iam:EnableOutboundWebIdentityFederation", "*", nil, false),
 	}
 	return cases
 }
@@ -412,7 +458,7 @@ func TestAttackerRequests(t *testing.T) {
 			var cases []simCase
 			var input []map[string]any
 			for _, c := range simCases(r.getAtt(keyID, "Arn"), trailBucket) {
-				if c.fullOnly && st.name != "full" {
+				if (c.fullOnly && st.name != "full") || (c.defaultOnly && st.name != "default") {
 					continue
 				}
 				whos := []string{c.who}

@@ -214,6 +214,7 @@ func (b *builder) build(zips map[string]string) error {
 		Partition: b.partition, Account: b.account, NamePrefix: NamePrefix,
 		ExtraDeniedActions: b.s.ExtraDeniedActions, ExemptRoles: b.exemptRoles(),
 		AlarmKeyARN: *alarmKey.KeyArn(), ProtectedBuckets: buckets,
+		AllowedTokenAudiences: b.s.AllowedTokenAudiences,
 	})
 	if err != nil {
 		return fmt.Errorf("lockdown policy: %w", err)

@@ -134,7 +134,15 @@ var fullContext = map[string]any{
 	"alarmEmail":       "security@example.com", "logRetentionDays": float64(731),
 	"extraDeniedActions": []any{"ram:CreateResourceShare"}, "revokeSessions": false,
 	"createTrail": true, "enforcerConcurrency": float64(3),
+	"allowedTokenAudiences": []any{tokenAudience, tokenAudience2},
 }
+
+// The audiences the configured stack lets service roles mint identity
+// tokens for (a partner API and Azure's workload identity exchange).
+const (
+	tokenAudience  = "https://api.partner.example"
+	tokenAudience2 = "api://AzureADTokenExchange"
+)
 
 func defaults(t *testing.T) synthesized {
 	defaultOnce.Do(func() { defaultStack = synth(t, nil) })
@@ -588,13 +596,14 @@ func TestRolePolicies(t *testing.T) {
 
 func TestLockdownPolicy(t *testing.T) {
 	for _, tc := range []struct {
-		s       synthesized
-		extra   []string
-		exempt  []string
-		buckets []string
+		s         synthesized
+		extra     []string
+		exempt    []string
+		buckets   []string
+		audiences []string
 	}{
-		{defaults(t), nil, nil, nil},
-		{full(t), []string{"ram:CreateResourceShare"}, []string{"BreakGlass", "/admin/*"}, []string{"org-trail-logs-111122223333"}},
+		{defaults(t), nil, nil, nil, nil},
+		{full(t), []string{"ram:CreateResourceShare"}, []string{"BreakGlass", "/admin/*"}, []string{"org-trail-logs-111122223333"}, []string{tokenAudience, tokenAudience2}},
 	} {
 		_, props := tc.s.byName(t, "AWS::IAM::ManagedPolicy", "ManagedPolicyName", lockdown.PolicyName)
 		r := newResolver(t, tc.s)
@@ -609,7 +618,7 @@ func TestLockdownPolicy(t *testing.T) {
 		buckets = append(buckets, tc.buckets...)
 		want, err := lockdown.Document(lockdown.Config{Partition: "aws", Account: testAccount, ExtraDeniedActions: tc.extra,
 			ExemptRoles: append(settings.BootstrapRoleNames("hnb659fds", testAccount, "us-east-1"), tc.exempt...),
-			AlarmKeyARN: r.getAtt(keyID, "Arn"), ProtectedBuckets: buckets})
+			AlarmKeyARN: r.getAtt(keyID, "Arn"), ProtectedBuckets: buckets, AllowedTokenAudiences: tc.audiences})
 		if err != nil {
 			t.Fatal(err)
 		}

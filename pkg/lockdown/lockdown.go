@@ -2,8 +2,9 @@
 // managed policy attached to every service role (DESIGN.md §5). An explicit
 // Deny overrides every Allow, so a role owner can grant whatever a workload
 // needs and the role still cannot switch the guardrail off, blind the
-// account's audit, mint long-term credentials or new identity providers, or
-// take the account out of its organization.
+// account's audit, mint long-term credentials or new identity providers, mint
+// identity tokens for outside services nobody approved, or take the account
+// out of its organization.
 //
 // The document protects the guardrail's own resources by name prefix rather
 // than by their ARNs, because the guardrail's functions read this policy's
@@ -48,16 +49,22 @@ const DefaultNamePrefix = "IamRoleGuardrail"
 
 // Limits that bound the largest configuration Document accepts. They are
 // chosen so that the largest allowed configuration still fits MaxSize, which
-// the tests prove; Document still checks the size of what it built.
+// the tests prove; Document still checks the size of what it built. Every
+// budget below is filled at once in that configuration, so they share what
+// the fixed statements leave of MaxSize: the audience allow list and its two
+// statements were paid for by halving MaxExtraActionsSize (768 before) and
+// trimming MaxExemptPatternsSize (560), MaxNamePrefixLength (24) and
+// MaxPolicyNameLength (64), which the stack does not use in full (its prefix
+// and policy name are 16 and 17 characters long).
 const (
 	// MinNamePrefixLength keeps the prefix from matching unrelated
 	// resources: "role/I*" would deny IAM on every role starting with I.
 	MinNamePrefixLength = 4
 	// MaxNamePrefixLength bounds the prefix, which appears in a dozen ARNs.
-	MaxNamePrefixLength = 24
+	MaxNamePrefixLength = 20
 	// MaxPolicyNameLength bounds the policy name, which appears twice
 	// (IAM itself allows 128).
-	MaxPolicyNameLength = 64
+	MaxPolicyNameLength = 32
 	// MaxActionLength bounds one operator-added action; real IAM action
 	// names ("service:Action") are well below it.
 	MaxActionLength = 128
@@ -65,14 +72,15 @@ const (
 	// take in the document: each distinct action counts its length plus 3
 	// for its quotes and separating comma. A budget rather than a count,
 	// so a few long names and many short ones are treated alike.
-	MaxExtraActionsSize = 768
+	MaxExtraActionsSize = 384
 	// MaxExemptPatternsSize bounds the characters the role ARN patterns
 	// built from ExemptRoles take in the document (each pattern counts its
 	// length, with the longest partition name and a 12-digit account, plus
 	// 3 for its quotes and separating comma). It holds the three CDK
-	// bootstrap roles the stack exempts by exact name (about 290
-	// characters) and a few operator exemptions.
-	MaxExemptPatternsSize = 560
+	// bootstrap roles the stack exempts by exact name (about 285
+	// characters with the longest bootstrap qualifier) and three or four
+	// operator exemptions.
+	MaxExemptPatternsSize = 500
 	// MaxBucketsSize bounds the characters the bucket ARNs built from
 	// ProtectedBuckets take (each bucket gives two ARNs, the bucket and its
 	// objects; each counts its length, with the longest partition name, a
@@ -81,6 +89,14 @@ const (
 	// bucket, the trail bucket, one more bucket of maximum length and a
 	// short one.
 	MaxBucketsSize = 600
+	// MaxTokenAudiencesSize bounds the characters AllowedTokenAudiences
+	// take in the document: each distinct audience counts its length plus
+	// 3 for its quotes and separating comma. It holds a long audience (a
+	// Google Cloud workload identity provider,
+	// "//iam.googleapis.com/projects/…/providers/…", is about 110
+	// characters) and a short one ("api://AzureADTokenExchange"), or four
+	// or five URLs of an ordinary length.
+	MaxTokenAudiencesSize = 160
 )
 
 // Config says what the lockdown document protects and adds.
@@ -116,6 +132,11 @@ type Config struct {
 	// guardrail's code), the trail bucket, an existing trail's bucket. A
 	// name may be a CDK token or contain the Account token.
 	ProtectedBuckets []string
+	// AllowedTokenAudiences are the audiences (the "aud" claim) for which
+	// service roles may mint outbound identity tokens
+	// (sts:GetWebIdentityToken). Matched exactly, case-sensitively. Empty
+	// (the default) denies service roles every outbound identity token.
+	AllowedTokenAudiences []string
 }
 
 // ConfigError reports an invalid Config field.
@@ -326,6 +347,45 @@ func rolePattern(partition, account, glob string) string {
 	return role + "/*" + pat
 }
 
+// MaxAudienceLength is STS's limit on one audience of GetWebIdentityToken
+// (STS API reference, GetWebIdentityToken, Audience.member.N: "Maximum
+// length of 1000").
+const MaxAudienceLength = 1000
+
+// validateAudience accepts an audience the lockdown can name exactly:
+// printable ASCII without white space, which covers URLs, URNs and client
+// IDs. Refused besides: '"' and '\' (JSON escapes would make the size count
+// and the condition value differ from what the operator wrote), ',' (the
+// list separator of `cdk -c`), '$' (IAM reads "${…}" in a condition value
+// as a policy variable: IAM User Guide, "IAM policy elements: Variables and
+// tags"), and '*' and '?', which StringNotEquals compares
+// literally: an operator who meant a wildcard would approve nothing.
+func validateAudience(a string) error {
+	if len(a) > MaxAudienceLength {
+		return fmt.Errorf("is longer than %d characters (STS's limit for an audience)", MaxAudienceLength)
+	}
+	for _, r := range a {
+		switch {
+		case r < 0x21 || r > 0x7e:
+			return errors.New("holds white space or a character outside printable ASCII")
+		case strings.ContainsRune(`"\,$`, r):
+			return fmt.Errorf("holds %q, which an audience listed in the lockdown may not contain", r)
+		case r == '*' || r == '?':
+			return fmt.Errorf("holds %q: audiences are matched exactly (StringNotEquals), not as patterns; list each one", r)
+		}
+	}
+	return nil
+}
+
+// audiencesSize is the budget measure of MaxTokenAudiencesSize.
+func audiencesSize(audiences []string) int {
+	n := 0
+	for _, a := range audiences {
+		n += len(a) + 3
+	}
+	return n
+}
+
 // extraActionsSize is the budget measure of MaxExtraActionsSize.
 func extraActionsSize(actions []string) int {
 	n := 0
@@ -427,6 +487,23 @@ func normalize(c Config) (Config, []string, error) {
 	// In the order given: sorting would order a token by its text, not by
 	// the name it stands for.
 	c.ProtectedBuckets = buckets
+	audiences := make([]string, 0, len(c.AllowedTokenAudiences))
+	for _, a := range c.AllowedTokenAudiences {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if err := validateAudience(a); err != nil {
+			return bad("AllowedTokenAudiences", a, err)
+		}
+		audiences = append(audiences, a)
+	}
+	// StringNotEquals compares case-sensitively (IAM User Guide, "IAM JSON
+	// policy elements: Condition operators"), so only exact duplicates go.
+	sort.Strings(audiences)
+	c.AllowedTokenAudiences = slices.Compact(audiences)
+	if n := audiencesSize(c.AllowedTokenAudiences); n > MaxTokenAudiencesSize {
+		return bad("AllowedTokenAudiences", strings.Join(c.AllowedTokenAudiences, ","), fmt.Errorf("take %d characters, more than the %d allowed", n, MaxTokenAudiencesSize))
+	}
 	if n := extraActionsSize(extras); n > MaxExtraActionsSize {
 		return bad("ExtraDeniedActions", fmt.Sprintf("%d actions", len(extras)), fmt.Errorf("take %d characters, more than the %d allowed; combine them with wildcards (\"service:Prefix*\")", n, MaxExtraActionsSize))
 	}
@@ -435,11 +512,11 @@ func normalize(c Config) (Config, []string, error) {
 
 // statement is one IAM policy statement. Field order is the JSON order.
 type statement struct {
-	Sid       string                       `json:"Sid"`
-	Effect    string                       `json:"Effect"`
-	Action    []string                     `json:"Action"`
-	Resource  []string                     `json:"Resource"`
-	Condition map[string]map[string]string `json:"Condition,omitempty"`
+	Sid       string                    `json:"Sid"`
+	Effect    string                    `json:"Effect"`
+	Action    []string                  `json:"Action"`
+	Resource  []string                  `json:"Resource"`
+	Condition map[string]map[string]any `json:"Condition,omitempty"`
 }
 
 type document struct {
@@ -531,7 +608,7 @@ func statements(c Config, extras []string) []statement {
 			Effect:    "Deny",
 			Action:    []string{"iam:DetachRolePolicy"},
 			Resource:  []string{"*"},
-			Condition: map[string]map[string]string{"ArnEquals": {"iam:PolicyARN": policyARN}},
+			Condition: map[string]map[string]any{"ArnEquals": {"iam:PolicyARN": policyARN}},
 		},
 		// Stops a workload from freeing itself or another role from the
 		// permissions boundary its owner set (a role could remove its own),
@@ -598,10 +675,23 @@ func statements(c Config, extras []string) []statement {
 		// Stops a workload from taking the account out of reach of its
 		// owners: closing it, redirecting the security and billing contacts
 		// or the root e-mail (account takeover), or opting in to Regions
-		// that nobody monitors.
+		// that nobody monitors; and from flipping the account-wide switch
+		// of outbound identity federation (IAM API reference,
+		// EnableOutboundWebIdentityFederation: "When enabled, IAM
+		// principals in your account can use the GetWebIdentityToken API";
+		// DisableOutboundWebIdentityFederation is its twin): turning it on
+		// opens a way out for every principal of the account, the
+		// guardrail's other denies notwithstanding; turning it off breaks
+		// the workloads that rely on it. Both are iam: actions (Service
+		// Authorization Reference, IAM; the CLI is `aws iam
+		// enable-outbound-web-identity-federation`, IAM User Guide,
+		// "Getting started with outbound identity federation"); the
+		// pattern matches the two and not the read
+		// GetOutboundWebIdentityFederationInfo.
 		deny("DenyAccountChanges",
 			[]string{"account:*AlternateContact", "account:*PrimaryEmailUpdate", "account:CloseAccount",
-				"account:EnableRegion", "account:PutContactInformation"},
+				"account:EnableRegion", "account:PutContactInformation",
+				"iam:*OutboundWebIdentityFederation"},
 			"*"),
 		// Stops a workload from escaping or weakening the organization's
 		// controls: leaving it (SCPs and the organization trail stop
@@ -614,6 +704,8 @@ func statements(c Config, extras []string) []statement {
 				"organizations:UpdatePolicy"},
 			"*"),
 	}
+	sts = slices.Insert(sts, slices.IndexFunc(sts, func(st statement) bool { return st.Sid == "DenyAccountChanges" }),
+		identityTokens(c.AllowedTokenAudiences)...)
 	var extra []statement
 	if len(c.ExemptRoles) > 0 {
 		// Stops a workload from shedding the lockdown through a role the
@@ -651,4 +743,86 @@ func statements(c Config, extras []string) []statement {
 		sts = append(sts, deny("OperatorDeniedActions", extras, "*"))
 	}
 	return sts
+}
+
+// Actions of IAM outbound identity federation (IAM User Guide, "Controlling
+// access with IAM policies", id_roles_providers_outbound_policies.html: "To
+// request identity tokens, an IAM principal must have the
+// sts:GetWebIdentityToken permission… To allow Tags (key, value pairs) to be
+// passed to the GetWebIdentityToken call, the IAM principal must have the
+// sts:TagGetWebIdentityToken permission").
+const (
+	actionGetWebIdentityToken    = "sts:GetWebIdentityToken"
+	actionTagGetWebIdentityToken = "sts:TagGetWebIdentityToken"
+	// keyTokenAudience is multivalued: ArrayOfString in the Service
+	// Authorization Reference (STS), as the request's Audience.member.N
+	// holds 1 to 10 audiences (STS API reference, GetWebIdentityToken).
+	keyTokenAudience = "sts:IdentityTokenAudience"
+)
+
+// identityTokens returns the statements that keep service roles from minting
+// outbound identity tokens (IAM User Guide, "IAM outbound identity
+// federation"): a JSON web token, signed by STS, asserting the role's
+// identity to any outside service that trusts the account's issuer. A
+// workload that mints one for an audience nobody approved carries the
+// account's identity out of it.
+func identityTokens(audiences []string) []statement {
+	if len(audiences) == 0 {
+		// No audience approved: no token, tagged or not. With no token to
+		// tag, the tagging permission has no legitimate use; denying it
+		// too keeps the deny independent of how STS pairs the two checks.
+		return []statement{deny("DenyIdentityTokens", []string{actionGetWebIdentityToken, actionTagGetWebIdentityToken}, "*")}
+	}
+	// A request names 1 to 10 audiences, all of which go into the token's
+	// "aud" claim, so it is refused when ANY of them is unlisted.
+	// ForAnyValue "tests whether at least one member of the set of request
+	// context key values matches at least one member of the set of context
+	// key values in your policy condition" (IAM User Guide, "Single-valued
+	// vs. multivalued context keys"), and a negated operator with several
+	// values is their NOR (IAM User Guide, "Conditions with multiple
+	// context keys or values": "If a single negated matching condition
+	// operator includes multiple values for a context key, those values
+	// are evaluated using a logical NOR"). So ForAnyValue:StringNotEquals
+	// is true when some requested audience equals none of the list: a
+	// request naming an approved and an unapproved audience together is
+	// denied. (ForAnyValue:StringEquals in an Allow, as in some AWS
+	// samples, would let exactly that request through; ForAllValues in a
+	// Deny would deny only when every audience is unlisted.)
+	//
+	// The pair of Deny statements, ForAnyValue:StringNotEquals over a list
+	// and Null "true" on the same key, is the form AWS documents for
+	// "deny unless every value is one of these" (AWS CloudTrail User
+	// Guide, "Identity-based policy examples for AWS CloudTrail": denying
+	// CreateEventDataStore unless the stage tag is alpha, beta, gamma or
+	// prod); AWS's own outbound-federation RCP sample denies
+	// GetWebIdentityToken with ForAnyValue:StringNotLike on this key
+	// (aws-samples/resource-control-policy-examples,
+	// IAM-Restrict-outbound-federation.json). StringNotEquals rather than
+	// StringNotLike: an audience is named exactly, never as a pattern.
+	//
+	// sts:TagGetWebIdentityToken stays allowed: it has no audience key
+	// (Service Authorization Reference, STS: aws:RequestTag/${TagKey} and
+	// aws:TagKeys only), and it only lets tags ride on a GetWebIdentityToken
+	// call, which these statements still judge by its audiences; a tagged
+	// token thus only ever reaches an approved audience, whose owner
+	// decides what the caller-chosen tags are worth.
+	return []statement{
+		{
+			Sid: "DenyUnlistedTokenAudiences", Effect: "Deny",
+			Action: []string{actionGetWebIdentityToken}, Resource: []string{"*"},
+			Condition: map[string]map[string]any{"ForAnyValue:StringNotEquals": {keyTokenAudience: audiences}},
+		},
+		// ForAnyValue is false when the key is absent ("When using
+		// ForAnyValue with a Deny effect, if the context key is not
+		// present in the request, the policy evaluates as No match", same
+		// page). STS requires at least one audience, so the key should
+		// always be there; if it ever is not, the request is refused
+		// rather than let through (the Null operator, IAM User Guide,
+		// "Condition operator to check existence of condition keys").
+		{
+			Sid: "DenyTokensWithoutAudience", Effect: "Deny",
+			Action: []string{actionGetWebIdentityToken}, Resource: []string{"*"},
+			Condition: map[string]map[string]any{"Null": {keyTokenAudience: "true"}},
+		},
+	}
 }

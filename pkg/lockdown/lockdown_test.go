@@ -31,7 +31,7 @@ type parsedStatement struct {
 	Effect    string
 	Action    []string
 	Resource  []string
-	Condition map[string]map[string]string
+	Condition map[string]map[string]any
 }
 
 func parse(t testing.TB, doc []byte) []parsedStatement {
@@ -88,14 +88,28 @@ func TestDocumentGolden(t *testing.T) {
 }
 
 func TestDocumentShape(t *testing.T) {
-	doc := mustDocument(t, withExtras(stackConfig, []string{"ram:CreateResourceShare"}))
+	withAudiences := withExtras(stackConfig, []string{"ram:CreateResourceShare"})
+	withAudiences.AllowedTokenAudiences = []string{"https://api.partner.example"}
 	sids := map[string]bool{}
 	sidRe := regexp.MustCompile(`^[A-Za-z0-9]+$`) // IAM allows only alphanumerics in Sid
-	for _, st := range parse(t, doc) {
-		if !sidRe.MatchString(st.Sid) || sids[st.Sid] {
-			t.Errorf("Sid %q is empty, not alphanumeric or repeated", st.Sid)
+	var all []parsedStatement
+	for _, c := range []Config{withExtras(stackConfig, []string{"ram:CreateResourceShare"}), withAudiences} {
+		seen := map[string]bool{}
+		for _, st := range parse(t, mustDocument(t, c)) {
+			if seen[st.Sid] {
+				t.Errorf("Sid %q repeated", st.Sid)
+			}
+			seen[st.Sid] = true
+			if !sids[st.Sid] {
+				all = append(all, st)
+			}
+			sids[st.Sid] = true
 		}
-		sids[st.Sid] = true
+	}
+	for _, st := range all {
+		if !sidRe.MatchString(st.Sid) {
+			t.Errorf("Sid %q is empty or not alphanumeric", st.Sid)
+		}
 		if st.Effect != "Deny" {
 			t.Errorf("%s: Effect %q, want Deny", st.Sid, st.Effect)
 		}
@@ -119,6 +133,7 @@ func TestDocumentShape(t *testing.T) {
 	for _, want := range []string{"ProtectGuardrailRuntime", "ProtectGuardrailRoles", "ProtectGuardrailStack",
 		"ProtectLockdownPolicy", "ProtectLockdownAttachment", "ProtectExemptRoles", "ProtectAlarmKey", "ProtectBuckets",
 		"DenyPermissionEscalation", "ProtectAudit", "DenyLongTermCredentials", "DenyNewIdentityProviders",
+		"DenyIdentityTokens", "DenyUnlistedTokenAudiences", "DenyTokensWithoutAudience",
 		"DenyAccountChanges", "DenyOrganizationChanges", "OperatorDeniedActions"} {
 		if !sids[want] {
 			t.Errorf("statement %s missing", want)
@@ -129,13 +144,23 @@ func TestDocumentShape(t *testing.T) {
 // request is one IAM request for the small evaluator below.
 type request struct {
 	action, resource string
-	context          map[string]string // condition keys
+	// context holds the request's condition keys; a multivalued key
+	// (sts:IdentityTokenAudience) has one entry per value, a
+	// single-valued key one entry.
+	context map[string][]string
 }
+
+// one is the request context of a single-valued key.
+func one(key, value string) map[string][]string { return map[string][]string{key: {value}} }
 
 // denied reports whether any statement of doc denies req, with IAM's
 // matching rules for what this package emits: actions case-insensitive,
 // resources case-sensitive, '*' and '?' wildcards that cross ':' and '/',
-// and the ArnEquals condition operator.
+// and the condition operators ArnEquals (single-valued), Null and
+// ForAnyValue:StringNotEquals (IAM User Guide, "Single-valued vs.
+// multivalued context keys": ForAnyValue is true when at least one request
+// value matches, false when the key is absent; a negated operator with
+// several policy values matches a request value that equals none of them).
 func denied(t *testing.T, doc []byte, req request) bool {
 	t.Helper()
 	for _, st := range parse(t, doc) {
@@ -144,12 +169,26 @@ func denied(t *testing.T, doc []byte, req request) bool {
 		}
 		ok := true
 		for op, kv := range st.Condition {
-			if op != "ArnEquals" {
-				t.Fatalf("%s: evaluator does not know operator %s", st.Sid, op)
-			}
 			for k, v := range kv {
 				got, present := req.context[k]
-				ok = ok && present && got == v
+				switch op {
+				case "ArnEquals":
+					ok = ok && present && len(got) == 1 && got[0] == v
+				case "Null":
+					ok = ok && (v == "true") == !present
+				case "ForAnyValue:StringNotEquals":
+					list := map[string]bool{}
+					for _, x := range v.([]any) {
+						list[x.(string)] = true
+					}
+					anyUnlisted := false
+					for _, g := range got {
+						anyUnlisted = anyUnlisted || !list[g]
+					}
+					ok = ok && anyUnlisted
+				default:
+					t.Fatalf("%s: evaluator does not know operator %s", st.Sid, op)
+				}
 			}
 		}
 		if ok {
@@ -202,8 +241,8 @@ func TestDocumentDenies(t *testing.T) {
 		{"delete own stack", request{action: "cloudformation:DeleteStack", resource: "arn:aws:cloudformation:us-east-1:" + acct + ":stack/orders/0d5e9f70-1111-2222-3333-444455556666"}, false},
 		{"new lockdown version", request{action: "iam:CreatePolicyVersion", resource: lockdownARN}, true},
 		{"new version of own policy", request{action: "iam:CreatePolicyVersion", resource: "arn:aws:iam::" + acct + ":policy/orders"}, false},
-		{"detach lockdown", request{action: "iam:DetachRolePolicy", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: map[string]string{"iam:PolicyARN": lockdownARN}}, true},
-		{"detach other policy", request{action: "iam:DetachRolePolicy", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: map[string]string{"iam:PolicyARN": "arn:aws:iam::aws:policy/ReadOnlyAccess"}}, false},
+		{"detach lockdown", request{action: "iam:DetachRolePolicy", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: one("iam:PolicyARN", lockdownARN)}, true},
+		{"detach other policy", request{action: "iam:DetachRolePolicy", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: one("iam:PolicyARN", "arn:aws:iam::aws:policy/ReadOnlyAccess")}, false},
 		{"stop logging", request{action: "cloudtrail:StopLogging", resource: "arn:aws:cloudtrail:us-east-1:" + acct + ":trail/org"}, true},
 		{"stop config recorder", request{action: "config:StopConfigurationRecorder", resource: "*"}, true},
 		{"guardduty trusted IP list", request{action: "guardduty:CreateIPSet", resource: "*"}, true},
@@ -252,6 +291,79 @@ func TestDocumentDenies(t *testing.T) {
 	}
 }
 
+// TestDocumentIdentityTokens checks the outbound identity federation
+// statements: sts:IdentityTokenAudience is multivalued (Service
+// Authorization Reference, STS: ArrayOfString; a GetWebIdentityToken request
+// names 1 to 10 audiences, STS API reference), so each request lists its
+// audiences as separate values.
+func TestDocumentIdentityTokens(t *testing.T) {
+	const approved, also, unapproved = "https://api.partner.example", "api://AzureADTokenExchange", "https://collector.attacker.example"
+	none := mustDocument(t, Config{Account: acct})
+	listed := mustDocument(t, Config{Account: acct, AllowedTokenAudiences: []string{also, " " + approved, approved}})
+	token := func(audiences ...string) request {
+		r := request{action: "sts:GetWebIdentityToken", resource: "*"}
+		if audiences != nil {
+			r.context = map[string][]string{"sts:IdentityTokenAudience": audiences}
+		}
+		return r
+	}
+	tag := request{action: "sts:TagGetWebIdentityToken", resource: "*", context: map[string][]string{"aws:TagKeys": {"team"}}}
+	tests := []struct {
+		name string
+		doc  []byte
+		req  request
+		want bool
+	}{
+		// No audience approved (the default): no token at all.
+		{"no list: token for any audience", none, token(approved), true},
+		{"no list: token without audience", none, token(), true},
+		{"no list: tags on a token", none, tag, true},
+		{"no list: enable outbound federation", none, request{action: "iam:EnableOutboundWebIdentityFederation", resource: "*"}, true},
+		{"no list: disable outbound federation", none, request{action: "iam:DisableOutboundWebIdentityFederation", resource: "*"}, true},
+		{"no list: read the federation settings", none, request{action: "iam:GetOutboundWebIdentityFederationInfo", resource: "*"}, false},
+		// An allow list: every requested audience must be on it.
+		{"only an approved audience", listed, token(approved), false},
+		{"two approved audiences", listed, token(approved, also), false},
+		{"approved and unapproved together", listed, token(approved, unapproved), true},
+		{"unapproved and approved together", listed, token(unapproved, also), true},
+		{"only an unapproved audience", listed, token(unapproved), true},
+		{"approved audience in another case (StringNotEquals is case-sensitive)", listed, token(strings.ToUpper(approved)), true},
+		{"approved audience with a trailing slash", listed, token(approved + "/"), true},
+		{"no audience in the request", listed, token(), true},
+		{"tags on a token (its audiences are judged on GetWebIdentityToken)", listed, tag, false},
+		{"list: enable outbound federation", listed, request{action: "iam:EnableOutboundWebIdentityFederation", resource: "*"}, true},
+		{"list: disable outbound federation", listed, request{action: "iam:DisableOutboundWebIdentityFederation", resource: "*"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := denied(t, tt.doc, tt.req); got != tt.want {
+				t.Errorf("denied(%s %v) = %t, want %t", tt.req.action, tt.req.context, got, tt.want)
+			}
+		})
+	}
+
+	// The list is written once, sorted, as an array even for one value,
+	// under the set operator that refuses any unlisted member.
+	var cond map[string]map[string]any
+	for _, st := range parse(t, listed) {
+		if st.Sid == "DenyUnlistedTokenAudiences" {
+			cond = st.Condition
+		}
+	}
+	got, _ := json.Marshal(cond)
+	if want := `{"ForAnyValue:StringNotEquals":{"sts:IdentityTokenAudience":["` + also + `","` + approved + `"]}}`; string(got) != want {
+		t.Errorf("audience condition = %s, want %s", got, want)
+	}
+	for _, sid := range []string{"DenyUnlistedTokenAudiences", "DenyTokensWithoutAudience"} {
+		if !bytes.Contains(listed, []byte(`"`+sid+`"`)) || bytes.Contains(none, []byte(`"`+sid+`"`)) {
+			t.Errorf("%s must be in the document exactly when audiences are listed", sid)
+		}
+	}
+	if bytes.Contains(listed, []byte(`"DenyIdentityTokens"`)) {
+		t.Error("DenyIdentityTokens (deny outright) is in a document that lists audiences")
+	}
+}
+
 func TestDocumentSizeLimits(t *testing.T) {
 	// Largest allowed configuration: every length at its cap and the
 	// extra-action budget filled exactly, with actions of maximum length.
@@ -269,14 +381,36 @@ func TestDocumentSizeLimits(t *testing.T) {
 	if budget != 0 {
 		t.Fatalf("test setup: %d characters of budget left unused", budget)
 	}
-	// And the exemption budget filled as closely as globs allow.
+	// And the exemption budget filled exactly: globs of one length, then
+	// one that takes what is left (a pattern costs 42 characters besides
+	// its glob, with the longest partition).
 	var exempt []string
 	for i := 0; ; i++ {
 		g := fmt.Sprintf("exempt-role-%02d-*", i)
 		if exemptPatternsSize(append(exempt, g)) > MaxExemptPatternsSize {
+			// What is left goes into a new glob, or lengthens the last.
+			switch rest := MaxExemptPatternsSize - exemptPatternsSize(exempt); {
+			case rest > exemptPatternsSize([]string{""}):
+				exempt = append(exempt, strings.Repeat("z", rest-exemptPatternsSize([]string{""})))
+			case rest > 0:
+				exempt[len(exempt)-1] = "z" + strings.Repeat("z", rest) + exempt[len(exempt)-1][1:]
+			}
 			break
 		}
 		exempt = append(exempt, g)
+	}
+	if n := exemptPatternsSize(exempt); n != MaxExemptPatternsSize {
+		t.Fatalf("test setup: exemptions take %d characters, want %d", n, MaxExemptPatternsSize)
+	}
+	// And the token-audience budget filled exactly.
+	var audiences []string
+	for i, left := 0, MaxTokenAudiencesSize; left > 0; i++ {
+		n := min(100, left-3)
+		audiences = append(audiences, fmt.Sprintf("%02d", i)+strings.Repeat("a", n-2))
+		left -= n + 3
+	}
+	if n := audiencesSize(audiences); n != MaxTokenAudiencesSize {
+		t.Fatalf("test setup: audiences take %d characters, want %d", n, MaxTokenAudiencesSize)
 	}
 	// And the bucket budget filled with maximum-length names.
 	var buckets []string
@@ -295,14 +429,15 @@ func TestDocumentSizeLimits(t *testing.T) {
 		buckets = append(buckets, b)
 	}
 	largest := Config{
-		Partition:          "aws-us-gov",
-		Account:            acct,
-		NamePrefix:         "P" + strings.Repeat("p", MaxNamePrefixLength-1),
-		PolicyName:         strings.Repeat("n", MaxPolicyNameLength),
-		ExtraDeniedActions: extras,
-		ExemptRoles:        exempt,
-		AlarmKeyARN:        "arn:aws-us-gov:kms:ap-southeast-7:" + acct + ":key/mrk-" + strings.Repeat("0", 32),
-		ProtectedBuckets:   buckets,
+		Partition:             "aws-us-gov",
+		Account:               acct,
+		NamePrefix:            "P" + strings.Repeat("p", MaxNamePrefixLength-1),
+		PolicyName:            strings.Repeat("n", MaxPolicyNameLength),
+		ExtraDeniedActions:    extras,
+		ExemptRoles:           exempt,
+		AlarmKeyARN:           "arn:aws-us-gov:kms:ap-southeast-7:" + acct + ":key/mrk-" + strings.Repeat("0", 32),
+		ProtectedBuckets:      buckets,
+		AllowedTokenAudiences: audiences,
 	}
 	tokens := largest
 	tokens.Partition, tokens.Account = "${Token[AWS.Partition.7]}", "${Token[AWS.AccountId.8]}"
@@ -351,6 +486,8 @@ func TestDocumentSizeLimits(t *testing.T) {
 		{"budget exceeded", "ExtraDeniedActions", withExtras(largest, append(extras[:len(extras):len(extras)], "zz:A"))},
 		{"exemption budget exceeded", "ExemptRoles", Config{Account: acct, ExemptRoles: append(exempt[:len(exempt):len(exempt)], "one-more-*")}},
 		{"exemption of every role", "ExemptRoles", Config{Account: acct, ExemptRoles: []string{"/*"}}},
+		{"audience budget exceeded", "AllowedTokenAudiences", Config{Account: acct, AllowedTokenAudiences: append(audiences[:len(audiences):len(audiences)], "x")}},
+		{"audience too long", "AllowedTokenAudiences", Config{Account: acct, AllowedTokenAudiences: []string{strings.Repeat("a", MaxAudienceLength+1)}}},
 		{"bucket budget exceeded", "ProtectedBuckets", Config{Account: acct, ProtectedBuckets: append(buckets[:len(buckets):len(buckets)], "one-more")}},
 		{"prefix too long", "NamePrefix", Config{Account: acct, NamePrefix: largest.NamePrefix + "p"}},
 		{"policy name too long", "PolicyName", Config{Account: acct, PolicyName: largest.PolicyName + "n"}},
@@ -427,6 +564,11 @@ func TestDocumentDeterministic(t *testing.T) {
 	if want := []string{"ec2:Create*", "ram:*", "S3:putbucketpolicy"}; last.Sid != "OperatorDeniedActions" || strings.Join(last.Action, ",") != strings.Join(want, ",") {
 		t.Errorf("extras statement = %+v, want sorted, deduplicated %q", last, want)
 	}
+	x := mustDocument(t, Config{Account: acct, AllowedTokenAudiences: []string{"https://b.example", "https://a.example", "https://b.example", " "}})
+	y := mustDocument(t, Config{Account: acct, AllowedTokenAudiences: []string{"https://a.example", " https://b.example "}})
+	if !bytes.Equal(x, y) {
+		t.Errorf("equal audience lists built different documents:\n%s\n%s", x, y)
+	}
 	if bytes.Contains(mustDocument(t, Config{Account: acct}), []byte("OperatorDeniedActions")) {
 		t.Error("document without extras has an OperatorDeniedActions statement")
 	}
@@ -481,6 +623,13 @@ func TestDocumentInvalid(t *testing.T) {
 		{"bucket name with capitals", Config{Account: acct, ProtectedBuckets: []string{"Logs"}}, "ProtectedBuckets"},
 		{"bucket wildcard", Config{Account: acct, ProtectedBuckets: []string{"logs-*"}}, "ProtectedBuckets"},
 		{"key alias instead of ARN", Config{Account: acct, AlarmKeyARN: "alias/alarms"}, "AlarmKeyARN"},
+		{"audience wildcard", Config{Account: acct, AllowedTokenAudiences: []string{"https://*.example.com"}}, "AllowedTokenAudiences"},
+		{"audience single-character wildcard", Config{Account: acct, AllowedTokenAudiences: []string{"https://api?.example.com"}}, "AllowedTokenAudiences"},
+		{"audience policy variable", Config{Account: acct, AllowedTokenAudiences: []string{"https://${aws:username}.example.com"}}, "AllowedTokenAudiences"},
+		{"audience with space", Config{Account: acct, AllowedTokenAudiences: []string{"my audience"}}, "AllowedTokenAudiences"},
+		{"audience with quote", Config{Account: acct, AllowedTokenAudiences: []string{`a"b`}}, "AllowedTokenAudiences"},
+		{"audience with comma", Config{Account: acct, AllowedTokenAudiences: []string{"a,b"}}, "AllowedTokenAudiences"},
+		{"audience not ASCII", Config{Account: acct, AllowedTokenAudiences: []string{"https://bücher.example"}}, "AllowedTokenAudiences"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
