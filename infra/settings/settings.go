@@ -377,7 +377,8 @@ func (s Settings) Env() map[string]string {
 		config.EnvRevokeSessions:   strconv.FormatBool(s.RevokeSessions),
 		config.EnvMetricsNamespace: config.DefaultMetricsNamespace,
 		// The functions rebuild the lockdown document to restore it.
-		config.EnvLockdownExtraActions: strings.Join(s.ExtraDeniedActions, ","),
+		config.EnvLockdownExtraActions:  strings.Join(s.ExtraDeniedActions, ","),
+		config.EnvAllowedTokenAudiences: strings.Join(s.AllowedTokenAudiences, ","),
 	}
 }
 

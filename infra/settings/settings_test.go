@@ -251,8 +251,8 @@ func TestEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		config.EnvLockdownExtraActions: "ram:CreateResourceShare",
-		config.EnvMode:                 "check", config.EnvTrustMode: "check", config.EnvLockdownMode: "skip",
+		config.EnvLockdownExtraActions: "ram:CreateResourceShare", config.EnvAllowedTokenAudiences: "",
+		config.EnvMode: "check", config.EnvTrustMode: "check", config.EnvLockdownMode: "skip",
 		config.EnvTrustedAccounts: "111122223333,444455556666", config.EnvTrustedOrgIDs: "o-a1b2c3d4e5",
 		config.EnvExemptRoles: "BreakGlass,/admin/*", config.EnvRevokeSessions: "false",
 		config.EnvMetricsNamespace: config.DefaultMetricsNamespace,

@@ -64,6 +64,10 @@ const (
 	// EnvLockdownProtectedBuckets lists the S3 buckets the lockdown document
 	// protects (lockdown.Config.ProtectedBuckets), comma-separated.
 	EnvLockdownProtectedBuckets = "GUARDRAIL_LOCKDOWN_PROTECTED_BUCKETS"
+	// EnvAllowedTokenAudiences lists the audiences service roles may mint
+	// outbound identity tokens for (lockdown.Config.AllowedTokenAudiences),
+	// comma-separated; empty denies every token.
+	EnvAllowedTokenAudiences = "GUARDRAIL_ALLOWED_TOKEN_AUDIENCES"
 	// EnvConsistencyWindow is how long after an event IAM's reads may still
 	// not show the role it names (a Go duration such as "2m"); see
 	// DefaultConsistencyWindow.
@@ -130,6 +134,9 @@ type Config struct {
 	// LockdownProtectedBuckets are the S3 buckets the lockdown document
 	// protects (lockdown.Config.ProtectedBuckets).
 	LockdownProtectedBuckets []string
+	// AllowedTokenAudiences are the outbound identity token audiences the
+	// lockdown document allows (lockdown.Config.AllowedTokenAudiences).
+	AllowedTokenAudiences []string
 	// ConsistencyWindow is how long after an event a role that IAM does not
 	// show may still be propagating (DefaultConsistencyWindow when zero).
 	ConsistencyWindow time.Duration
@@ -398,6 +405,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	// is built (pkg/lockdown), which refuses what it cannot write.
 	c.LockdownAlarmKeyARN = strings.TrimSpace(getenv(EnvLockdownAlarmKeyARN))
 	c.LockdownProtectedBuckets = list(EnvLockdownProtectedBuckets, func(string) error { return nil })
+	c.AllowedTokenAudiences = list(EnvAllowedTokenAudiences, func(string) error { return nil })
 
 	c.ConsistencyWindow = DefaultConsistencyWindow
 	if v := strings.TrimSpace(getenv(EnvConsistencyWindow)); v != "" {
@@ -438,12 +446,12 @@ func splitList(s string) []string {
 // String renders the configuration on one line for start-up logs. It holds
 // no secrets: every value is an identifier an operator configured.
 func (c Config) String() string {
-	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] lockdown_alarm_key_arn=%s lockdown_protected_buckets=[%s] consistency_window=%s",
+	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] lockdown_alarm_key_arn=%s lockdown_protected_buckets=[%s] allowed_token_audiences=[%s] consistency_window=%s",
 		c.TrustMode, c.LockdownMode,
 		strings.Join(c.TrustedAccounts, ","), strings.Join(c.TrustedOrgIDs, ","),
 		strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
 		c.LockdownPolicyARN, c.RevokeSessions, c.MetricsNamespace,
-		strings.Join(c.LockdownExtraActions, ","), c.LockdownAlarmKeyARN, strings.Join(c.LockdownProtectedBuckets, ","), c.ConsistencyWindow)
+		strings.Join(c.LockdownExtraActions, ","), c.LockdownAlarmKeyARN, strings.Join(c.LockdownProtectedBuckets, ","), strings.Join(c.AllowedTokenAudiences, ","), c.ConsistencyWindow)
 }
 
 // LogValue implements slog.LogValuer so a Lambda logs its configuration once
@@ -462,6 +470,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("lockdown_extra_actions", nonNil(c.LockdownExtraActions)),
 		slog.String("lockdown_alarm_key_arn", c.LockdownAlarmKeyARN),
 		slog.Any("lockdown_protected_buckets", nonNil(c.LockdownProtectedBuckets)),
+		slog.Any("allowed_token_audiences", nonNil(c.AllowedTokenAudiences)),
 		slog.String("consistency_window", c.ConsistencyWindow.String()),
 	)
 }

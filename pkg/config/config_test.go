@@ -298,6 +298,7 @@ func TestLogValue(t *testing.T) {
 		"lockdown_extra_actions":     []any{},
 		"lockdown_alarm_key_arn":     "",
 		"lockdown_protected_buckets": []any{},
+		"allowed_token_audiences":    []any{},
 		"consistency_window":         "2m0s",
 	}
 	if !reflect.DeepEqual(rec.Config, want) {

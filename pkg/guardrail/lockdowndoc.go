@@ -45,6 +45,7 @@ func LockdownConfig(cfg config.Config) (lockdown.Config, error) {
 		Partition: a.Partition, Account: a.AccountID, NamePrefix: lockdown.DefaultNamePrefix, PolicyName: name,
 		ExtraDeniedActions: cfg.LockdownExtraActions, ExemptRoles: cfg.ExemptRoles,
 		AlarmKeyARN: cfg.LockdownAlarmKeyARN, ProtectedBuckets: cfg.LockdownProtectedBuckets,
+		AllowedTokenAudiences: cfg.AllowedTokenAudiences,
 	}, nil
 }
 
