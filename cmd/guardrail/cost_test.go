@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,12 +215,9 @@ func TestREADMECost(t *testing.T) {
 //
 //	go test ./cmd/guardrail -run '^$' -bench DemoInvocations -benchtime 30x
 func BenchmarkDemoInvocations(b *testing.B) {
-	if runtime.GOOS != "linux" {
-		b.Skip("the Runtime Interface Emulator runs Linux binaries only")
-	}
-	rie, err := emulator.Find()
-	if errors.Is(err, emulator.ErrNoRIE) {
-		b.Skipf("%v; `make test` installs it", err)
+	rie, skip, err := emulator.Require(testing.Short())
+	if skip {
+		b.Skip(err)
 	}
 	if err != nil {
 		b.Fatal(err)

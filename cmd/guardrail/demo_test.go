@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -69,12 +67,9 @@ func TestNowMovesEventTime(t *testing.T) {
 // TestDemo runs the whole demo with bootstraps built for this machine; it
 // needs the Runtime Interface Emulator like the end-to-end tests.
 func TestDemo(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the Runtime Interface Emulator runs Linux binaries only")
-	}
-	rie, err := emulator.Find()
-	if errors.Is(err, emulator.ErrNoRIE) {
-		t.Skipf("%v; `make test` installs it", err)
+	rie, skip, err := emulator.Require(testing.Short())
+	if skip {
+		t.Skip(err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -122,9 +117,12 @@ func TestDemo(t *testing.T) {
 }
 
 func TestDemoInterrupted(t *testing.T) {
-	rie, err := emulator.Find()
-	if err != nil || runtime.GOOS != "linux" {
-		t.Skip("needs the Runtime Interface Emulator")
+	rie, skip, err := emulator.Require(testing.Short())
+	if skip {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	// A cancelled context stops the demo before any event and reports it.
 	ctx, cancel := context.WithCancel(context.Background())

@@ -98,12 +98,9 @@ func (o *output) String() string {
 
 func rie(t *testing.T) string {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("the Runtime Interface Emulator runs Linux binaries only")
-	}
-	p, err := emulator.Find()
-	if errors.Is(err, emulator.ErrNoRIE) {
-		t.Skipf("%v; `make test` installs it and sets %s", err, emulator.EnvRIE)
+	p, skip, err := emulator.Require(testing.Short())
+	if skip {
+		t.Skip(err)
 	}
 	if err != nil {
 		t.Fatal(err)

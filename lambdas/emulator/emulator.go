@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -267,5 +268,21 @@ func Find() (string, error) {
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("%w: set %s or install it with `make tools`", ErrNoRIE, EnvRIE)
+	return "", fmt.Errorf("%w: set %s or install it with `make tools` (`make test` installs it and sets %s)", ErrNoRIE, EnvRIE, EnvRIE)
+}
+
+// Require is Find for the tests that run the emulator: a missing emulator is
+// an error naming it and how to get it, which the test fails with, so no
+// test is left out silently. skip is true only where leaving the test out is
+// deliberate: under `go test -short` (short is testing.Short()), and on a
+// system other than Linux, where the emulator cannot run the bootstraps.
+func Require(short bool) (path string, skip bool, err error) {
+	if runtime.GOOS != "linux" {
+		return "", true, fmt.Errorf("the Runtime Interface Emulator runs Linux binaries only (GOOS=%s)", runtime.GOOS)
+	}
+	path, err = Find()
+	if err != nil {
+		return "", short && errors.Is(err, ErrNoRIE), err
+	}
+	return path, false, nil
 }

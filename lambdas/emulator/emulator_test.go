@@ -35,9 +35,9 @@ func (s *syncBuffer) String() string {
 
 func rie(t *testing.T) string {
 	t.Helper()
-	p, err := emulator.Find()
-	if errors.Is(err, emulator.ErrNoRIE) {
-		t.Skipf("%v (make test provides it)", err)
+	p, skip, err := emulator.Require(testing.Short())
+	if skip {
+		t.Skip(err)
 	}
 	if err != nil {
 		t.Fatal(err)
