@@ -91,7 +91,11 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "guardrail scan: %v\n", err)
 		return 1
 	}
-	engine := guardrail.New(client, cfg, guardrail.WithVersion(buildVersion()))
+	engine, err := guardrail.New(client, cfg, guardrail.WithVersion(buildVersion()))
+	if err != nil {
+		fmt.Fprintf(stderr, "guardrail scan: %v\n", err)
+		return 2
+	}
 	logger := decision.NewLogger(stdout)
 	sum, err := engine.Sweep(ctx, guardrail.SweepOptions{
 		Trigger:     guardrail.Trigger{EventName: "Scan"},

@@ -45,8 +45,11 @@ func newWorld(t *testing.T, mode config.Mode) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test"),
+	engine, err := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test"),
 		guardrail.WithStaleReadBackoff([]time.Duration{time.Millisecond, 2 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := &bytes.Buffer{}
 	return &world{srv: srv, dep: dep, h: newHandler(engine, cfg, out, "test"), out: out}
 }
@@ -228,7 +231,11 @@ func TestHandleEventsStory(t *testing.T) {
 		}
 		return w.dep.Env[k]
 	})
-	sum, err := guardrail.New(w.srv.Client(), cfg).Sweep(ctx, guardrail.SweepOptions{}, func(rec decision.Record) {
+	engine, err := guardrail.New(w.srv.Client(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := engine.Sweep(ctx, guardrail.SweepOptions{}, func(rec decision.Record) {
 		if rec.Outcome != decision.OutcomeCompliant && rec.Outcome != decision.OutcomeSkipped {
 			t.Errorf("after the story, role %s is %s: %+v", rec.RoleName, rec.Outcome, rec.Findings)
 		}

@@ -67,8 +67,11 @@ func newWorld(t testing.TB, mode config.Mode) *world {
 		t.Fatal(err)
 	}
 	out := &bytes.Buffer{}
-	return &world{srv: srv, dep: dep, out: out,
-		h: newHandler(guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test")), cfg, out, "test")}
+	engine, err := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{srv: srv, dep: dep, out: out, h: newHandler(engine, cfg, out, "test")}
 }
 
 const lambdaTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`

@@ -49,6 +49,7 @@ var exemptRoles = []string{"breakglass-*", "/exempt/"}
 // env is one stand-in IAM account with the lockdown policy deployed and an
 // engine factory.
 type env struct {
+	t           testing.TB
 	srv         *iamtest.Server
 	client      *iam.Client
 	lockdownARN string
@@ -76,7 +77,7 @@ func newEnv(t testing.TB, opts ...iamtest.Option) *env {
 		// The production retryer with short backoffs, so fault tests stay fast.
 		o.Retryer = retry.AddWithMaxBackoffDelay(guardrail.NewRetryer(), 20*time.Millisecond)
 	})
-	return &env{srv: srv, client: client, lockdownARN: arn}
+	return &env{t: t, srv: srv, client: client, lockdownARN: arn}
 }
 
 func (v *env) config(mods ...func(*config.Config)) config.Config {
@@ -97,10 +98,20 @@ func (v *env) config(mods ...func(*config.Config)) config.Config {
 }
 
 func (v *env) engine(mods ...func(*config.Config)) *guardrail.Engine {
-	return guardrail.New(v.client, v.config(mods...),
+	return v.newEngine(v.client, v.config(mods...),
 		guardrail.WithVersion("test"),
 		guardrail.WithClock(func() time.Time { return evalTime }),
 		guardrail.WithStaleReadBackoff([]time.Duration{time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}))
+}
+
+// newEngine is guardrail.New for a configuration the test expects valid.
+func (v *env) newEngine(client guardrail.IAM, cfg config.Config, opts ...guardrail.Option) *guardrail.Engine {
+	v.t.Helper()
+	e, err := guardrail.New(client, cfg, opts...)
+	if err != nil {
+		v.t.Fatalf("guardrail.New: %v", err)
+	}
+	return e
 }
 
 func (v *env) seed(t testing.TB, r iamtest.Role) {

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/policy"
 )
 
 // IAM is the part of the IAM API the engine calls; *iam.Client satisfies it.
@@ -116,10 +117,10 @@ func Start(ctx context.Context, getenv func(string) string, log *slog.Logger, ve
 		log.Error("cannot build the IAM client, not starting", "error", err.Error(), "version", version)
 		return nil, config.Config{}, err
 	}
-	e := New(client, cfg, WithVersion(version))
-	if e.cfgErr != nil {
-		log.Error("invalid configuration, not starting", "error", e.cfgErr.Error(), "version", version)
-		return nil, config.Config{}, fmt.Errorf("configuration: %w", e.cfgErr)
+	e, err := New(client, cfg, WithVersion(version))
+	if err != nil {
+		log.Error("invalid configuration, not starting", "error", err.Error(), "version", version)
+		return nil, config.Config{}, fmt.Errorf("configuration: %w", err)
 	}
 	log.Info("configuration", "config", cfg, "version", version)
 	return e, cfg, nil
@@ -149,10 +150,9 @@ type Engine struct {
 	// lockdown is the document the lockdown policy must hold, built from
 	// the configuration (LockdownConfig); unset when the control is off.
 	lockdown lockdownDocument
-	// cfgErr is set when cfg cannot be applied safely (an unknown mode, a
-	// lockdown document that cannot be built); every evaluation then fails
-	// with it instead of guessing.
-	cfgErr error
+	// parse parses every policy document the engine reads or is claimed:
+	// policy.Parse, replaced by a counting one in tests.
+	parse func([]byte) (*policy.Document, error)
 }
 
 // Option changes an Engine's defaults.
@@ -180,11 +180,10 @@ func WithStaleReadBackoff(b []time.Duration) Option {
 // New returns an engine that talks to IAM through client (normally from
 // NewIAMClient) and applies cfg, which must come from config.FromEnv (or be
 // equally valid): an invalid mode, or a lockdown policy ARN from which no
-// lockdown document can be built while the lockdown control is on, is
-// reported as an error on every evaluation rather than guessed (Start
-// refuses to start with it). A zero cfg.ConsistencyWindow means
-// config.DefaultConsistencyWindow.
-func New(client IAM, cfg config.Config, opts ...Option) *Engine {
+// lockdown document can be built while the lockdown control is on, is an
+// error rather than guessed at (Start refuses to start with it). A zero
+// cfg.ConsistencyWindow means config.DefaultConsistencyWindow.
+func New(client IAM, cfg config.Config, opts ...Option) (*Engine, error) {
 	e := &Engine{
 		client:  client,
 		cfg:     cfg,
@@ -192,6 +191,7 @@ func New(client IAM, cfg config.Config, opts ...Option) *Engine {
 		now:     time.Now,
 		backoff: DefaultStaleReadBackoff,
 		sleep:   sleepCtx,
+		parse:   policy.Parse,
 	}
 	for _, o := range opts {
 		o(e)
@@ -200,15 +200,19 @@ func New(client IAM, cfg config.Config, opts ...Option) *Engine {
 	if e.window <= 0 {
 		e.window = config.DefaultConsistencyWindow
 	}
-	e.cfgErr = checkModes(cfg)
-	if e.cfgErr == nil && cfg.LockdownMode != config.Skip {
+	if err := checkModes(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.LockdownMode != config.Skip {
 		if cfg.LockdownPolicyARN == "" {
-			e.cfgErr = fmt.Errorf("lockdown mode is %s but no lockdown policy ARN is configured (%s)", cfg.LockdownMode, config.EnvLockdownPolicyARN)
-		} else if e.lockdown, e.cfgErr = buildLockdown(cfg); e.cfgErr != nil {
-			e.cfgErr = fmt.Errorf("invalid engine configuration: %w; nothing evaluated or written", e.cfgErr)
+			return nil, fmt.Errorf("lockdown mode is %s but no lockdown policy ARN is configured (%s)", cfg.LockdownMode, config.EnvLockdownPolicyARN)
+		}
+		var err error
+		if e.lockdown, err = buildLockdown(cfg); err != nil {
+			return nil, fmt.Errorf("invalid engine configuration: %w; nothing evaluated or written", err)
 		}
 	}
-	return e
+	return e, nil
 }
 
 // checkModes rejects a mode other than enforce, check and skip. The engine

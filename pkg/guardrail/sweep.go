@@ -78,27 +78,10 @@ type SweepSummary struct {
 func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decision.Record)) (SweepSummary, error) {
 	start := e.now()
 	var sum SweepSummary
-	type job struct {
-		name string
-		role *Role
-	}
-	var jobs []job
-	if len(opts.RoleNames) > 0 {
-		for _, n := range opts.RoleNames {
-			jobs = append(jobs, job{name: n})
-		}
-	} else {
-		e.sweepLockdownPolicy(ctx, opts.Trigger, emit, &sum)
-		roles, calls, err := e.listRoles(ctx)
-		sum.ListCalls = calls
-		sum.APICalls += calls
-		if err != nil {
-			sum.DurationMS = e.now().Sub(start).Milliseconds()
-			return sum, err
-		}
-		for i := range roles {
-			jobs = append(jobs, job{name: roles[i].Name, role: &roles[i]})
-		}
+	jobs, err := e.sweepJobs(ctx, opts, emit, &sum)
+	if err != nil {
+		sum.DurationMS = e.now().Sub(start).Milliseconds()
+		return sum, err
 	}
 	sum.Listed = len(jobs)
 
@@ -111,11 +94,11 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 		next int
 		wg   sync.WaitGroup
 	)
-	take := func() (job, bool) {
+	take := func() (sweepJob, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if next == len(jobs) {
-			return job{}, false
+			return sweepJob{}, false
 		}
 		if ctx.Err() != nil || (!opts.Deadline.IsZero() && !e.now().Before(opts.Deadline)) {
 			for _, j := range jobs[next:] {
@@ -123,7 +106,7 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 			}
 			sum.Left += len(jobs) - next
 			next = len(jobs)
-			return job{}, false
+			return sweepJob{}, false
 		}
 		j := jobs[next]
 		next++
@@ -159,6 +142,36 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 	return sum, nil
 }
 
+// sweepJob is one role to evaluate: named (read with GetRole) or from the
+// listing's snapshot.
+type sweepJob struct {
+	name string
+	role *Role
+}
+
+// sweepJobs returns the roles of a sweep: the named ones, or, for a full
+// sweep, every role listed, after the lockdown policy's own check.
+func (e *Engine) sweepJobs(ctx context.Context, opts SweepOptions, emit func(decision.Record), sum *SweepSummary) ([]sweepJob, error) {
+	var jobs []sweepJob
+	if len(opts.RoleNames) > 0 {
+		for _, n := range opts.RoleNames {
+			jobs = append(jobs, sweepJob{name: n})
+		}
+		return jobs, nil
+	}
+	e.sweepLockdownPolicy(ctx, opts.Trigger, emit, sum)
+	roles, calls, err := e.listRoles(ctx)
+	sum.ListCalls = calls
+	sum.APICalls += calls
+	if err != nil {
+		return nil, err
+	}
+	for i := range roles {
+		jobs = append(jobs, sweepJob{name: roles[i].Name, role: &roles[i]})
+	}
+	return jobs, nil
+}
+
 // sweepLockdownPolicy checks (and restores) the lockdown policy's default
 // version before the roles, emits its record and counts it in sum.
 func (e *Engine) sweepLockdownPolicy(ctx context.Context, t Trigger, emit func(decision.Record), sum *SweepSummary) {
@@ -191,28 +204,25 @@ func (s *SweepSummary) count(rec decision.Record) {
 }
 
 // listRoles reads every role with GetAccountAuthorizationDetails (filter
-// Role), paginated. It returns the roles and the number of calls made.
+// Role) and the SDK's paginator. It returns the roles and the number of
+// calls made.
 func (e *Engine) listRoles(ctx context.Context) ([]Role, int, error) {
 	var roles []Role
-	calls := 0
-	in := &iam.GetAccountAuthorizationDetailsInput{
+	r := e.newRun("", Trigger{})
+	p := iam.NewGetAccountAuthorizationDetailsPaginator(e.client, &iam.GetAccountAuthorizationDetailsInput{
 		Filter:   []types.EntityType{types.EntityTypeRole},
 		MaxItems: aws.Int32(listPageSize),
-	}
-	for {
-		calls++
-		out, err := e.client.GetAccountAuthorizationDetails(ctx, in)
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx, r.count)
 		if err != nil {
-			return nil, calls, fmt.Errorf("list roles (GetAccountAuthorizationDetails page %d): %w", calls, err)
+			return nil, r.calls, fmt.Errorf("list roles (GetAccountAuthorizationDetails page %d): %w", r.calls, err)
 		}
 		for _, rd := range out.RoleDetailList {
 			roles = append(roles, roleFromDetail(rd))
 		}
-		if !out.IsTruncated || out.Marker == nil {
-			return roles, calls, nil
-		}
-		in.Marker = out.Marker
 	}
+	return roles, r.calls, nil
 }
 
 func roleFromDetail(rd types.RoleDetail) Role {
