@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/classify"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
@@ -83,7 +83,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		return nil
 	}
 
-	if slices.Contains(cloudtrail.PolicyEvents, change.EventName) && change.PolicyARN != h.cfg.LockdownPolicyARN {
+	if slices.Contains(cloudtrail.LockdownPolicyEventNames, change.EventName) && change.PolicyARN != h.cfg.LockdownPolicyARN {
 		// The rule matches these events for the lockdown policy only; any
 		// other policy's versions are not the guardrail's business.
 		h.ignore(ctx, change, received, "policy "+change.PolicyARN+" is not the lockdown policy")

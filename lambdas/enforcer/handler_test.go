@@ -16,9 +16,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
 	"github.com/iamguardrail/guardrail/lambdas/replay"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
@@ -317,7 +317,7 @@ type fakeEngine struct {
 
 func (f *fakeEngine) HandleEvent(_ context.Context, ev guardrail.Event) (decision.Record, error) {
 	f.calls++
-	f.role, f.claim, f.ev = ev.RoleName, ev.Claim(), ev
+	f.role, f.claim, f.ev = ev.RoleName, guardrail.ClaimOf(ev), ev
 	return f.rec, f.err
 }
 

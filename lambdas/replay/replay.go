@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 )
 
 // IAM is the part of the IAM API that replaying role changes needs;
@@ -68,7 +70,7 @@ func Apply(ctx context.Context, client IAM, ev events.CloudWatchEvent) (bool, er
 	if err := json.Unmarshal(ev.Detail, &rec); err != nil {
 		return false, fmt.Errorf("replay: decode record: %w", err)
 	}
-	if ev.Source != "aws.iam" || rec.EventSource != "iam.amazonaws.com" || rec.ErrorCode != "" {
+	if ev.Source != cloudtrail.Source || rec.EventSource != cloudtrail.EventSource || rec.ErrorCode != "" {
 		return false, nil
 	}
 	var p params

@@ -76,31 +76,6 @@ func NewIAMClient(ctx context.Context, optFns ...func(*awsconfig.LoadOptions) er
 	return iam.NewFromConfig(cfg), nil
 }
 
-// EventNames are the IAM API calls that can make a role non-compliant or
-// remove its lockdown (DESIGN.md §2): the stack's event rule matches exactly
-// these, and the enforcer handles exactly these. CreateServiceLinkedRole is
-// absent on purpose: service-linked roles are aws-managed and never touched.
-var EventNames = []string{
-	"CreateRole",
-	"UpdateAssumeRolePolicy",
-	"AttachRolePolicy",
-	"DetachRolePolicy",
-	"PutRolePolicy",
-	"DeleteRolePolicy",
-	"PutRolePermissionsBoundary",
-	"DeleteRolePermissionsBoundary",
-	"UpdateRole",
-}
-
-// LockdownPolicyEventNames are the IAM API calls that change a managed
-// policy's document: the rule matches them only for the lockdown policy's
-// ARN, and the enforcer restores the lockdown document.
-var LockdownPolicyEventNames = []string{
-	"CreatePolicyVersion",
-	"SetDefaultPolicyVersion",
-	"DeletePolicyVersion",
-}
-
 // Start is the shared start-up of both Lambdas: it reads and validates the
 // configuration from getenv once, builds the IAM client and the engine, and
 // logs the configuration. On error it has already logged a message naming

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/iamguardrail/guardrail/pkg/classify"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
 	"github.com/iamguardrail/guardrail/pkg/policy"
@@ -277,7 +278,7 @@ const waitMargin = 5 * time.Second
 // decides. The sweeper remains the backstop for a role the window misjudged.
 // Sweeps and scans have no event to wait for: role-gone at once.
 func (r *run) awaitRole(ctx context.Context, gone error) (*roleState, error) {
-	if !slices.Contains(EventNames, r.t.EventName) {
+	if !slices.Contains(cloudtrail.RoleEventNames, r.t.EventName) {
 		return nil, gone
 	}
 	from, until, limit := r.awaitBounds(ctx)

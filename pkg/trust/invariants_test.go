@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/policy"
 )
 
@@ -173,7 +174,7 @@ func corpusFiles(t testing.TB) map[string][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if doc, ok := trustFromRecord(t, data); ok {
+		if doc, ok := trustFromRecord(data); ok {
 			out[filepath.Base(f)] = doc
 		}
 	}
@@ -184,37 +185,13 @@ func corpusFiles(t testing.TB) map[string][]byte {
 }
 
 // trustFromRecord extracts the trust policy a CloudTrail record (bare or in
-// an EventBridge envelope) carries in its request.
-func trustFromRecord(t testing.TB, data []byte) ([]byte, bool) {
-	var env struct {
-		Detail json.RawMessage `json:"detail"`
-	}
-	_ = json.Unmarshal(data, &env)
-	if env.Detail != nil {
-		data = env.Detail
-	}
-	var rec struct {
-		EventName         string `json:"eventName"`
-		RequestParameters struct {
-			AssumeRolePolicyDocument json.RawMessage `json:"assumeRolePolicyDocument"`
-			PolicyDocument           json.RawMessage `json:"policyDocument"`
-		} `json:"requestParameters"`
-	}
-	if err := json.Unmarshal(data, &rec); err != nil {
+// an EventBridge envelope) carries in its request (cloudtrail.TrustDocument).
+func trustFromRecord(data []byte) ([]byte, bool) {
+	rec, err := cloudtrail.TrustDocument(data)
+	if err != nil || rec.TrustPolicy == "" {
 		return nil, false
 	}
-	raw := rec.RequestParameters.AssumeRolePolicyDocument
-	if raw == nil && rec.EventName == "UpdateAssumeRolePolicy" {
-		raw = rec.RequestParameters.PolicyDocument
-	}
-	if raw == nil {
-		return nil, false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return []byte(s), true
-	}
-	return raw, true
+	return []byte(rec.TrustPolicy), true
 }
 
 // invalidCorpus lists corpus documents IAM itself would refuse, and why.

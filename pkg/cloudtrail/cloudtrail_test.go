@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 )
 
 // want is what Decode must make of one fixture: either a role change or an
@@ -75,7 +75,7 @@ func TestDecodeEventsDir(t *testing.T) {
 			names[c.EventName] = true
 		}
 	}
-	for _, h := range cloudtrail.HandledEvents {
+	for _, h := range cloudtrail.RoleEventNames {
 		if !names[h] {
 			t.Errorf("no usable fixture in events/ for %s", h)
 		}
@@ -302,6 +302,42 @@ func TestDecodePolicyEvents(t *testing.T) {
 			}
 			if c.PolicyARN != tc.policyARN || c.DefaultVersionID != tc.version || c.PolicyName != tc.inline || c.Account != "111122223333" {
 				t.Errorf("change %+v", c)
+			}
+		})
+	}
+}
+
+// TrustDocument reads the trust document a record's call set, from a bare
+// record or its EventBridge envelope, as a JSON string or a nested object.
+func TestTrustDocument(t *testing.T) {
+	const doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	quoted, _ := json.Marshal(doc)
+	tests := []struct {
+		name, data  string
+		event, role string
+		trust       string
+		wantErr     bool
+	}{
+		{name: "CreateRole, string", data: `{"eventName":"CreateRole","requestParameters":{"roleName":"r","assumeRolePolicyDocument":` + string(quoted) + `}}`,
+			event: "CreateRole", role: "r", trust: doc},
+		{name: "CreateRole, object", data: `{"eventName":"CreateRole","requestParameters":{"roleName":"r","assumeRolePolicyDocument":` + doc + `}}`,
+			event: "CreateRole", role: "r", trust: doc},
+		{name: "UpdateAssumeRolePolicy in an envelope", data: `{"source":"aws.iam","detail":{"eventName":"UpdateAssumeRolePolicy","requestParameters":{"roleName":"u","policyDocument":` + string(quoted) + `}}}`,
+			event: "UpdateAssumeRolePolicy", role: "u", trust: doc},
+		{name: "another call", data: `{"eventName":"AttachRolePolicy","requestParameters":{"roleName":"a","policyArn":"arn:aws:iam::aws:policy/ReadOnlyAccess"}}`,
+			event: "AttachRolePolicy", role: "a"},
+		{name: "not an object", data: `[1]`, wantErr: true},
+		{name: "requestParameters not an object", data: `{"eventName":"CreateRole","requestParameters":"None"}`, event: "CreateRole", wantErr: true},
+		{name: "document neither string nor object", data: `{"eventName":"CreateRole","requestParameters":{"assumeRolePolicyDocument":7}}`, event: "CreateRole", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, err := cloudtrail.TrustDocument([]byte(tc.data))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if rec.EventName != tc.event || (!tc.wantErr && (rec.RoleName != tc.role || rec.TrustPolicy != tc.trust)) {
+				t.Errorf("got %+v", rec)
 			}
 		})
 	}
