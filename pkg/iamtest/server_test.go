@@ -59,7 +59,7 @@ func TestCallAccounting(t *testing.T) {
 		t.Errorf("GetRole %d CreateRole %d writes %d all %d", srv.Calls("GetRole"), srv.Calls("CreateRole"), srv.WriteCalls(), srv.Calls(""))
 	}
 	log := srv.CallLog()
-	if len(log) != 4 || log[2].ErrorCode != CodeNoSuchEntity || log[2].Status != 404 || log[3].PolicyARN != denyAllARN || log[3].RoleName != "app" {
+	if len(log) != 4 || log[2].ErrorCode != codeNoSuchEntity || log[2].Status != 404 || log[3].PolicyARN != denyAllARN || log[3].RoleName != "app" {
 		t.Errorf("call log = %+v", log)
 	}
 	if !IsWriteAction("AttachRolePolicy") || IsWriteAction("GetRole") {
@@ -80,12 +80,12 @@ func TestProtocolErrors(t *testing.T) {
 		status           int
 		code             string
 	}{
-		{"unsigned", "", "Action=GetRole&Version=2010-05-08&RoleName=x", 403, CodeMissingAuthToken},
+		{"unsigned", "", "Action=GetRole&Version=2010-05-08&RoleName=x", 403, codeMissingAuthToken},
 		{"wrong service", strings.Replace(signed, "/iam/", "/sts/", 1), "Action=GetRole&Version=2010-05-08&RoleName=x", 403, "IncompleteSignature"},
-		{"unknown action", signed, "Action=CreateUser&Version=2010-05-08&UserName=x", 400, CodeInvalidAction},
-		{"wrong version", signed, "Action=GetRole&Version=2011-01-01&RoleName=x", 400, CodeInvalidAction},
-		{"missing parameter", signed, "Action=GetRole&Version=2010-05-08", 400, CodeValidationError},
-		{"bad role name", signed, "Action=GetRole&Version=2010-05-08&RoleName=" + url.QueryEscape("a b"), 400, CodeValidationError},
+		{"unknown action", signed, "Action=CreateUser&Version=2010-05-08&UserName=x", 400, codeInvalidAction},
+		{"wrong version", signed, "Action=GetRole&Version=2011-01-01&RoleName=x", 400, codeInvalidAction},
+		{"missing parameter", signed, "Action=GetRole&Version=2010-05-08", 400, codeValidationError},
+		{"bad role name", signed, "Action=GetRole&Version=2010-05-08&RoleName=" + url.QueryEscape("a b"), 400, codeValidationError},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,10 +179,10 @@ func TestConcurrentClients(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := len(srv.RoleNames()); n != workers*perWorker {
+	if n := len(srv.roleNames()); n != workers*perWorker {
 		t.Fatalf("%d roles, want %d", n, workers*perWorker)
 	}
-	for _, name := range srv.RoleNames() {
+	for _, name := range srv.roleNames() {
 		st, _ := srv.Role(name)
 		if st.TrustPolicy != foreignTrust || len(st.AttachedPolicyARNs) != 1 {
 			t.Fatalf("role %s ended as %+v", name, st)
