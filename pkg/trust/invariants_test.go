@@ -70,8 +70,9 @@ func checkInvariants(t testing.TB, doc *policy.Document, z Zone) {
 			continue
 		}
 		if p.Kind == KindForeignAccount || p.Kind == KindWildcard {
-			if principalRestriction(again.Statements[p.Statement].Condition, z) == "" {
-				t.Fatalf("%s remains without a restricting condition: %s", p, out)
+			c := stmtCtx{doc: again, idx: p.Statement, s: again.Statements[p.Statement], z: &z}
+			if by, _ := c.confinedAWS(); by == "" {
+				t.Fatalf("%s remains without a restricting condition or Deny: %s", p, out)
 			}
 		}
 	}
