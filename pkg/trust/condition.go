@@ -606,10 +606,52 @@ func (d *domain) keyGroups(as []atom, fn func(g group, on []int) bool) {
 				done[j] = true
 			}
 		}
+		if !g.outNone {
+			g.outNone = d.literalsInZone(as, on)
+		}
 		if !fn(g, on) {
 			return
 		}
 	}
+}
+
+// literalsInZone reports whether a positive atom among on lists only
+// literal values, and each of them that may lie outside the zone is refused
+// by another atom on the same key: the block then admits only values inside
+// the zone ({"StringEquals": [own, foreign]} with {"StringNotEquals": foreign}).
+func (d *domain) literalsInZone(as []atom, on []int) bool {
+	for _, i := range on {
+		a := &as[i]
+		if a.op.negated || a.op.kind != opExact && a.op.kind != opLike || len(a.values) == 0 || multi(a.id, a.claim) {
+			continue
+		}
+		ok := true
+		for _, v := range a.values {
+			lit, exact := literal(a.op.kind, v)
+			if !exact {
+				ok = false
+				break
+			}
+			if d.reach(a.id, a.claim, a.op.kind, v)&reachOut == 0 {
+				continue
+			}
+			set := [1]string{lit}
+			refused := false
+			for _, j := range on {
+				if j != i && !holdsFor(&as[j], set[:]) {
+					refused = true
+				}
+			}
+			if !refused {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // describe renders the atoms at the given indexes.

@@ -316,7 +316,7 @@ func foreignSource(d *domain, as []atom) string {
 			if d.reach(a.id, a.claim, a.op.kind, v) != reachOut {
 				continue
 			}
-			if lit, exact := literal(a.op.kind, v); exact && excluded(as, i, lit) {
+			if lit, exact := literal(a.op.kind, v); exact && a.op.kind != opFold && excluded(as, i, lit) {
 				continue
 			}
 			return a.opName + " " + a.key + " " + v
