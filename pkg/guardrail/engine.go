@@ -279,7 +279,7 @@ func (r *run) enforce(ctx context.Context, st *state, lockdownDetached bool) {
 // its ARN, like its partition) and the configured trusted ones.
 func (st *state) zone(cfg config.Config) trust.Zone {
 	return trust.Zone{Account: st.account, Partition: st.partition,
-		TrustedAccounts: cfg.TrustedAccounts, TrustedOrgIDs: cfg.TrustedOrgIDs}
+		TrustedAccounts: cfg.TrustedAccounts, TrustedOrgIDs: cfg.TrustedOrgIDs, TrustedAudiences: cfg.TrustedAudiences}
 }
 
 func (st *state) parseARN() error {
@@ -480,7 +480,7 @@ func (r *run) awaitRole(ctx context.Context, name string, c Claim, account strin
 	if err != nil {
 		return nil, stale
 	}
-	res, err := trust.Restrict(claimed, trust.Zone{Account: account, TrustedAccounts: r.e.cfg.TrustedAccounts, TrustedOrgIDs: r.e.cfg.TrustedOrgIDs})
+	res, err := trust.Restrict(claimed, trust.Zone{Account: account, TrustedAccounts: r.e.cfg.TrustedAccounts, TrustedOrgIDs: r.e.cfg.TrustedOrgIDs, TrustedAudiences: r.e.cfg.TrustedAudiences})
 	if err != nil || res.Changed {
 		return nil, stale
 	}
