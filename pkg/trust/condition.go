@@ -234,7 +234,7 @@ func (d *domain) reach(id keyID, claim string, kind opKind, v string) reach {
 		}
 		return reachIn | reachOut
 	case keyARN:
-		return arnReach(z, kind, v, d.kind == domSource)
+		return arnReach(z, kind, v)
 	case keyClaim:
 		return d.claimReach(claim, kind, v)
 	}
@@ -351,7 +351,7 @@ func orgReach(z *Zone, kind opKind, v string) reach {
 // field by field (reference_policies_elements_condition_operators,
 // Conditions_ARN), so a literal account field fixes it whatever the other
 // fields hold.
-func arnReach(z *Zone, kind opKind, v string, source bool) reach {
+func arnReach(z *Zone, kind opKind, v string) reach {
 	unknown := reachIn | reachOut
 	var part, acct string
 	switch kind {
@@ -386,10 +386,7 @@ func arnReach(z *Zone, kind opKind, v string, source bool) reach {
 		return unknown
 	}
 	if part != z.partition() || !isAccountID(acct) {
-		if acct == "" && source {
-			return unknown // an ARN without an account (an S3 bucket): cannot tell
-		}
-		return unknown
+		return unknown // another partition, or no literal account (an S3 bucket ARN): cannot tell
 	}
 	if z.trustsAccount(acct) {
 		return reachIn
@@ -429,8 +426,6 @@ func (d *domain) claimReach(claim string, kind opKind, v string) reach {
 			return reachIn
 		case in:
 			return reachIn | reachOut
-		case exact && v == "":
-			return 0
 		}
 		return reachOut
 	case domOIDC:
