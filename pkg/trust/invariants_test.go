@@ -279,6 +279,11 @@ var (
 		`{"StringEquals":{"aws:SourceAccount":"111122223333"}}`,
 		`{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:org/*"}}`,
 		`{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:x","sts:ExternalId":"e"}}`,
+		`{"StringNotEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
+		`{"StringNotEqualsIfExists":{"aws:PrincipalAccount":["111122223333","999988887777"]}}`,
+		`{"Null":{"aws:PrincipalOrgID":"false"},"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
+		`{"StringLike":{"aws:SourceAccount":"9999*"}}`,
+		`{"StringNotLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}`,
 	}
 )
 
