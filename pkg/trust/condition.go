@@ -198,10 +198,13 @@ func (d *domain) key(k string) (keyID, string) {
 	if len(k) <= len(d.name) || k[len(d.name)] != ':' || !strings.EqualFold(k[:len(d.name)], d.name) {
 		return keyNone, ""
 	}
+	// The claim is returned as written (a part of k, not of d, so that
+	// nothing of the zone escapes with it); claims compare without regard
+	// to case.
 	claim := k[len(d.name)+1:]
 	for _, c := range d.claims {
 		if strings.EqualFold(claim, c) {
-			return keyClaim, c
+			return keyClaim, claim
 		}
 	}
 	return keyNone, ""
@@ -575,19 +578,36 @@ func (d *domain) coversZone(a *atom) bool {
 	return false
 }
 
+// atomSet is a set of indexes into a block's atoms. A block holds at most
+// maxAtoms atoms on identity keys; callers treat a larger one as unknown.
+type atomSet uint64
+
+const maxAtoms = 64
+
+func (m atomSet) has(i int) bool { return m&(1<<uint(i)) != 0 }
+
+func all64(n int) atomSet {
+	if n >= maxAtoms {
+		return ^atomSet(0)
+	}
+	return 1<<uint(n) - 1
+}
+
 // keyGroups folds the atoms of a block per key and calls fn for each key
-// with the combined group and the atoms on it.
-func (d *domain) keyGroups(as []atom, fn func(g group, on []int) bool) {
-	var done [16]bool
-	var idx [16]int
+// with the combined group and the atoms on it, until fn returns false.
+func (d *domain) keyGroups(as []atom, fn func(g group, on atomSet) bool) {
+	if len(as) > maxAtoms {
+		as = as[:maxAtoms] // fewer atoms: an Allow confines less (callers refuse Denies this long)
+	}
+	var done atomSet
 	for i := range as {
-		if i < len(done) && done[i] {
+		if done.has(i) {
 			continue
 		}
 		g := d.eval(&as[i])
-		on := append(idx[:0], i)
+		on := atomSet(1) << uint(i)
 		for j := i + 1; j < len(as); j++ {
-			if as[j].id != as[i].id || as[j].claim != as[i].claim {
+			if as[j].id != as[i].id || !strings.EqualFold(as[j].claim, as[i].claim) {
 				continue
 			}
 			h := d.eval(&as[j])
@@ -596,11 +616,9 @@ func (d *domain) keyGroups(as []atom, fn func(g group, on []int) bool) {
 			g.absTrue = g.absTrue && h.absTrue
 			g.absFalse = g.absFalse || h.absFalse
 			g.inNone = g.inNone || h.inNone
-			on = append(on, j)
-			if j < len(done) {
-				done[j] = true
-			}
+			on |= 1 << uint(j)
 		}
+		done |= on
 		if !g.outNone {
 			g.outNone = d.literalsInZone(as, on)
 		}
@@ -614,10 +632,10 @@ func (d *domain) keyGroups(as []atom, fn func(g group, on []int) bool) {
 // literal values, and each of them that may lie outside the zone is refused
 // by another atom on the same key: the block then admits only values inside
 // the zone ({"StringEquals": [own, foreign]} with {"StringNotEquals": foreign}).
-func (d *domain) literalsInZone(as []atom, on []int) bool {
-	for _, i := range on {
+func (d *domain) literalsInZone(as []atom, on atomSet) bool {
+	for i := range as {
 		a := &as[i]
-		if a.op.negated || a.op.kind != opExact && a.op.kind != opLike || len(a.values) == 0 || multi(a.id, a.claim) {
+		if !on.has(i) || a.op.negated || a.op.kind != opExact && a.op.kind != opLike || len(a.values) == 0 || multi(a.id, a.claim) {
 			continue
 		}
 		ok := true
@@ -632,8 +650,8 @@ func (d *domain) literalsInZone(as []atom, on []int) bool {
 			}
 			set := [1]string{lit}
 			refused := false
-			for _, j := range on {
-				if j != i && !holdsFor(&as[j], set[:]) {
+			for j := range as {
+				if j != i && on.has(j) && !holdsFor(&as[j], set[:]) {
 					refused = true
 				}
 			}
@@ -649,13 +667,18 @@ func (d *domain) literalsInZone(as []atom, on []int) bool {
 	return false
 }
 
-// describe renders the atoms at the given indexes.
-func describe(as []atom, on []int) string {
+// describe renders the atoms in on.
+func describe(as []atom, on atomSet) string {
 	var b strings.Builder
-	for n, i := range on {
+	n := 0
+	for i := range as {
+		if !on.has(i) {
+			continue
+		}
 		if n > 0 {
 			b.WriteString(" and ")
 		}
+		n++
 		b.WriteString(as[i].String())
 	}
 	return b.String()
@@ -670,7 +693,7 @@ func (d *domain) confines(c policy.Condition) string {
 	var buf [8]atom
 	as, _ := d.atoms(c, buf[:0])
 	by := ""
-	d.keyGroups(as, func(g group, on []int) bool {
+	d.keyGroups(as, func(g group, on atomSet) bool {
 		if g.outNone && g.absFalse {
 			by = describe(as, on)
 			return false
@@ -687,11 +710,11 @@ func (d *domain) confines(c policy.Condition) string {
 func (d *domain) refusesAll(c policy.Condition) bool {
 	var buf [8]atom
 	as, other := d.atoms(c, buf[:0])
-	if other {
+	if other || len(as) > maxAtoms {
 		return false
 	}
 	ok := true
-	d.keyGroups(as, func(g group, _ []int) bool {
+	d.keyGroups(as, func(g group, _ atomSet) bool {
 		ok = g.outAll && g.absTrue
 		return ok
 	})

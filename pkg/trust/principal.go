@@ -100,7 +100,6 @@ type stmtCtx struct {
 	idx  int
 	s    *policy.Statement
 	z    *Zone
-	aws  domain
 	done bool
 	// awsBy caches what confines the statement's AWS principals.
 	awsBy string
@@ -114,10 +113,10 @@ type stmtCtx struct {
 func (c *stmtCtx) confinedAWS() (string, bool) {
 	if !c.done {
 		c.done = true
-		c.aws = domain{kind: domAWS, z: c.z}
-		if by := c.aws.confines(c.s.Condition); by != "" {
+		d := domain{kind: domAWS, z: c.z} // local: a domain stored in *c would move the zone to the heap
+		if by := d.confines(c.s.Condition); by != "" {
 			c.awsBy = "the Condition " + by
-		} else if by := c.denyConfines("*", "*", &c.aws); by != "" {
+		} else if by := c.denyConfines("*", "*", &d); by != "" {
 			c.awsBy, c.awsDeny = by, true
 		}
 	}
@@ -290,15 +289,7 @@ func judgeService(p *Principal, c *stmtCtx) {
 		p.Risk = "no aws:SourceAccount, aws:SourceArn, aws:SourceOrgID or aws:SourceOrgPaths condition confines the service to this account (confused-deputy risk)"
 		return
 	}
-	p.Risk = "the source condition " + describe(as, allIdx(len(as))) + " does not confine the service to trusted accounts or organizations (a wildcard, an IfExists or negated form, or a value of unknown account); confused-deputy risk"
-}
-
-func allIdx(n int) []int {
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	return idx
+	p.Risk = "the source condition " + describe(as, all64(len(as))) + " does not confine the service to trusted accounts or organizations (a wildcard, an IfExists or negated form, or a value of unknown account); confused-deputy risk"
 }
 
 // foreignSource describes the source condition that makes a service act for
@@ -323,7 +314,7 @@ func foreignSource(d *domain, as []atom) string {
 		}
 	}
 	by := ""
-	d.keyGroups(as, func(g group, on []int) bool {
+	d.keyGroups(as, func(g group, on atomSet) bool {
 		if g.inNone && !g.outNone {
 			by = describe(as, on) + " admits no source inside the zone"
 			return false
@@ -385,13 +376,9 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 		judgePublicAs(p, c, pub, claims, name)
 		return
 	}
-	d := domain{kind: domOIDC, z: z, name: name, issuer: lookupIssuer(name)}
-	need := "a StringEquals or StringLike condition on " + name + ":aud or " + name + ":sub"
-	if si := d.issuer; si != nil {
-		d.claims = si.claims
-		need = "a condition that names the tenant (" + si.describeForms() + ") — " + si.host + " is shared by every customer"
-	} else {
-		d.claims = []string{"aud", "sub"}
+	d := domain{kind: domOIDC, z: z, name: name, issuer: lookupIssuer(name), claims: ownClaims}
+	if d.issuer != nil {
+		d.claims = d.issuer.claims
 	}
 	if by := d.confines(c.s.Condition); by != "" {
 		p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
@@ -402,8 +389,15 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 		p.Risk = "kept only because " + by + " refuses every token outside the tenant; changing that statement opens the role"
 		return
 	}
+	need := "a StringEquals or StringLike condition on " + name + ":aud or " + name + ":sub"
+	if si := d.issuer; si != nil {
+		need = "a condition that names the tenant (" + si.describeForms() + ") — " + si.host + " is shared by every customer"
+	}
 	p.Reason = "OIDC provider without " + need + " admits every identity the provider issues tokens for"
 }
+
+// ownClaims are the claims that pin the caller of a provider of one tenant.
+var ownClaims = []string{"aud", "sub"}
 
 // describeForms lists the value shapes that name a tenant of si.
 func (si *sharedIssuer) describeForms() string {
@@ -470,7 +464,7 @@ func unauthenticatedAllowed(c policy.Condition, name string) string {
 	if len(as) == 0 {
 		return " (no " + name + ":amr condition)"
 	}
-	return " (" + describe(as, allIdx(len(as))) + ")"
+	return " (" + describe(as, all64(len(as))) + ")"
 }
 
 func accountWord(z *Zone, id string) string {
