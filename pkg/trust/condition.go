@@ -27,8 +27,14 @@ import (
 //     This logic applies to all condition operators except ...IfExists and Null
 //     check");
 //   - ForAllValues: is true and ForAnyValue: is false when the key is absent or
-//     empty (reference_policies_condition-single-vs-multi-valued-context-keys);
-//     on a single-valued key each reads like the plain operator otherwise.
+//     empty (reference_policies_condition-single-vs-multi-valued-context-keys:
+//     "If there are no context keys in the request, it also returns true";
+//     the same page advises a Null condition with false to keep a missing key
+//     from evaluating to true); on a single-valued key each reads like the
+//     plain operator otherwise;
+//   - a negated operator with several values holds when the request's value
+//     matches none of them (reference_policies_condition-logic-multiple-
+//     context-keys-or-values, negated matching).
 //
 // A group confines an Allow when no outside caller can satisfy it, present or
 // absent (so "Null false" on a key turns an …IfExists or ForAllValues: atom on
@@ -463,11 +469,18 @@ func (a *atom) String() string {
 }
 
 // atoms collects the atoms of c on d's identity keys into buf and reports
-// whether c has an atom on any other key.
-func (d *domain) atoms(c policy.Condition, buf []atom) ([]atom, bool) {
-	other := false
+// whether c has an atom on any other key. It also reports a block whose
+// operator lists one key twice in different case: IAM compares keys without
+// regard to case, and which of the two it would read is not documented, so
+// such a block neither confines an Allow nor lets a Deny confine.
+func (d *domain) atoms(c policy.Condition, buf []atom) (as []atom, other, ambiguous bool) {
 	for _, op := range c {
-		for _, k := range op.Keys {
+		for i, k := range op.Keys {
+			for _, prev := range op.Keys[:i] {
+				if strings.EqualFold(prev.Key, k.Key) {
+					ambiguous = true
+				}
+			}
 			id, claim := d.key(k.Key)
 			if id == keyNone {
 				other = true
@@ -476,7 +489,7 @@ func (d *domain) atoms(c policy.Condition, buf []atom) ([]atom, bool) {
 			buf = append(buf, atom{op: parseOp(op.Operator), id: id, claim: claim, opName: op.Operator, key: k.Key, values: k.Values})
 		}
 	}
-	return buf, other
+	return buf, other, ambiguous
 }
 
 // group is what the atoms on one key of a block allow.
@@ -691,7 +704,10 @@ func (d *domain) confines(c policy.Condition) string {
 		return ""
 	}
 	var buf [8]atom
-	as, _ := d.atoms(c, buf[:0])
+	as, _, ambiguous := d.atoms(c, buf[:0])
+	if ambiguous {
+		return ""
+	}
 	by := ""
 	d.keyGroups(as, func(g group, on atomSet) bool {
 		if g.outNone && g.absFalse {
@@ -709,8 +725,8 @@ func (d *domain) confines(c policy.Condition) string {
 // holds only under that extra condition, which an outsider may avoid.
 func (d *domain) refusesAll(c policy.Condition) bool {
 	var buf [8]atom
-	as, other := d.atoms(c, buf[:0])
-	if other || len(as) > maxAtoms {
+	as, other, ambiguous := d.atoms(c, buf[:0])
+	if other || ambiguous || len(as) > maxAtoms {
 		return false
 	}
 	ok := true

@@ -41,7 +41,7 @@ func (c *stmtCtx) denyConfines(typ, val string, d *domain) string {
 		}
 		if len(s.Condition) > 0 {
 			var buf [8]atom
-			as, _ := d.atoms(s.Condition, buf[:0])
+			as, _, _ := d.atoms(s.Condition, buf[:0])
 			by += " with " + describe(as, all64(len(as)))
 		}
 		return by

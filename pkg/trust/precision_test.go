@@ -242,6 +242,9 @@ func TestConditionConjunction(t *testing.T) {
 			want: denyAll, removed: []string{"AWS:*"}, external: true},
 		{name: "Null false + StringNotEquals still admits other orgs", in: stmt(`{"AWS":"*"}`, `{"Null":{"aws:PrincipalOrgID":"false"},"StringNotEquals":{"aws:PrincipalOrgID":"o-zzzzzzzzzz"}}`),
 			want: denyAll, removed: []string{"AWS:*"}, external: true},
+		{name: "one key twice in different case is ambiguous", in: stmt(`{"AWS":"*"}`, `{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5","aws:principalorgid":"o-zzzzzzzzzz"}}`),
+			want: denyAll, removed: []string{"AWS:*"}, external: true},
+		{name: "two operators on one key: both must hold", in: stmt(`{"AWS":"*"}`, `{"StringEquals":{"aws:PrincipalAccount":["111122223333","999988887777"]},"StringNotEquals":{"aws:PrincipalAccount":"999988887777"}}`)},
 		{name: "Null false + IfExists subject of a shared issuer", in: web(oidcARN+"token.actions.githubusercontent.com", `{"Null":{"token.actions.githubusercontent.com:sub":"false"},"StringLikeIfExists":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}`)},
 	})
 }

@@ -270,7 +270,7 @@ func judgeService(p *Principal, c *stmtCtx) {
 	}
 	d := domain{kind: domSource, z: c.z}
 	var buf [8]atom
-	as, _ := d.atoms(c.s.Condition, buf[:0])
+	as, _, _ := d.atoms(c.s.Condition, buf[:0])
 	if foreign := foreignSource(&d, as); foreign != "" {
 		p.Reason = "the service acts for a source outside the zone: " + foreign
 		return
@@ -454,7 +454,7 @@ func judgePublicAs(p *Principal, c *stmtCtx, name string, claims []string, keyNa
 func unauthenticatedAllowed(c policy.Condition, name string) string {
 	d := domain{kind: domPublic, z: &Zone{}, name: name, claims: []string{"amr"}}
 	var buf [8]atom
-	as, _ := d.atoms(c, buf[:0])
+	as, _, _ := d.atoms(c, buf[:0])
 	guest := [1]string{"unauthenticated"}
 	for i := range as {
 		if !holdsFor(&as[i], guest[:]) {
