@@ -859,12 +859,3 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 	}
 	return s, false
 }
-
-func all(vals []string, fn func(string) bool) bool {
-	for _, v := range vals {
-		if !fn(v) {
-			return false
-		}
-	}
-	return true
-}
