@@ -300,7 +300,10 @@ func judgeService(p *Principal, c *stmtCtx) {
 func foreignSource(d *domain, as []atom) string {
 	for i := range as {
 		a := &as[i]
-		if a.op.negated || a.op.kind == opNull || a.op.kind == opOther || a.op.set == setNone && multi(a.id, a.claim) {
+		// A plain operator on a multivalued key (aws:SourceOrgPaths) is read
+		// here too: whatever IAM makes of it, a value that can only match
+		// sources outside the zone admits none inside it.
+		if a.op.negated || a.op.kind == opNull || a.op.kind == opOther {
 			continue
 		}
 		for _, v := range a.values {
