@@ -272,8 +272,8 @@ func accountReach(z *Zone, kind opKind, v string) reach {
 			return 0 // matches no account
 		}
 	case opLike:
-		if lit := strings.TrimRight(v, "*"); isAccountID(lit) {
-			v = lit // a trailing * can only match the empty string
+		if lit := strings.ReplaceAll(v, "*", ""); isAccountID(lit) {
+			v = lit // with 12 literal digits, every * can only match the empty string
 			break
 		}
 		if !globCanMatchAccount(v) {

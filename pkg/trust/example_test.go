@@ -73,3 +73,18 @@ func ExampleAnalyze() {
 	// service true
 	// false no aws:SourceAccount, aws:SourceArn, aws:SourceOrgID or aws:SourceOrgPaths condition confines the service to this account (confused-deputy risk)
 }
+
+// A wildcard Allow stays when a Deny statement of the same policy refuses
+// every principal outside the organization; the finding names that Deny.
+func ExampleRestrict_denyOutsideOrganization() {
+	doc, _ := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"},
+	  {"Sid":"OnlyMyOrg","Effect":"Deny","Principal":"*","Action":"sts:AssumeRole",
+	   "Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}]}`))
+	res, _ := trust.Restrict(doc, zone)
+	fmt.Println(res.Changed)
+	fmt.Println(res.Findings[0].Reason)
+	// Output:
+	// false
+	// kept only because Deny statement 1 ("OnlyMyOrg") with StringNotEqualsIfExists aws:PrincipalOrgID o-a1b2c3d4e5 refuses every principal outside trusted accounts and organizations; changing that statement opens the role
+}

@@ -152,6 +152,7 @@ func TestEquivalentForms(t *testing.T) {
 		`{"StringEqualsIgnoreCase":{"aws:PrincipalAccount":"111122223333"}}`,
 		`{"StringLike":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
 		`{"StringLike":{"aws:PrincipalAccount":"444455556666"}}`,
+		`{"StringLike":{"aws:PrincipalAccount":"*1111222*23333*"}}`,
 		`{"StringLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333*"}}`,
 		`{"ArnLike":{"aws:PrincipalArn":"arn:*:iam::111122223333:role/*"}}`,
 		`{"ArnLike":{"aws:PrincipalArn":"arn:aws:*::111122223333:*"}}`,
