@@ -77,25 +77,36 @@ func (si *sharedIssuer) namesOwner(claim, s string, exact, fold bool) bool {
 // escapes ':' inside claim values as %3A, so a ':' always ends a claim).
 // job_workflow_ref names the owner of a reusable workflow, which any
 // repository may call, so it is not among them.
+//
+// The token's own owner claims, used as condition keys, pin the owner too:
+// a positive operator on a claim IAM does not pass on is false (the key is
+// absent), so such a condition either names the owner or admits no one.
 var githubForms = []ownerForm{
 	{"sub", "repo:", '/'},
 	{"sub", "repository:", '/'},
 	{"sub", "repository_owner:", ':'},
 	{"sub", "repository_owner_id:", ':'},
 	{"sub", "repository_id:", ':'},
+	{"repository_owner", "", 0},
+	{"repository_owner_id", "", 0},
+	{"repository_id", "", 0},
+	{"repository", "", '/'},
 }
+
+var githubClaims = []string{"sub", "repository_owner", "repository_owner_id", "repository_id", "repository"}
 
 // sharedIssuers are the shared OIDC issuers the engine knows (ISSUERS.md).
 // An issuer not listed is read as a provider of one tenant: its audience or
 // subject pins the caller.
 var sharedIssuers = []sharedIssuer{
-	{host: "token.actions.githubusercontent.com", claims: []string{"sub"}, forms: githubForms},
-	{host: "vstoken.actions.githubusercontent.com", claims: []string{"sub"}, forms: githubForms},
+	{host: "token.actions.githubusercontent.com", claims: githubClaims, forms: githubForms},
+	{host: "vstoken.actions.githubusercontent.com", claims: githubClaims, forms: githubForms},
 	{host: "oidc-configuration.audit-log.githubusercontent.com", claims: []string{"sub"}, forms: []ownerForm{{"sub", "https://github.com/", '/'}}},
-	{host: "gitlab.com", claims: []string{"sub"}, forms: []ownerForm{{"sub", "project_path:", '/'}, {"sub", "project_id:", ':'}}},
-	{host: "app.terraform.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "organization:", ':'}}},
-	{host: "app.eu.terraform.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "organization:", ':'}}},
-	{host: "agent.buildkite.com", claims: []string{"sub"}, forms: []ownerForm{{"sub", "organization:", ':'}}},
+	{host: "gitlab.com", claims: []string{"sub", "namespace_path", "project_path", "project_id", "namespace_id"},
+		forms: []ownerForm{{"sub", "project_path:", '/'}, {"sub", "project_id:", ':'}, {"namespace_path", "", '/'}, {"project_path", "", '/'}, {"project_id", "", 0}, {"namespace_id", "", 0}}},
+	{host: "app.terraform.io", claims: terraformClaims, forms: terraformForms},
+	{host: "app.eu.terraform.io", claims: terraformClaims, forms: terraformForms},
+	{host: "agent.buildkite.com", claims: []string{"sub", "organization_slug"}, forms: []ownerForm{{"sub", "organization:", ':'}, {"organization_slug", "", 0}}},
 	{host: "oidc.codefresh.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "account:", ':'}}},
 	{host: "studio.datachain.ai", path: "api", claims: []string{"sub"}, forms: []ownerForm{{"sub", "credentials:", '/'}}},
 	{host: "scalr.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "account:", ':'}}},
@@ -112,6 +123,11 @@ var sharedIssuers = []sharedIssuer{
 	{host: "oidc.op1.openshiftapps.com", path: "2f785sojlpb85i7402pk3qogugim5nfb", claims: []string{"sub"}, forms: turbonomicForms},
 	{host: "oidc.op1.openshiftapps.com", path: "2c51blsaqa9gkjt0o9rt11mle8mmropu", claims: []string{"sub"}, forms: turbonomicForms},
 }
+
+var (
+	terraformClaims = []string{"sub", "terraform_organization_name", "terraform_organization_id"}
+	terraformForms  = []ownerForm{{"sub", "organization:", ':'}, {"terraform_organization_name", "", 0}, {"terraform_organization_id", "", 0}}
+)
 
 var turbonomicForms = []ownerForm{{"sub", "system:serviceaccount:", ':'}}
 
