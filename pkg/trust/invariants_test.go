@@ -70,7 +70,7 @@ func checkInvariants(t testing.TB, doc *policy.Document, z Zone) {
 			continue
 		}
 		if p.Kind == KindForeignAccount || p.Kind == KindWildcard {
-			c := stmtCtx{doc: again, idx: p.Statement, s: again.Statements[p.Statement], z: &z}
+			c := stmtCtx{doc: again, s: again.Statements[p.Statement], z: &z}
 			if by, _ := c.confinedAWS(); by == "" {
 				t.Fatalf("%s remains without a restricting condition or Deny: %s", p, out)
 			}

@@ -97,7 +97,6 @@ func isPathAndName(v string) bool {
 // is judged together with the policy's Deny statements.
 type stmtCtx struct {
 	doc  *policy.Document
-	idx  int
 	s    *policy.Statement
 	z    *Zone
 	done bool
@@ -345,7 +344,7 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 	p.Kind = KindFederated
 	v, z := p.Value, c.z
 	if name, claims, ok := publicIdP(v); ok {
-		judgePublic(p, c, name, claims)
+		judgePublicAs(p, c, name, claims, name)
 		return
 	}
 	if !strings.HasPrefix(v, "arn:") {
@@ -420,10 +419,6 @@ func (si *sharedIssuer) describeForms() string {
 		}
 	}
 	return strings.Join(parts, ", or ")
-}
-
-func judgePublic(p *Principal, c *stmtCtx, name string, claims []string) {
-	judgePublicAs(p, c, name, claims, name)
 }
 
 // judgePublicAs judges a public web identity provider whose condition keys

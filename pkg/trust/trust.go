@@ -407,7 +407,7 @@ func analyzeStatement(res *Result, doc *policy.Document, idx int, s *policy.Stat
 	if s.Principal == nil {
 		return s // admits no one
 	}
-	c := stmtCtx{doc: doc, idx: idx, s: s, z: z}
+	c := stmtCtx{doc: doc, s: s, z: z}
 	first := len(res.Principals)
 	removed := 0
 	eachValue(s.Principal, func(typ, val string) {
