@@ -20,6 +20,16 @@ import (
 // outsiders, some actions, or only under an extra condition confines
 // nothing; the engine then judges the Allow on its own.
 
+// denyOrJoint returns what confines the outsiders of domain d by way of
+// the policy's Deny statements: one Deny that refuses them all, or the
+// statement's condition and single-key Deny statements read together.
+func (c *stmtCtx) denyOrJoint(typ, val string, d *domain) string {
+	if by := c.denyConfines(typ, val, d); by != "" {
+		return by
+	}
+	return c.jointConfines(typ, val, d)
+}
+
 // denyConfines returns a description of the first Deny statement of the
 // policy that refuses, to every caller outside the zone that the principal
 // typ/val stands for, every action of the statement being judged; or "".
@@ -174,4 +184,111 @@ func contains(vals []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// denyKey is what the single-key Deny statements of a policy refuse on one
+// identity key.
+type denyKey struct {
+	id              keyID
+	claim           string
+	present, absent bool   // refuses every outside value / a request without the key
+	byPresent       string // the Deny that refuses the outside values
+	byAbsent        string // the Deny that refuses requests without the key
+}
+
+// jointConfines reads the statement's own condition and the policy's Deny
+// statements together, key by key, as IAM would: a caller gets in only if
+// the Allow's condition holds and no Deny refuses it. Some identity key must
+// leave no outsider in, whether it presents the key or not: each case is
+// either refused by the Allow's atoms on the key, or by a Deny statement
+// whose condition is only about that key (for example an Allow with
+// StringEqualsIfExists aws:PrincipalOrgID and a Deny with Null
+// aws:PrincipalOrgID true). It returns a description, or "".
+func (c *stmtCtx) jointConfines(typ, val string, d *domain) string {
+	if c.doc == nil {
+		return ""
+	}
+	var keys [4]denyKey
+	dk := keys[:0]
+	for i, s := range c.doc.Statements {
+		if s.Effect != policy.Deny || len(s.Condition) == 0 {
+			continue
+		}
+		if !coversPrincipal(s, typ, val, c.z) || !coversActions(s, c.s) || !anyResource(s) {
+			continue
+		}
+		var buf [8]atom
+		as, other, ambiguous := d.atoms(s.Condition, buf[:0])
+		if other || ambiguous || len(as) == 0 || len(as) > maxAtoms {
+			continue
+		}
+		single := true
+		for j := range as {
+			single = single && as[j].id == as[0].id && strings.EqualFold(as[j].claim, as[0].claim)
+		}
+		if !single {
+			continue
+		}
+		var g group
+		d.keyGroups(as, func(h group, _ atomSet) bool { g = h; return false })
+		if !g.outAll && !g.absTrue {
+			continue
+		}
+		by := "Deny statement " + strconv.Itoa(i) + " with " + describe(as, all64(len(as)))
+		k := -1
+		for n := range dk {
+			if dk[n].id == as[0].id && strings.EqualFold(dk[n].claim, as[0].claim) {
+				k = n
+			}
+		}
+		if k < 0 {
+			dk = append(dk, denyKey{id: as[0].id, claim: as[0].claim})
+			k = len(dk) - 1
+		}
+		if g.outAll && !dk[k].present {
+			dk[k].present, dk[k].byPresent = true, by
+		}
+		if g.absTrue && !dk[k].absent {
+			dk[k].absent, dk[k].byAbsent = true, by
+		}
+	}
+	if len(dk) == 0 {
+		return ""
+	}
+	var buf [8]atom
+	as, _, ambiguous := d.atoms(c.s.Condition, buf[:0])
+	if ambiguous {
+		as = as[:0]
+	}
+	for _, k := range dk {
+		// The Allow's atoms on this key, if any.
+		g := group{}
+		var on atomSet
+		d.keyGroups(as, func(h group, set atomSet) bool {
+			for i := range as {
+				if set.has(i) {
+					if as[i].id == k.id && strings.EqualFold(as[i].claim, k.claim) {
+						g, on = h, set
+					}
+					break
+				}
+			}
+			return on == 0
+		})
+		if !(g.outNone || k.present) || !(g.absFalse || k.absent) {
+			continue
+		}
+		var parts []string
+		if on != 0 {
+			parts = append(parts, "the Condition "+describe(as, on))
+		}
+		if !g.outNone {
+			parts = append(parts, k.byPresent)
+		}
+		if !g.absFalse && (g.outNone || k.byAbsent != k.byPresent) {
+			parts = append(parts, k.byAbsent)
+		}
+		return strings.Join(parts, " together with ")
+	}
+	return ""
 }

@@ -235,6 +235,48 @@ func TestDenyConfines(t *testing.T) {
 	runCases(t, cases)
 }
 
+// C.7 read together: the Allow's own condition and Deny statements about
+// one key confine when, between them, they refuse every outsider with or
+// without the key.
+func TestAllowAndDenyTogether(t *testing.T) {
+	doc := func(allowCond string, denies ...string) string {
+		s := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"`
+		if allowCond != "" {
+			s += `,"Condition":` + allowCond
+		}
+		s += `}`
+		for _, d := range denies {
+			s += `,{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":` + d + `}`
+		}
+		return s + `]}`
+	}
+	denyOnly := func(denies ...string) string {
+		s := `{"Version":"2012-10-17","Statement":[`
+		for i, d := range denies {
+			if i > 0 {
+				s += ","
+			}
+			s += `{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":` + d + `}`
+		}
+		return s + `]}`
+	}
+	ifExists := `{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`
+	absent := `{"Null":{"aws:PrincipalOrgID":"true"}}`
+	present := `{"Null":{"aws:PrincipalOrgID":"false"}}`
+	otherOrgs := `{"StringNotEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"},"Null":{"aws:PrincipalOrgID":"false"}}`
+	runCases(t, []restrictCase{
+		{name: "IfExists Allow and a Deny of callers without the key", in: doc(ifExists, absent), flagged: []string{"AWS:*"}},
+		{name: "ForAllValues Allow on org paths and a Deny of callers without them", in: doc(`{"ForAllValues:StringLike":{"aws:PrincipalOrgPaths":"o-a1b2c3d4e5/*"}}`, `{"Null":{"aws:PrincipalOrgPaths":"true"}}`), flagged: []string{"AWS:*"}},
+		{name: "two Denies on one key, one for each case", in: doc("", absent, otherOrgs), flagged: []string{"AWS:*"}},
+		{name: "IfExists Allow and a Deny of callers with the key", in: doc(ifExists, present),
+			want: denyOnly(present), removed: []string{"AWS:*"}, external: true},
+		{name: "Deny of callers without the key alone", in: doc("", absent),
+			want: denyOnly(absent), removed: []string{"AWS:*"}, external: true},
+		{name: "Deny about another key", in: doc(ifExists, `{"Null":{"aws:PrincipalArn":"true"}}`),
+			want: denyOnly(`{"Null":{"aws:PrincipalArn":"true"}}`), removed: []string{"AWS:*"}, external: true},
+	})
+}
+
 // C.8: a Condition block is one conjunction: Null false on a key makes an
 // IfExists or ForAllValues atom on the same key confining.
 func TestConditionConjunction(t *testing.T) {

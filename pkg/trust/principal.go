@@ -115,7 +115,7 @@ func (c *stmtCtx) confinedAWS() (string, bool) {
 		d := domain{kind: domAWS, z: c.z} // local: a domain stored in *c would move the zone to the heap
 		if by := d.confines(c.s.Condition); by != "" {
 			c.awsBy = "the Condition " + by
-		} else if by := c.denyConfines("*", "*", &d); by != "" {
+		} else if by := c.denyOrJoint("*", "*", &d); by != "" {
 			c.awsBy, c.awsDeny = by, true
 		}
 	}
@@ -279,8 +279,8 @@ func judgeService(p *Principal, c *stmtCtx) {
 		p.Reason = "AWS service principal, confined by " + by
 		return
 	}
-	if by := c.denyConfines(p.Type, p.Value, &d); by != "" {
-		p.Reason = "AWS service principal, confined by " + by + ", which refuses every source outside the zone"
+	if by := c.denyOrJoint(p.Type, p.Value, &d); by != "" {
+		p.Reason = "AWS service principal; " + by + " refuses every source outside the zone"
 		return
 	}
 	p.Reason = "AWS service principal"
@@ -386,7 +386,7 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 		p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
 		return
 	}
-	if by := c.denyConfines(p.Type, p.Value, &d); by != "" {
+	if by := c.denyOrJoint(p.Type, p.Value, &d); by != "" {
 		p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
 		p.Risk = "kept only because " + by + " refuses every token outside the tenant; changing that statement opens the role"
 		return
@@ -427,7 +427,7 @@ func judgePublicAs(p *Principal, c *stmtCtx, name string, claims []string, keyNa
 	d := domain{kind: domPublic, z: c.z, name: keyName, claims: claims}
 	by := d.confines(c.s.Condition)
 	if by == "" {
-		if by = c.denyConfines(p.Type, p.Value, &d); by != "" {
+		if by = c.denyOrJoint(p.Type, p.Value, &d); by != "" {
 			by += ", which refuses every other audience"
 		}
 	}
