@@ -187,7 +187,12 @@ func (d *domain) key(k string) (keyID, string) {
 			return keyNone, ""
 		}
 		switch {
-		case strings.EqualFold(rest, "Account"):
+		case strings.EqualFold(rest, "Account"), d.kind == domSource && strings.EqualFold(rest, "Owner"):
+			// aws:SourceOwner is the older, undocumented name of
+			// aws:SourceAccount (awsdocs/iam-user-guide#111: "aws:SourceAccount
+			// was introduced as the preferred replacement"). If IAM does not
+			// pass it, a positive operator on it is false: it then admits no
+			// one, which is sound either way.
 			return keyAccount, ""
 		case strings.EqualFold(rest, "OrgID"):
 			return keyOrgID, ""
@@ -236,7 +241,7 @@ func (d *domain) reach(id keyID, claim string, kind opKind, v string) reach {
 		switch {
 		case found && z.trustsOrgFold(org, kind == opFold):
 			return reachIn
-		case found && isOrgID(org):
+		case found && isOrgID(strings.ToLower(org)) && (kind == opFold || isOrgID(org)):
 			return reachOut
 		case found || exact:
 			return 0 // an organization path always starts with an organization ID

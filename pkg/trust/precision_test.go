@@ -105,6 +105,7 @@ func TestServiceSource(t *testing.T) {
 		{name: "foreign organization", in: stmt(svc, `{"StringEqualsIgnoreCase":{"aws:SourceOrgID":"O-ZZZZZZZZZZ"}}`), want: denyAll, removed: out, external: true},
 		{name: "negated: every organization but the trusted one", in: stmt(svc, `{"StringNotEquals":{"aws:SourceOrgID":"o-a1b2c3d4e5"}}`), want: denyAll, removed: out, external: true},
 		{name: "negated source ARN may still be an in-zone bucket: flagged", in: stmt(svc, `{"ArnNotLike":{"aws:SourceArn":"arn:aws:*:*:111122223333:*"}}`), flagged: out},
+		{name: "older aws:SourceOwner key with a foreign account", in: stmt(svc, `{"StringEquals":{"aws:SourceOwner":"999988887777"}}`), want: denyAll, removed: out, external: true},
 		{name: "own organization path", in: stmt(svc, `{"ForAnyValue:StringLike":{"aws:SourceOrgPaths":"o-a1b2c3d4e5/*"}}`)},
 		{name: "StringLike own account with trailing wildcard", in: stmt(svc, `{"StringLike":{"aws:SourceAccount":"111122223333*"}}`)},
 		{name: "wildcard prefix that reaches the zone is flagged, not removed", in: stmt(svc, `{"StringLike":{"aws:SourceAccount":"1111*"}}`), flagged: out},
