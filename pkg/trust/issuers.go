@@ -1,6 +1,10 @@
 package trust
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/iamguardrail/guardrail/pkg/policy"
+)
 
 // sharedIssuer is an OIDC issuer that one SaaS shares among all its
 // customers: every customer can obtain a token from it, for any audience, so
@@ -19,6 +23,47 @@ type sharedIssuer struct {
 	// globalKey, when set, is a global condition key that names the tenant
 	// instead of a claim (Microsoft Sentinel's sts:RoleSessionName).
 	globalKey string
+	// requires is the claim (or, with globalKey, the key) IAM requires a
+	// trust policy to evaluate before it saves one that trusts the issuer
+	// ("Identity-provider controls for shared OIDC providers"), or "" for an
+	// issuer not on IAM's list.
+	requires string
+}
+
+// requiredIn reports whether Allow condition c evaluates the claim IAM
+// requires for si, in a form IAM is known to accept: a positive string
+// operator (StringEquals, StringEqualsIgnoreCase, StringLike, optionally
+// ForAnyValue:, not …IfExists) with a value that is not only wildcards.
+// Which other forms IAM accepts is not documented, so a policy relying on
+// them is not written.
+func (si *sharedIssuer) requiredIn(c policy.Condition, name string) bool {
+	if si.requires == "" {
+		return true
+	}
+	for _, op := range c {
+		o := parseOp(op.Operator)
+		if o.negated || o.ifExists || o.set == setAll || o.kind != opExact && o.kind != opFold && o.kind != opLike {
+			continue
+		}
+		for _, k := range op.Keys {
+			key, ok := k.Key, false
+			if si.globalKey != "" {
+				ok = strings.EqualFold(key, si.globalKey)
+			} else {
+				ok = len(key) == len(name)+1+len(si.requires) && key[len(name)] == ':' &&
+					strings.EqualFold(key[:len(name)], name) && strings.EqualFold(key[len(name)+1:], si.requires)
+			}
+			if !ok {
+				continue
+			}
+			for _, v := range k.Values {
+				if strings.Trim(v, "*?") != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // ownerForm is a value shape that names a tenant: the value starts with
@@ -99,29 +144,29 @@ var githubClaims = []string{"sub", "repository_owner", "repository_owner_id", "r
 // An issuer not listed is read as a provider of one tenant: its audience or
 // subject pins the caller.
 var sharedIssuers = []sharedIssuer{
-	{host: "token.actions.githubusercontent.com", claims: githubClaims, forms: githubForms},
-	{host: "vstoken.actions.githubusercontent.com", claims: githubClaims, forms: githubForms},
-	{host: "oidc-configuration.audit-log.githubusercontent.com", claims: []string{"sub"}, forms: []ownerForm{{"sub", "https://github.com/", '/'}}},
-	{host: "gitlab.com", claims: []string{"sub", "namespace_path", "project_path", "project_id", "namespace_id"},
+	{requires: "sub", host: "token.actions.githubusercontent.com", claims: githubClaims, forms: githubForms},
+	{requires: "sub", host: "vstoken.actions.githubusercontent.com", claims: githubClaims, forms: githubForms},
+	{requires: "sub", host: "oidc-configuration.audit-log.githubusercontent.com", claims: []string{"sub"}, forms: []ownerForm{{"sub", "https://github.com/", '/'}}},
+	{requires: "sub", host: "gitlab.com", claims: []string{"sub", "namespace_path", "project_path", "project_id", "namespace_id"},
 		forms: []ownerForm{{"sub", "project_path:", '/'}, {"sub", "project_id:", ':'}, {"namespace_path", "", '/'}, {"project_path", "", '/'}, {"project_id", "", 0}, {"namespace_id", "", 0}}},
-	{host: "app.terraform.io", claims: terraformClaims, forms: terraformForms},
+	{requires: "sub", host: "app.terraform.io", claims: terraformClaims, forms: terraformForms},
 	{host: "app.eu.terraform.io", claims: terraformClaims, forms: terraformForms},
-	{host: "agent.buildkite.com", claims: []string{"sub", "organization_slug"}, forms: []ownerForm{{"sub", "organization:", ':'}, {"organization_slug", "", 0}}},
-	{host: "oidc.codefresh.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "account:", ':'}}},
-	{host: "studio.datachain.ai", path: "api", claims: []string{"sub"}, forms: []ownerForm{{"sub", "credentials:", '/'}}},
-	{host: "scalr.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "account:", ':'}}},
-	{host: "tokens.cloud.shisho.dev", claims: []string{"sub"}, forms: []ownerForm{{"sub", "job:", ':'}}},
-	{host: "proidc.upbound.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "mcp:", ':'}}},
-	{host: "api.pulumi.com", path: "oidc", claims: []string{"aud", "sub"}, forms: []ownerForm{{"aud", "", 0}, {"sub", "pulumi:deploy:org:", ':'}, {"sub", "pulumi:environments:org:", ':'}}},
-	{host: "oidc.vercel.com", claims: []string{"aud", "sub"}, forms: []ownerForm{{"aud", "https://vercel.com/", '/'}, {"sub", "owner:", ':'}}},
-	{host: "sandboxes.cloud", claims: []string{"aud"}, forms: []ownerForm{{"aud", "", 0}}},
-	{host: "sts.windows.net", path: "33e01921-4d64-4f8c-a055-5bdaffd5e33d", globalKey: "sts:RoleSessionName", forms: []ownerForm{{"sts:RoleSessionName", "", 0}}},
-	{host: "rh-oidc.s3.us-east-1.amazonaws.com", path: "22ejnvnnturfmt6km08idd0nt4hekbn7", claims: []string{"sub"}, forms: turbonomicForms},
-	{host: "rh-oidc.s3.us-east-1.amazonaws.com", path: "23e3sd27sju1hoou6ohfs68vbno607tr", claims: []string{"sub"}, forms: turbonomicForms},
-	{host: "rh-oidc.s3.us-east-1.amazonaws.com", path: "23ne21h005qjl3n33d8dui5dlrmv2tmg", claims: []string{"sub"}, forms: turbonomicForms},
-	{host: "rh-oidc.s3.us-east-1.amazonaws.com", path: "24jrf12m5dj7ljlfb4ta2frhrcoadm26", claims: []string{"sub"}, forms: turbonomicForms},
-	{host: "oidc.op1.openshiftapps.com", path: "2f785sojlpb85i7402pk3qogugim5nfb", claims: []string{"sub"}, forms: turbonomicForms},
-	{host: "oidc.op1.openshiftapps.com", path: "2c51blsaqa9gkjt0o9rt11mle8mmropu", claims: []string{"sub"}, forms: turbonomicForms},
+	{requires: "sub", host: "agent.buildkite.com", claims: []string{"sub", "organization_slug"}, forms: []ownerForm{{"sub", "organization:", ':'}, {"organization_slug", "", 0}}},
+	{requires: "sub", host: "oidc.codefresh.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "account:", ':'}}},
+	{requires: "sub", host: "studio.datachain.ai", path: "api", claims: []string{"sub"}, forms: []ownerForm{{"sub", "credentials:", '/'}}},
+	{requires: "sub", host: "scalr.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "account:", ':'}}},
+	{requires: "sub", host: "tokens.cloud.shisho.dev", claims: []string{"sub"}, forms: []ownerForm{{"sub", "job:", ':'}}},
+	{requires: "sub", host: "proidc.upbound.io", claims: []string{"sub"}, forms: []ownerForm{{"sub", "mcp:", ':'}}},
+	{requires: "aud", host: "api.pulumi.com", path: "oidc", claims: []string{"aud", "sub"}, forms: []ownerForm{{"aud", "", 0}, {"sub", "pulumi:deploy:org:", ':'}, {"sub", "pulumi:environments:org:", ':'}}},
+	{requires: "aud", host: "oidc.vercel.com", claims: []string{"aud", "sub"}, forms: []ownerForm{{"aud", "https://vercel.com/", '/'}, {"sub", "owner:", ':'}}},
+	{requires: "aud", host: "sandboxes.cloud", claims: []string{"aud"}, forms: []ownerForm{{"aud", "", 0}}},
+	{requires: "sts:RoleSessionName", host: "sts.windows.net", path: "33e01921-4d64-4f8c-a055-5bdaffd5e33d", globalKey: "sts:RoleSessionName", forms: []ownerForm{{"sts:RoleSessionName", "", 0}}},
+	{requires: "sub", host: "rh-oidc.s3.us-east-1.amazonaws.com", path: "22ejnvnnturfmt6km08idd0nt4hekbn7", claims: []string{"sub"}, forms: turbonomicForms},
+	{requires: "sub", host: "rh-oidc.s3.us-east-1.amazonaws.com", path: "23e3sd27sju1hoou6ohfs68vbno607tr", claims: []string{"sub"}, forms: turbonomicForms},
+	{requires: "sub", host: "rh-oidc.s3.us-east-1.amazonaws.com", path: "23ne21h005qjl3n33d8dui5dlrmv2tmg", claims: []string{"sub"}, forms: turbonomicForms},
+	{requires: "sub", host: "rh-oidc.s3.us-east-1.amazonaws.com", path: "24jrf12m5dj7ljlfb4ta2frhrcoadm26", claims: []string{"sub"}, forms: turbonomicForms},
+	{requires: "sub", host: "oidc.op1.openshiftapps.com", path: "2f785sojlpb85i7402pk3qogugim5nfb", claims: []string{"sub"}, forms: turbonomicForms},
+	{requires: "sub", host: "oidc.op1.openshiftapps.com", path: "2c51blsaqa9gkjt0o9rt11mle8mmropu", claims: []string{"sub"}, forms: turbonomicForms},
 }
 
 var (

@@ -346,3 +346,26 @@ func analyze(t *testing.T, src string) Result {
 	}
 	return res
 }
+
+// B (rule for the whole engine): a kept provider of a shared issuer whose
+// statement lacks the claim IAM requires stays while nothing is written,
+// and is removed when the policy must be written, so that IAM accepts it.
+func TestRequiredClaimOnWrite(t *testing.T) {
+	gh := oidcARN + "token.actions.githubusercontent.com"
+	ownerKey := `{"Effect":"Allow","Principal":{"Federated":"` + gh + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:repository_owner":"acme"}}}`
+	withSub := `{"Effect":"Allow","Principal":{"Federated":"` + gh + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}}`
+	audOnly := `{"Effect":"Allow","Principal":{"Federated":"` + gh + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}}}`
+	denySub := `{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringNotLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}}`
+	foreign := `{"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":"sts:AssumeRole"}`
+	doc := func(stmts ...string) string { return `{"Version":"2012-10-17","Statement":[` + strings.Join(stmts, ",") + `]}` }
+	runCases(t, []restrictCase{
+		{name: "owner claim key kept while nothing is written", in: doc(ownerKey)},
+		{name: "owner claim key removed when the policy is written", in: doc(ownerKey, foreign),
+			want: denyAll, removed: []string{"Federated:" + gh, "AWS:999988887777"}, external: true},
+		{name: "subject condition kept when the policy is written", in: doc(withSub, foreign),
+			want: doc(withSub), removed: []string{"AWS:999988887777"}, external: true},
+		{name: "Deny-confined provider kept while nothing is written", in: doc(audOnly, denySub), flagged: []string{"Federated:" + gh}},
+		{name: "Deny-confined provider removed when the policy is written", in: doc(audOnly, denySub, foreign),
+			want: doc(denySub), removed: []string{"Federated:" + gh, "AWS:999988887777"}, external: true},
+	})
+}

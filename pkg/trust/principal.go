@@ -100,6 +100,9 @@ type stmtCtx struct {
 	s    *policy.Statement
 	z    *Zone
 	done bool
+	// strict is set when the policy must be written: what IAM would refuse
+	// to save is then removed (see checkWritable).
+	strict bool
 	// awsBy caches what confines the statement's AWS principals.
 	awsBy string
 	// awsDeny is true when awsBy names a Deny statement.
@@ -384,11 +387,13 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 	}
 	if by := d.confines(c.s.Condition); by != "" {
 		p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
+		c.checkWritable(p, &d, name)
 		return
 	}
 	if by := c.denyOrJoint(p.Type, p.Value, &d); by != "" {
 		p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
 		p.Risk = "kept only because " + by + " refuses every token outside the tenant; changing that statement opens the role"
+		c.checkWritable(p, &d, name)
 		return
 	}
 	need := "a StringEquals or StringLike condition on " + name + ":aud or " + name + ":sub"
@@ -400,6 +405,31 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 
 // ownClaims are the claims that pin the caller of a provider of one tenant.
 var ownClaims = []string{"aud", "sub"}
+
+// checkWritable handles a kept provider of a shared issuer whose Allow
+// statement does not evaluate the claim IAM requires for it: IAM refuses
+// to save such a trust policy (IAM User Guide, "Identity-provider controls
+// for shared OIDC providers": existing policies are not re-evaluated, but
+// "for any modifications to the role trust policy ... IAM will require that
+// identity-provider controls be included"). It is kept while the policy need
+// not be written; when it must be (c.strict), it is removed so that the
+// write succeeds and every other removal takes effect.
+func (c *stmtCtx) checkWritable(p *Principal, d *domain, name string) {
+	if d.issuer == nil || d.issuer.requiredIn(c.s.Condition, name) {
+		return
+	}
+	req := name + ":" + d.issuer.requires
+	if d.issuer.globalKey != "" {
+		req = d.issuer.globalKey
+	}
+	if c.strict {
+		p.Trusted, p.Risk = false, ""
+		p.Reason = "confined, but its statement has no positive condition on " + req +
+			", which IAM requires before it saves a trust policy for this shared issuer; the policy must be written, so the provider is removed"
+		return
+	}
+	p.unwritable = true
+}
 
 // describeForms lists the value shapes that name a tenant of si.
 func (si *sharedIssuer) describeForms() string {

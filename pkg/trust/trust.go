@@ -178,6 +178,10 @@ type Principal struct {
 	// Risk, when set, is why a kept principal still deserves a reviewer's
 	// look (for example a service principal without a source condition).
 	Risk string `json:"risk,omitempty"`
+
+	// unwritable marks a kept principal that IAM would refuse to save
+	// (see checkWritable).
+	unwritable bool
 }
 
 // String returns the principal as "Type:Value", the form findings use.
@@ -279,6 +283,23 @@ func run(doc *policy.Document, z Zone, rewrite bool) (Result, error) {
 	if err := z.Validate(); err != nil {
 		return Result{}, err
 	}
+	res := judgeAll(doc, &z, rewrite, false)
+	if res.Changed {
+		// The policy must be written: judge again without what IAM would
+		// refuse to save, if anything kept is such.
+		for i := range res.Principals {
+			if res.Principals[i].unwritable {
+				res = judgeAll(doc, &z, rewrite, true)
+				break
+			}
+		}
+	}
+	return res, nil
+}
+
+// judgeAll judges every statement of doc and, with rewrite, builds the
+// restricted policy; strict removes what IAM would refuse to save.
+func judgeAll(doc *policy.Document, z *Zone, rewrite, strict bool) Result {
 	n := 0
 	for _, s := range doc.Statements {
 		n += s.Principal.Len() + s.NotPrincipal.Len()
@@ -289,24 +310,24 @@ func run(doc *policy.Document, z Zone, rewrite bool) (Result, error) {
 		kept = make([]*policy.Statement, 0, len(doc.Statements))
 	}
 	for i, s := range doc.Statements {
-		out := analyzeStatement(&res, doc, i, s, &z, rewrite)
+		out := analyzeStatement(&res, doc, i, s, z, rewrite, strict)
 		if rewrite && out != nil {
 			kept = append(kept, out)
 		}
 	}
 	if !rewrite {
-		return res, nil
+		return res
 	}
 	if !res.Changed {
 		res.Policy = doc
-		return res, nil
+		return res
 	}
 	kept = dropDanglingDenies(&res, kept)
 	if len(kept) == 0 {
 		kept = append(kept, fallback)
 	}
 	res.Policy = doc.WithStatements(kept)
-	return res, nil
+	return res
 }
 
 // dropDanglingDenies removes bare unique IDs from the Principal and
@@ -373,7 +394,7 @@ var everyone = &policy.Principal{Types: []policy.PrincipalType{{Name: "AWS", Val
 // analyzeStatement records the verdicts of one statement's principals and
 // returns the statement to keep (s itself, a copy with fewer principals, or
 // nil to drop it).
-func analyzeStatement(res *Result, doc *policy.Document, idx int, s *policy.Statement, z *Zone, rewrite bool) *policy.Statement {
+func analyzeStatement(res *Result, doc *policy.Document, idx int, s *policy.Statement, z *Zone, rewrite, strict bool) *policy.Statement {
 	base := Principal{Statement: idx, Sid: s.Sid, Effect: string(s.Effect)}
 	if s.Effect != policy.Allow {
 		// A Deny never grants access: keep it, but list what it names.
@@ -407,7 +428,7 @@ func analyzeStatement(res *Result, doc *policy.Document, idx int, s *policy.Stat
 	if s.Principal == nil {
 		return s // admits no one
 	}
-	c := stmtCtx{doc: doc, s: s, z: z}
+	c := stmtCtx{doc: doc, s: s, z: z, strict: strict}
 	first := len(res.Principals)
 	removed := 0
 	eachValue(s.Principal, func(typ, val string) {
