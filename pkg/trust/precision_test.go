@@ -357,7 +357,9 @@ func TestRequiredClaimOnWrite(t *testing.T) {
 	audOnly := `{"Effect":"Allow","Principal":{"Federated":"` + gh + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}}}`
 	denySub := `{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringNotLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}}`
 	foreign := `{"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":"sts:AssumeRole"}`
-	doc := func(stmts ...string) string { return `{"Version":"2012-10-17","Statement":[` + strings.Join(stmts, ",") + `]}` }
+	doc := func(stmts ...string) string {
+		return `{"Version":"2012-10-17","Statement":[` + strings.Join(stmts, ",") + `]}`
+	}
 	runCases(t, []restrictCase{
 		{name: "owner claim key kept while nothing is written", in: doc(ownerKey)},
 		{name: "owner claim key removed when the policy is written", in: doc(ownerKey, foreign),
