@@ -329,6 +329,10 @@ func TestPublicIdPs(t *testing.T) {
 		{name: "Login with Amazon trusted app", in: web("www.amazon.com", `{"StringEquals":{"www.amazon.com:app_id":"amzn1.application-oa2-client.trusted"}}`)},
 		{name: "Login with Amazon wildcard app", in: web("www.amazon.com", `{"StringLike":{"www.amazon.com:app_id":"amzn1.application-oa2-client.*"}}`),
 			want: denyAll, removed: []string{"Federated:www.amazon.com"}, external: true},
+		{name: "Cognito confined only by a Deny is removed when the policy is written",
+			in:      `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"ForAnyValue:StringLike":{"cognito-identity.amazonaws.com:amr":"authenticated"}}},{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringNotEquals":{"cognito-identity.amazonaws.com:aud":"` + pool + `"}}},{"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":"sts:AssumeRole"}]}`,
+			want:    `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringNotEquals":{"cognito-identity.amazonaws.com:aud":"` + pool + `"}}}]}`,
+			removed: []string{"Federated:" + cog, "AWS:999988887777"}, external: true},
 		{name: "Google audience IfExists", in: web("accounts.google.com", `{"StringEqualsIfExists":{"accounts.google.com:aud":"66677788899.apps.googleusercontent.com"}}`),
 			want: denyAll, removed: []string{"Federated:accounts.google.com"}, external: true},
 	})

@@ -387,13 +387,13 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 	}
 	if by := d.confines(c.s.Condition); by != "" {
 		p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
-		c.checkWritable(p, &d, name)
+		c.checkWritable(p, d.issuer, name)
 		return
 	}
 	if by := c.denyOrJoint(p.Type, p.Value, &d); by != "" {
 		p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
 		p.Risk = "kept only because " + by + " refuses every token outside the tenant; changing that statement opens the role"
-		c.checkWritable(p, &d, name)
+		c.checkWritable(p, d.issuer, name)
 		return
 	}
 	need := "a StringEquals or StringLike condition on " + name + ":aud or " + name + ":sub"
@@ -402,6 +402,11 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 	}
 	p.Reason = "OIDC provider without " + need + " admits every identity the provider issues tokens for"
 }
+
+// cognitoControl is IAM's write rule for Amazon Cognito identity pools: a
+// trust policy must evaluate cognito-identity.amazonaws.com:aud (IAM User
+// Guide, "Identity-provider controls for shared OIDC providers").
+var cognitoControl = sharedIssuer{requires: "aud"}
 
 // ownClaims are the claims that pin the caller of a provider of one tenant.
 var ownClaims = []string{"aud", "sub"}
@@ -414,13 +419,13 @@ var ownClaims = []string{"aud", "sub"}
 // identity-provider controls be included"). It is kept while the policy need
 // not be written; when it must be (c.strict), it is removed so that the
 // write succeeds and every other removal takes effect.
-func (c *stmtCtx) checkWritable(p *Principal, d *domain, name string) {
-	if d.issuer == nil || d.issuer.requiredIn(c.s.Condition, name) {
+func (c *stmtCtx) checkWritable(p *Principal, si *sharedIssuer, name string) {
+	if si == nil || si.requiredIn(c.s.Condition, name) {
 		return
 	}
-	req := name + ":" + d.issuer.requires
-	if d.issuer.globalKey != "" {
-		req = d.issuer.globalKey
+	req := name + ":" + si.requires
+	if si.globalKey != "" {
+		req = si.globalKey
 	}
 	if c.strict {
 		p.Trusted, p.Risk = false, ""
@@ -467,6 +472,9 @@ func judgePublicAs(p *Principal, c *stmtCtx, name string, claims []string, keyNa
 		return
 	}
 	p.Trusted, p.Reason = true, "public web identity provider confined to trusted audiences by "+by
+	if name == "cognito-identity.amazonaws.com" {
+		c.checkWritable(p, &cognitoControl, keyName)
+	}
 	if name == "cognito-identity.amazonaws.com" {
 		if amr := unauthenticatedAllowed(c.s.Condition, keyName); amr != "" {
 			p.Risk = "unauthenticated (guest) identities of the identity pool may assume this role" + amr +
