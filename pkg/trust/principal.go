@@ -472,10 +472,11 @@ func judgePublicAs(p *Principal, c *stmtCtx, name string, claims []string, keyNa
 		return
 	}
 	p.Trusted, p.Reason = true, "public web identity provider confined to trusted audiences by "+by
-	if name == "cognito-identity.amazonaws.com" {
-		c.checkWritable(p, &cognitoControl, keyName)
+	if name != "cognito-identity.amazonaws.com" {
+		return
 	}
-	if name == "cognito-identity.amazonaws.com" {
+	c.checkWritable(p, &cognitoControl, keyName)
+	if p.Trusted {
 		if amr := unauthenticatedAllowed(c.s.Condition, keyName); amr != "" {
 			p.Risk = "unauthenticated (guest) identities of the identity pool may assume this role" + amr +
 				"; anyone on the internet can get such an identity when the pool allows guest access"
