@@ -31,6 +31,7 @@ const (
 	KeyLockdownMode          = "lockdownMode"
 	KeyTrustedAccounts       = "trustedAccounts"
 	KeyTrustedOrgIDs         = "trustedOrgIds"
+	KeyTrustedAudiences      = "trustedAudiences"
 	KeyExemptRoles           = "exemptRoles"
 	KeySweepSchedule         = "sweepSchedule"
 	KeyAlarmEmail            = "alarmEmail"
@@ -47,7 +48,7 @@ const (
 // Keys lists every context key the stack reads, in documentation order.
 var Keys = []string{
 	KeyMode, KeyTrustMode, KeyLockdownMode, KeyTrustedAccounts, KeyTrustedOrgIDs,
-	KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
+	KeyTrustedAudiences, KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
 	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyProtectedBuckets, KeyAllowedTokenAudiences,
 	KeyEnforcerConcurrency, KeyDistDir,
 }
@@ -128,6 +129,9 @@ type Settings struct {
 	// GUARDRAIL_TRUSTED_ACCOUNTS, GUARDRAIL_TRUSTED_ORG_IDS and
 	// GUARDRAIL_EXEMPT_ROLES.
 	TrustedAccounts, TrustedOrgIDs, ExemptRoles []string
+	// TrustedAudiences reach the Lambdas as GUARDRAIL_TRUSTED_AUDIENCES: the
+	// application IDs of public web identity providers that may stay.
+	TrustedAudiences []string
 	// SweepSchedule is an EventBridge schedule expression, rate(…) or cron(…).
 	SweepSchedule string
 	// AlarmEmail, when set, is subscribed to the alarm topic.
@@ -159,6 +163,7 @@ func Default() Settings {
 		Mode: config.Enforce, TrustMode: config.Enforce, LockdownMode: config.Enforce,
 		TrustedAccounts:       []string{},
 		TrustedOrgIDs:         []string{},
+		TrustedAudiences:      []string{},
 		ExemptRoles:           append([]string{}, DefaultExemptRoles...),
 		SweepSchedule:         DefaultSweepSchedule,
 		LogRetentionDays:      DefaultLogRetentionDays,
@@ -250,6 +255,7 @@ func Parse(get func(key string) any) (Settings, error) {
 	}
 	s.TrustedAccounts = list(KeyTrustedAccounts, s.TrustedAccounts, config.ValidateAccountID)
 	s.TrustedOrgIDs = list(KeyTrustedOrgIDs, s.TrustedOrgIDs, config.ValidateOrgID)
+	s.TrustedAudiences = list(KeyTrustedAudiences, s.TrustedAudiences, config.ValidateAudience)
 	s.ExemptRoles = list(KeyExemptRoles, s.ExemptRoles, config.ValidateGlob)
 	// Actions are validated by the lockdown package below, which also
 	// enforces the policy size limit.
@@ -373,6 +379,7 @@ func (s Settings) Env() map[string]string {
 		config.EnvLockdownMode:     string(s.LockdownMode),
 		config.EnvTrustedAccounts:  strings.Join(s.TrustedAccounts, ","),
 		config.EnvTrustedOrgIDs:    strings.Join(s.TrustedOrgIDs, ","),
+		config.EnvTrustedAudiences: strings.Join(s.TrustedAudiences, ","),
 		config.EnvExemptRoles:      strings.Join(s.ExemptRoles, ","),
 		config.EnvRevokeSessions:   strconv.FormatBool(s.RevokeSessions),
 		config.EnvMetricsNamespace: config.DefaultMetricsNamespace,

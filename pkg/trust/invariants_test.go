@@ -71,8 +71,9 @@ func checkInvariants(t testing.TB, doc *policy.Document, z Zone) {
 			continue
 		}
 		if p.Kind == KindForeignAccount || p.Kind == KindWildcard {
-			if principalRestriction(again.Statements[p.Statement].Condition, z) == "" {
-				t.Fatalf("%s remains without a restricting condition: %s", p, out)
+			c := stmtCtx{doc: again, s: again.Statements[p.Statement], z: &z}
+			if by, _ := c.confinedAWS(); by == "" {
+				t.Fatalf("%s remains without a restricting condition or Deny: %s", p, out)
 			}
 		}
 	}
@@ -255,6 +256,11 @@ var (
 		`{"StringEquals":{"aws:SourceAccount":"111122223333"}}`,
 		`{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:org/*"}}`,
 		`{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:x","sts:ExternalId":"e"}}`,
+		`{"StringNotEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
+		`{"StringNotEqualsIfExists":{"aws:PrincipalAccount":["111122223333","999988887777"]}}`,
+		`{"Null":{"aws:PrincipalOrgID":"false"},"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
+		`{"StringLike":{"aws:SourceAccount":"9999*"}}`,
+		`{"StringNotLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}`,
 	}
 )
 
