@@ -56,19 +56,19 @@ func newWorld(t *testing.T, mode config.Mode) *world {
 
 // line is one decision line the handler wrote, with the fields tests read.
 type line struct {
-	Msg       string `json:"msg"`
-	Level     string `json:"level"`
-	EventID   string `json:"event_id"`
-	EventName string `json:"event_name"`
-	RoleName  string `json:"role_name"`
-	Class     string `json:"class"`
-	Outcome   string `json:"outcome"`
-	Reason    string `json:"reason"`
-	Error     string `json:"error"`
-	Lockdown  string `json:"lockdown"`
-	Lag       *int64 `json:"delivery_lag_ms"`
-	Account   string `json:"account"`
-	PolicyARN string `json:"policy_arn"`
+	Msg       string            `json:"msg"`
+	Level     string            `json:"level"`
+	EventID   string            `json:"event_id"`
+	EventName string            `json:"event_name"`
+	RoleName  string            `json:"role_name"`
+	Class     string            `json:"class"`
+	Outcome   decision.Outcome  `json:"outcome"`
+	Reason    string            `json:"reason"`
+	Error     string            `json:"error"`
+	Lockdown  decision.Lockdown `json:"lockdown"`
+	Lag       *int64            `json:"delivery_lag_ms"`
+	Account   string            `json:"account"`
+	PolicyARN string            `json:"policy_arn"`
 	Actions   []struct {
 		API    string `json:"api"`
 		Result string `json:"result"`
@@ -123,7 +123,7 @@ func (w *world) handleOne(t *testing.T, ev events.CloudWatchEvent) (line, error)
 // nothing, and that every service role ends compliant.
 func TestHandleEventsStory(t *testing.T) {
 	type want struct {
-		outcome string
+		outcome decision.Outcome
 		removed string // a principal the decision removes
 		reason  string // for ignored events
 	}
@@ -269,7 +269,7 @@ func TestHandleCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts := map[string]int{}
+	counts := map[decision.Outcome]int{}
 	for _, f := range files {
 		t.Run(f.Name, func(t *testing.T) {
 			w := newWorld(t, config.Enforce)
@@ -341,7 +341,7 @@ func TestHandleErrors(t *testing.T) {
 		rec         decision.Record
 		err         error
 		wantErr     string // substring; "" for nil
-		wantOutcome string
+		wantOutcome decision.Outcome
 	}{
 		{name: "throttled: retried", rec: decision.Record{Outcome: "error", Error: "Throttling"},
 			err: fmt.Errorf("get role: %w", apiErr{"Throttling"}), wantErr: "transient failure", wantOutcome: "error"},

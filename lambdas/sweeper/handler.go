@@ -150,7 +150,7 @@ func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum gu
 		slog.Int("left", sum.Left),
 		slog.Any("left_roles", left),
 		slog.Int("list_calls", sum.ListCalls),
-		slog.String("lockdown_policy", sum.LockdownPolicy),
+		slog.String("lockdown_policy", string(sum.LockdownPolicy)),
 		slog.Int("api_calls", sum.APICalls),
 		slog.Int64("duration_ms", sum.DurationMS),
 		slog.String("version", h.version),

@@ -231,7 +231,7 @@ func TestEmitMetricsShape(t *testing.T) {
 					t.Errorf("metric %s %s with dimensions %v is not declared by Metrics: %+v", m.Name, m.Unit, d.Dimensions[0], dm)
 				}
 			}
-			if root["role_arn"] != tc.r.RoleARN || root["outcome"] != tc.r.Outcome {
+			if root["role_arn"] != tc.r.RoleARN || root["outcome"] != string(tc.r.Outcome) {
 				t.Errorf("properties role_arn=%v outcome=%v", root["role_arn"], root["outcome"])
 			}
 		})

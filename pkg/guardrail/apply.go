@@ -29,7 +29,7 @@ type applied struct {
 	versionAfter string
 }
 
-func (a *applied) act(control, api, target, result, errText string) {
+func (a *applied) act(control, api, target string, result decision.Result, errText string) {
 	a.actions = append(a.actions, decision.Action{Control: control, API: api, Target: target, Result: result, Error: errText})
 }
 

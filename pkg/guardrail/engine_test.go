@@ -149,7 +149,7 @@ func admits(t testing.TB, doc, principal string) bool {
 func actionsOf(rec decision.Record) []string {
 	var out []string
 	for _, a := range rec.Actions {
-		out = append(out, a.API+":"+a.Result)
+		out = append(out, a.API+":"+string(a.Result))
 	}
 	return out
 }
@@ -345,8 +345,8 @@ func TestEvaluateModes(t *testing.T) {
 	tests := []struct {
 		trust, lockdown config.Mode
 		wantActions     []string
-		wantLockdown    string
-		wantOutcome     string
+		wantLockdown    decision.Lockdown
+		wantOutcome     decision.Outcome
 		wantCalls       []string // actions the server saw, in order
 	}{
 		{config.Enforce, config.Enforce, []string{"UpdateAssumeRolePolicy:done", "PutRolePolicy:done", "AttachRolePolicy:done"}, "attached", "changed",

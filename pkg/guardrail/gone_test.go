@@ -59,7 +59,7 @@ func TestEvaluateRoleNotVisible(t *testing.T) {
 		eventName string
 		deadline  time.Duration // 0: none
 		wantErr   error
-		outcome   string
+		outcome   decision.Outcome
 		minWait   time.Duration
 		maxCalls  int
 	}{
@@ -157,7 +157,7 @@ func TestEvaluateSeenRoleIsNeverGone(t *testing.T) {
 		name       string
 		staleLists int
 		wantErr    error
-		outcome    string
+		outcome    decision.Outcome
 	}{
 		{"list catches up", 2, nil, decision.OutcomeChanged},
 		{"list stays stale", 100, guardrail.ErrStaleRead, decision.OutcomeError},

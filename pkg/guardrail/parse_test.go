@@ -68,7 +68,7 @@ type parseCase struct {
 	claim   guardrail.Claim
 	snap    func(v *env) *guardrail.Role
 	mods    []func(*config.Config)
-	outcome string
+	outcome decision.Outcome
 	// want is the number of parses: documents read plus claimed.
 	want int
 }

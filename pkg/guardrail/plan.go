@@ -49,7 +49,7 @@ type trustPlan struct {
 // lockdownPlan is the lockdown control's verdict on a role.
 type lockdownPlan struct {
 	skip    bool
-	present string // LockdownPresent or LockdownInline when in place
+	present decision.Lockdown // LockdownPresent or LockdownInline when in place
 	err     error
 }
 

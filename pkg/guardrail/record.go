@@ -49,7 +49,7 @@ func (r *run) recordPlan(rec *decision.Record, p *plan, a *applied) {
 	if !p.applies {
 		if p.exempt != nil {
 			rec.Principals = principals(p.exempt.Principals)
-			for _, f := range findings(p.exempt.Findings) {
+			for _, f := range p.exempt.Findings {
 				f.Removed = false // nothing is removed from a role the guardrail never touches
 				rec.Findings = append(rec.Findings, f)
 			}
@@ -58,7 +58,7 @@ func (r *run) recordPlan(rec *decision.Record, p *plan, a *applied) {
 	}
 	if t := p.trust; !t.skip && t.err == nil {
 		rec.Principals = principals(t.res.Principals)
-		rec.Findings = append(rec.Findings, findings(t.res.Findings)...)
+		rec.Findings = append(rec.Findings, t.res.Findings...)
 		if t.res.Changed && t.afterErr == nil {
 			rec.TrustPolicyAfter = t.after
 		}
@@ -76,7 +76,7 @@ func (r *run) recordPlan(rec *decision.Record, p *plan, a *applied) {
 // lockdownState is the lockdown control's state after a role evaluation:
 // from the plan when nothing was to be done, else from the last lockdown
 // action (the inline fallback follows a failed attach).
-func lockdownState(p *plan, actions []decision.Action) string {
+func lockdownState(p *plan, actions []decision.Action) decision.Lockdown {
 	switch {
 	case !p.applies || p.lockdown.skip:
 		return decision.LockdownSkipped
@@ -85,7 +85,7 @@ func lockdownState(p *plan, actions []decision.Action) string {
 	case p.lockdown.present != "":
 		return p.lockdown.present
 	}
-	state := ""
+	var state decision.Lockdown
 	for _, act := range actions {
 		if act.Control != decision.ControlLockdown {
 			continue
@@ -137,7 +137,7 @@ func (r *run) finish(rec decision.Record) (decision.Record, error) {
 	return rec, nil
 }
 
-func outcomeOf(actions []decision.Action) string {
+func outcomeOf(actions []decision.Action) decision.Outcome {
 	out := decision.OutcomeCompliant
 	for _, a := range actions {
 		switch a.Result {
@@ -150,27 +150,10 @@ func outcomeOf(actions []decision.Action) string {
 	return out
 }
 
+// principals lists a trust result's principals for the record: never nil,
+// so a role without principals shows [].
 func principals(ps []trust.Principal) []decision.Principal {
-	out := make([]decision.Principal, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, decision.Principal{
-			Statement: p.Statement, Sid: p.Sid, Effect: p.Effect, Type: p.Type, Value: p.Value,
-			Kind: string(p.Kind), Account: p.Account, Trusted: p.Trusted, Reason: p.Reason, Risk: p.Risk,
-		})
-	}
-	return out
-}
-
-func findings(fs []trust.Finding) []decision.Finding {
-	out := make([]decision.Finding, 0, len(fs))
-	for _, f := range fs {
-		stmt := f.Statement
-		out = append(out, decision.Finding{
-			Control: decision.ControlTrust, Principal: f.Principal, Kind: string(f.Kind),
-			Statement: &stmt, Reason: f.Reason, Removed: f.Removed,
-		})
-	}
-	return out
+	return append(make([]decision.Principal, 0, len(ps)), ps...)
 }
 
 // mustJSON renders a parsed document as compact JSON for the record.

@@ -56,9 +56,9 @@ type SweepSummary struct {
 	// LockdownPolicy is the lockdown state of the lockdown policy itself
 	// (present, restored, would-restore, failed, skipped), checked first
 	// on every full sweep; "" when the sweep named its roles.
-	LockdownPolicy string `json:"lockdown_policy"`
-	APICalls       int    `json:"api_calls"`   // every IAM call, listing included
-	DurationMS     int64  `json:"duration_ms"` // wall time of the sweep
+	LockdownPolicy decision.Lockdown `json:"lockdown_policy"`
+	APICalls       int               `json:"api_calls"`   // every IAM call, listing included
+	DurationMS     int64             `json:"duration_ms"` // wall time of the sweep
 }
 
 // Sweep evaluates every role of the account (or opts.RoleNames) and calls

@@ -193,17 +193,35 @@ func (p Principal) String() string {
 }
 
 // Finding is something a reviewer must see: a principal removed, or a
-// principal kept that carries a risk.
+// principal kept that carries a risk. It is the one finding type of the
+// guardrail's output: `guardrail check` prints this package's findings, and
+// the decision records (pkg/decision) hold them with the engine's own
+// findings about a policy (the lockdown, the session revocation), in the
+// same JSON shape.
 type Finding struct {
-	// Control is always "trust" here; the lockdown control adds its own.
-	Control   string `json:"control"`
-	Principal string `json:"principal"`
-	Kind      Kind   `json:"kind"`
-	Statement int    `json:"statement"`
+	// Control names the control that found it: ControlTrust for every
+	// finding of this package.
+	Control string `json:"control"`
+	// Principal is the principal concerned, as "Type:Value"; "" for a
+	// finding about a policy.
+	Principal string `json:"principal,omitempty"`
+	// Policy is the policy concerned (a managed policy ARN or an inline
+	// policy name) when the finding is about a policy rather than a
+	// principal; never set by this package.
+	Policy string `json:"policy,omitempty"`
+	// Kind is the principal's kind; "" for a finding about a policy.
+	Kind Kind `json:"kind,omitempty"`
+	// Statement is the index of the principal's statement in the input
+	// document; nil for a finding about a policy.
+	Statement *int   `json:"statement,omitempty"`
 	Reason    string `json:"reason"`
-	// Removed is true when the restricted policy no longer holds the principal.
+	// Removed is true when the restricted policy no longer holds the
+	// principal (in check mode: would no longer hold it).
 	Removed bool `json:"removed"`
 }
+
+// statementIndex returns a Finding's Statement for statement i.
+func statementIndex(i int) *int { return &i }
 
 // Result is what Analyze and Restrict report.
 type Result struct {
@@ -373,7 +391,7 @@ func dropDanglingDenies(res *Result, stmts []*policy.Statement) []*policy.Statem
 			if v.Effect == string(policy.Deny) && (v.Type == "AWS" || v.Type == "NotPrincipal.AWS") && v.Kind == KindDangling && v.Trusted {
 				v.Trusted = false
 				v.Reason = "bare unique ID in a Deny statement: it matches no one, and IAM refuses to save a policy that names it"
-				res.Findings = append(res.Findings, Finding{Control: ControlTrust, Principal: v.String(), Kind: KindDangling, Statement: v.Statement, Reason: v.Reason, Removed: true})
+				res.Findings = append(res.Findings, Finding{Control: ControlTrust, Principal: v.String(), Kind: KindDangling, Statement: statementIndex(v.Statement), Reason: v.Reason, Removed: true})
 			}
 		}
 		switch {
@@ -473,12 +491,12 @@ func (r *Result) record(p *Principal) {
 	}
 	switch {
 	case !p.Trusted:
-		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: p.Statement, Reason: p.Reason, Removed: true})
+		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: statementIndex(p.Statement), Reason: p.Reason, Removed: true})
 		if p.Kind != KindDangling {
 			r.RemovedExternal = true
 		}
 	case p.Risk != "":
-		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: p.Statement, Reason: p.Risk})
+		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: statementIndex(p.Statement), Reason: p.Risk})
 	}
 }
 
