@@ -40,22 +40,14 @@ const (
 type handler struct {
 	engine      sweeper
 	cfg         config.Config
-	log         *slog.Logger
-	metrics     io.Writer
+	out         *decision.Writer
 	version     string
 	concurrency int
 	now         func() time.Time
 }
 
 func newHandler(engine sweeper, cfg config.Config, out io.Writer, version string) *handler {
-	return &handler{
-		engine:  engine,
-		cfg:     cfg,
-		log:     decision.NewLogger(out),
-		metrics: out,
-		version: version,
-		now:     time.Now,
-	}
+	return &handler{engine: engine, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
 }
 
 // budget returns the last moment an evaluation may start and the moment
@@ -101,12 +93,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		defer cancel()
 	}
 
-	sum, err := h.engine.Sweep(sweepCtx, opts, func(rec decision.Record) {
-		rec.Log(ctx, h.log)
-		if merr := decision.EmitMetrics(h.metrics, h.cfg.MetricsNamespace, rec); merr != nil {
-			h.log.LogAttrs(ctx, slog.LevelError, "metrics", slog.String("error", merr.Error()), slog.String("role_arn", rec.RoleARN))
-		}
-	})
+	sum, err := h.engine.Sweep(sweepCtx, opts, func(rec decision.Record) { h.out.Write(ctx, rec) })
 	if err == nil && errors.Is(sweepCtx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("sweep: %w", sweepCtx.Err())
 	}
@@ -161,7 +148,7 @@ func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum gu
 	// The summary has no metrics of its own (issue 20): a sweep that leaves
 	// roles or fails evaluations returns an error, which the function's
 	// AWS/Lambda Errors alarm reports at no cost; the counts are here.
-	h.log.LogAttrs(ctx, level, SummaryMessage, attrs...)
+	h.out.Logger().LogAttrs(ctx, level, SummaryMessage, attrs...)
 }
 
 // scheduleActor names what started the sweep: the schedule rule's ARN for a

@@ -11,33 +11,24 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/iamguardrail/guardrail/pkg/decision"
+	"github.com/iamguardrail/guardrail/lambdas/internal/function"
+	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
 )
 
 // version is the build version, set with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	h, err := setup(context.Background(), os.Getenv, os.Stdout)
-	if err != nil {
-		// Exit before lambda.Start: Lambda reports the init failure on every
-		// invocation instead of sweeping with a guessed configuration.
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
+func main() { function.Main(version, start) }
+
+// start makes the handler around the started engine.
+func start(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
+	return newHandler(engine, cfg, out, version)
 }
 
-// setup starts the engine from the environment (guardrail.Start) and builds
-// the handler; on error the reason is already logged.
+// setup is function.Setup for this function (its tests start it from a
+// given environment).
 func setup(ctx context.Context, getenv func(string) string, out io.Writer) (*handler, error) {
-	engine, cfg, err := guardrail.Start(ctx, getenv, decision.NewLogger(out), version)
-	if err != nil {
-		return nil, err
-	}
-	return newHandler(engine, cfg, out, version), nil
+	return function.Setup(ctx, getenv, out, version, start)
 }

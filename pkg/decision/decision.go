@@ -166,6 +166,9 @@ type Record struct {
 	APICalls       int    `json:"api_calls"`       // IAM calls the evaluation made (SDK retries not counted)
 	Version        string `json:"version"`         // build version of the guardrail
 	Error          string `json:"error,omitempty"` // why the evaluation failed, when it did
+	// Reason says why an event was acknowledged without evaluation
+	// (outcome ignored); "" otherwise.
+	Reason string `json:"reason,omitempty"`
 
 	// PolicyARN is set on the record of the lockdown policy itself (its
 	// default version checked, and restored when changed); RoleARN is then

@@ -136,7 +136,7 @@ func TestAttrsMatchStructTags(t *testing.T) {
 	}
 	var attrs []string
 	r := sample()
-	r.Error = "written only when set"
+	r.Error, r.Reason = "written only when set", "written only when set"
 	r.PolicyARN, r.PolicyBefore, r.PolicyVersionAfter = "arn:aws:iam::111122223333:policy/GuardrailLockdown", []byte(`{"Version":"2012-10-17"}`), "v3"
 	for _, a := range r.Attrs() {
 		attrs = append(attrs, a.Key)

@@ -95,6 +95,9 @@ func (r Record) Attrs() []slog.Attr {
 	if r.PolicyVersionAfter != "" {
 		attrs = append(attrs, slog.String("policy_version_after", r.PolicyVersionAfter))
 	}
+	if r.Reason != "" {
+		attrs = append(attrs, slog.String("reason", r.Reason))
+	}
 	return attrs
 }
 

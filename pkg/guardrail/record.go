@@ -112,10 +112,7 @@ func (r *run) base() decision.Record {
 		Mode:    decision.Modes{Trust: r.e.cfg.TrustMode, Lockdown: r.e.cfg.LockdownMode},
 		Version: r.e.version,
 	}
-	if !t.EventTime.IsZero() && !t.ReceivedAt.IsZero() {
-		lag := t.ReceivedAt.Sub(t.EventTime).Milliseconds()
-		rec.DeliveryLagMS = &lag
-	}
+	rec.DeliveryLagMS = decision.DeliveryLag(t.EventTime, t.ReceivedAt)
 	return rec
 }
 
