@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/policy"
 	"github.com/iamguardrail/guardrail/pkg/trust"
 )
@@ -102,8 +103,6 @@ func checkFile(file string, z trust.Zone) (checkResult, error) {
 func readTrustInput(data []byte, res *checkResult) (*policy.Document, error) {
 	var probe struct {
 		Statement json.RawMessage `json:"Statement"`
-		Detail    json.RawMessage `json:"detail"`
-		EventName string          `json:"eventName"`
 	}
 	trimmed := strings.TrimSpace(string(data))
 	if strings.HasPrefix(trimmed, "%") {
@@ -115,35 +114,15 @@ func readTrustInput(data []byte, res *checkResult) (*policy.Document, error) {
 	if probe.Statement != nil {
 		return policy.Parse(data)
 	}
-	record := data
-	if probe.Detail != nil {
-		record = probe.Detail
-	}
-	var ct struct {
-		EventName         string `json:"eventName"`
-		RequestParameters struct {
-			RoleName                 string          `json:"roleName"`
-			AssumeRolePolicyDocument json.RawMessage `json:"assumeRolePolicyDocument"`
-			PolicyDocument           json.RawMessage `json:"policyDocument"`
-		} `json:"requestParameters"`
-	}
-	if err := json.Unmarshal(record, &ct); err != nil {
+	rec, err := cloudtrail.TrustDocument(data)
+	if err != nil {
 		return nil, fmt.Errorf("not a policy or a CloudTrail record: %w", err)
 	}
-	res.EventName, res.RoleName = ct.EventName, ct.RequestParameters.RoleName
-	raw := ct.RequestParameters.AssumeRolePolicyDocument
-	if raw == nil && ct.EventName == "UpdateAssumeRolePolicy" {
-		raw = ct.RequestParameters.PolicyDocument
+	res.EventName, res.RoleName = rec.EventName, rec.RoleName
+	if rec.TrustPolicy == "" {
+		return nil, fmt.Errorf("no trust policy: neither a policy document nor a CloudTrail record with requestParameters.assumeRolePolicyDocument (event %q)", rec.EventName)
 	}
-	if raw == nil {
-		return nil, fmt.Errorf("no trust policy: neither a policy document nor a CloudTrail record with requestParameters.assumeRolePolicyDocument (event %q)", ct.EventName)
-	}
-	// CloudTrail records the document as a JSON string; accept an object too.
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return policy.Parse([]byte(s))
-	}
-	return policy.Parse(raw)
+	return policy.Parse([]byte(rec.TrustPolicy))
 }
 
 func splitList(s string) []string {
