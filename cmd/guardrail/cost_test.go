@@ -215,13 +215,7 @@ func TestREADMECost(t *testing.T) {
 //
 //	go test ./cmd/guardrail -run '^$' -bench DemoInvocations -benchtime 30x
 func BenchmarkDemoInvocations(b *testing.B) {
-	rie, skip, err := emulator.Require(testing.Short())
-	if skip {
-		b.Skip(err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
+	rie := emulator.Require(b, testing.Short())
 	dir := b.TempDir()
 	bins := map[string]string{}
 	for _, fn := range []string{"enforcer", "sweeper"} {

@@ -67,13 +67,7 @@ func TestNowMovesEventTime(t *testing.T) {
 // TestDemo runs the whole demo with bootstraps built for this machine; it
 // needs the Runtime Interface Emulator like the end-to-end tests.
 func TestDemo(t *testing.T) {
-	rie, skip, err := emulator.Require(testing.Short())
-	if skip {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rie := emulator.Require(t, testing.Short())
 	dir := t.TempDir()
 	bins := map[string]string{}
 	for _, fn := range []string{"enforcer", "sweeper"} {
@@ -117,13 +111,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestDemoInterrupted(t *testing.T) {
-	rie, skip, err := emulator.Require(testing.Short())
-	if skip {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rie := emulator.Require(t, testing.Short())
 	// A cancelled context stops the demo before any event and reports it.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

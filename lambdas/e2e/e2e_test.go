@@ -98,14 +98,7 @@ func (o *output) String() string {
 
 func rie(t *testing.T) string {
 	t.Helper()
-	p, skip, err := emulator.Require(testing.Short())
-	if skip {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return emulator.Require(t, testing.Short())
 }
 
 // buildBootstrap builds a function's bootstrap for this machine exactly as

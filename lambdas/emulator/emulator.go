@@ -271,18 +271,30 @@ func Find() (string, error) {
 	return "", fmt.Errorf("%w: set %s or install it with `make tools` (`make test` installs it and sets %s)", ErrNoRIE, EnvRIE, EnvRIE)
 }
 
-// Require is Find for the tests that run the emulator: a missing emulator is
-// an error naming it and how to get it, which the test fails with, so no
-// test is left out silently. skip is true only where leaving the test out is
+// TB is the part of testing.TB that Require uses (this package does not
+// import testing: the demo links it).
+type TB interface {
+	Helper()
+	Skip(args ...any)
+	Fatal(args ...any)
+}
+
+// Require is Find for the tests that run the emulator: a missing emulator
+// fails the test with a message naming it and how to get it, so no test is
+// left out silently. The test is skipped only where leaving it out is
 // deliberate: under `go test -short` (short is testing.Short()), and on a
 // system other than Linux, where the emulator cannot run the bootstraps.
-func Require(short bool) (path string, skip bool, err error) {
+func Require(t TB, short bool) string {
+	t.Helper()
 	if runtime.GOOS != "linux" {
-		return "", true, fmt.Errorf("the Runtime Interface Emulator runs Linux binaries only (GOOS=%s)", runtime.GOOS)
+		t.Skip("the Runtime Interface Emulator runs Linux binaries only (GOOS=" + runtime.GOOS + ")")
 	}
-	path, err = Find()
+	path, err := Find()
+	if errors.Is(err, ErrNoRIE) && short {
+		t.Skip(err)
+	}
 	if err != nil {
-		return "", short && errors.Is(err, ErrNoRIE), err
+		t.Fatal(err)
 	}
-	return path, false, nil
+	return path
 }

@@ -35,14 +35,7 @@ func (s *syncBuffer) String() string {
 
 func rie(t *testing.T) string {
 	t.Helper()
-	p, skip, err := emulator.Require(testing.Short())
-	if skip {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return emulator.Require(t, testing.Short())
 }
 
 func buildEcho(t *testing.T) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
+	"github.com/iamguardrail/guardrail/lambdas/internal/function"
 	"github.com/iamguardrail/guardrail/lambdas/replay"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
 	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
@@ -435,7 +436,7 @@ func TestSetup(t *testing.T) {
 			t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 			var out bytes.Buffer
-			h, err := setup(context.Background(), func(k string) string { return tc.env[k] }, &out)
+			h, err := function.Setup(context.Background(), func(k string) string { return tc.env[k] }, &out, version, start)
 			if tc.wantErr == "" {
 				if err != nil || h == nil {
 					t.Fatalf("setup: %v", err)

@@ -117,31 +117,18 @@ func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum gu
 	if err != nil || sum.Left > 0 || sum.Errors > 0 {
 		level = slog.LevelError
 	}
-	left := sum.LeftRoles
-	if left == nil {
-		left = []string{} // one JSON type per field for saved queries
+	if sum.LeftRoles == nil {
+		sum.LeftRoles = []string{} // one JSON type per field for saved queries
 	}
-	// The names are SweepSummary's JSON names, snake_case like the records'.
-	attrs := []slog.Attr{
+	// SweepSummary is plain data, so its encoding cannot fail; its JSON
+	// names are snake_case like the records'.
+	fields, _ := decision.JSONAttrs(sum)
+	attrs := append([]slog.Attr{
 		slog.String("event_id", ev.ID),
 		slog.String("event_name", "Sweep"),
 		slog.Any("mode", decision.Modes{Trust: h.cfg.TrustMode, Lockdown: h.cfg.LockdownMode}),
-		slog.Int("listed", sum.Listed),
-		slog.Int("evaluated", sum.Evaluated),
-		slog.Int("compliant", sum.Compliant),
-		slog.Int("changed", sum.Changed),
-		slog.Int("would_change", sum.WouldChange),
-		slog.Int("skipped", sum.Skipped),
-		slog.Int("gone", sum.Gone),
-		slog.Int("errors", sum.Errors),
-		slog.Int("left", sum.Left),
-		slog.Any("left_roles", left),
-		slog.Int("list_calls", sum.ListCalls),
-		slog.String("lockdown_policy", string(sum.LockdownPolicy)),
-		slog.Int("api_calls", sum.APICalls),
-		slog.Int64("duration_ms", sum.DurationMS),
-		slog.String("version", h.version),
-	}
+	}, fields...)
+	attrs = append(attrs, slog.String("version", h.version))
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/iamguardrail/guardrail/lambdas/internal/function"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
@@ -261,9 +262,9 @@ func TestSweepListingFails(t *testing.T) {
 func TestSetup(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	var out bytes.Buffer
-	if _, err := setup(context.Background(), func(k string) string {
+	if _, err := function.Setup(context.Background(), func(k string) string {
 		return map[string]string{config.EnvRevokeSessions: "maybe"}[k]
-	}, &out); err == nil || !strings.Contains(out.String(), config.EnvRevokeSessions) {
+	}, &out, version, start); err == nil || !strings.Contains(out.String(), config.EnvRevokeSessions) {
 		t.Errorf("invalid configuration: err %v, log %s", err, out.String())
 	}
 }

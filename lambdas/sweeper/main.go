@@ -9,7 +9,6 @@
 package main
 
 import (
-	"context"
 	"io"
 
 	"github.com/iamguardrail/guardrail/lambdas/internal/function"
@@ -25,10 +24,4 @@ func main() { function.Main(version, start) }
 // start makes the handler around the started engine.
 func start(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
 	return newHandler(engine, cfg, out, version)
-}
-
-// setup is function.Setup for this function (its tests start it from a
-// given environment).
-func setup(ctx context.Context, getenv func(string) string, out io.Writer) (*handler, error) {
-	return function.Setup(ctx, getenv, out, version, start)
 }

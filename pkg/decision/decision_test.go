@@ -311,3 +311,27 @@ func BenchmarkEmitMetrics(b *testing.B) {
 		}
 	}
 }
+
+// JSONAttrs lists a struct's JSON members in order with their JSON values,
+// and refuses what does not encode as an object.
+func TestJSONAttrs(t *testing.T) {
+	v := struct {
+		B     int      `json:"b"`
+		A     string   `json:"a"`
+		Names []string `json:"names"`
+	}{B: 2, A: "x", Names: []string{}}
+	attrs, err := decision.JSONAttrs(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range attrs {
+		got = append(got, a.Key+"="+string(a.Value.Any().(json.RawMessage)))
+	}
+	if want := []string{"b=2", `a="x"`, "names=[]"}; !slices.Equal(got, want) {
+		t.Errorf("attrs %v, want %v", got, want)
+	}
+	if _, err := decision.JSONAttrs([]int{1}); err == nil {
+		t.Error("a list accepted")
+	}
+}

@@ -1,7 +1,10 @@
 package decision
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -50,4 +53,32 @@ func DeliveryLag(eventTime, received time.Time) *int64 {
 	}
 	ms := received.Sub(eventTime).Milliseconds()
 	return &ms
+}
+
+// JSONAttrs returns the members of v's JSON encoding, an object, as slog
+// attributes in their order, each value its JSON text: a plain-data struct
+// (the sweep summary) is logged at the top level under its JSON names
+// without listing its fields a second time.
+func JSONAttrs(v any) ([]slog.Attr, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("%T does not encode as a JSON object", v)
+	}
+	var attrs []slog.Attr
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("decode %T: %w", v, err)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("decode %T: %w", v, err)
+		}
+		attrs = append(attrs, slog.Any(tok.(string), raw))
+	}
+	return attrs, nil
 }
