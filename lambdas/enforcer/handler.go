@@ -37,6 +37,11 @@ func newHandler(engine evaluator, cfg config.Config, out io.Writer, version stri
 	return &handler{engine: engine, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
 }
 
+// start makes the handler around the engine function.Setup started.
+func start(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
+	return newHandler(engine, cfg, out, version)
+}
+
 // Handle evaluates the role an IAM event names and logs the decision.
 //
 // Events the guardrail cannot use (another source, a failed call, an API it

@@ -46,7 +46,9 @@ type handler struct {
 	now         func() time.Time
 }
 
-func newHandler(engine sweeper, cfg config.Config, out io.Writer, version string) *handler {
+// newHandler makes the handler around a started engine (function.Setup
+// calls it).
+func newHandler(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
 	return &handler{engine: engine, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
 }
 
