@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,23 +28,12 @@ import (
 )
 
 // output collects the emulator's stdout and indexes the decision records.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
+type output struct{ emulator.Buffer }
 
 // decisions returns the decision records written so far, in order.
 func (o *output) decisions() []map[string]any {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(o.buf.Bytes()))
+	sc := bufio.NewScanner(bytes.NewReader(o.Bytes()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var m map[string]any
@@ -88,12 +76,6 @@ func (o *output) wait(t *testing.T, match func(map[string]any) bool) map[string]
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
 }
 
 func rie(t *testing.T) string {
