@@ -136,11 +136,7 @@ func start(t *testing.T, fn string) *env {
 
 func load(t *testing.T, name string) events.CloudWatchEvent {
 	t.Helper()
-	dir, err := fixtures.EventsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := fixtures.Load(filepath.Join(dir, name))
+	f, err := fixtures.Event(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,11 +19,7 @@ import (
 
 func loadEvent(t *testing.T, name string) events.CloudWatchEvent {
 	t.Helper()
-	dir, err := fixtures.EventsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := fixtures.Load(dir + "/" + name)
+	f, err := fixtures.Event(name)
 	if err != nil {
 		t.Fatal(err)
 	}

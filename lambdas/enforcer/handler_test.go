@@ -148,11 +148,7 @@ func TestHandleEventsStory(t *testing.T) {
 		"ignored-UpdateAssumeRolePolicy-access-denied.json": {outcome: "ignored", reason: "AccessDenied"},
 		"ignored-TagRole.json":                              {outcome: "ignored", reason: "TagRole"},
 	}
-	dir, err := fixtures.EventsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fixtures.Dir(dir)
+	files, err := fixtures.Events()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,11 +258,7 @@ func eventTime(f fixtures.File) time.Time {
 // names present in the account as the call left it: each is evaluated or
 // ignored with a reason, and none fails.
 func TestHandleCorpus(t *testing.T) {
-	dir, err := fixtures.CorpusDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fixtures.Dir(dir)
+	files, err := fixtures.Corpus()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,8 +322,7 @@ func (e apiErr) ErrorMessage() string          { return e.code }
 func (e apiErr) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
 
 func TestHandleErrors(t *testing.T) {
-	dir, _ := fixtures.EventsDir()
-	ev, err := fixtures.Load(dir + "/CreateRole-foreign-account.json")
+	ev, err := fixtures.Event("CreateRole-foreign-account.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,8 +368,7 @@ func TestHandleErrors(t *testing.T) {
 }
 
 func TestHandleIgnoresWithoutEvaluating(t *testing.T) {
-	dir, _ := fixtures.EventsDir()
-	own, err := fixtures.Load(dir + "/ignored-guardrail-own-change.json")
+	own, err := fixtures.Event("ignored-guardrail-own-change.json")
 	if err != nil {
 		t.Fatal(err)
 	}

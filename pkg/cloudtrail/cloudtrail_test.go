@@ -43,11 +43,7 @@ func TestDecodeEventsDir(t *testing.T) {
 		// roles needs the configuration, which is the handler's job.
 		"ignored-guardrail-own-change.json": {role: "partner-reporting", trustContains: "ec2.amazonaws.com", issuer: "arn:aws:iam::" + acct + ":role/IamRoleGuardrail-EnforcerRole"},
 	}
-	dir, err := fixtures.EventsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fixtures.Dir(dir)
+	files, err := fixtures.Events()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,11 +123,7 @@ func check(t *testing.T, ev events.CloudWatchEvent, w want) {
 // TestDecodeCorpus runs every real CloudTrail record of the shared corpus
 // through Decode: each either names a role or is ignored with a reason.
 func TestDecodeCorpus(t *testing.T) {
-	dir, err := fixtures.CorpusDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fixtures.Dir(dir)
+	files, err := fixtures.Corpus()
 	if err != nil {
 		t.Fatal(err)
 	}
