@@ -42,10 +42,7 @@ func newWorld(t *testing.T, mode config.Mode) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.FromEnv(dep.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := dep.Config
 	engine, err := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test"),
 		guardrail.WithStaleReadBackoff([]time.Duration{time.Millisecond, 2 * time.Millisecond}))
 	if err != nil {

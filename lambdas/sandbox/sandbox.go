@@ -36,6 +36,8 @@ type Deployment struct {
 	// Env is the functions' environment: the GUARDRAIL_* configuration and
 	// the AWS SDK settings that reach the stand-in with dummy credentials.
 	Env map[string]string
+	// Config is the configuration the functions read from Env.
+	Config config.Config
 }
 
 // Environ returns Env as sorted "KEY=value" strings for exec.Cmd.Env.
@@ -54,7 +56,8 @@ func (d Deployment) Getenv(k string) string { return d.Env[k] }
 const exemptRoles = "breakglass-*"
 
 // Deploy creates in srv what the stack creates in an account (the lockdown
-// policy, the guardrail's roles) and returns the functions' environment.
+// policy, the guardrail's roles) and returns the functions' environment and
+// the configuration they read from it.
 // mode is the global GUARDRAIL_MODE.
 func Deploy(srv *iamtest.Server, mode config.Mode) (Deployment, error) {
 	doc, err := lockdown.Document(lockdown.Config{Account: srv.Account(), NamePrefix: NamePrefix, ExemptRoles: []string{exemptRoles}})
@@ -72,7 +75,7 @@ func Deploy(srv *iamtest.Server, mode config.Mode) (Deployment, error) {
 			return Deployment{}, fmt.Errorf("sandbox: seed %s: %w", name, err)
 		}
 	}
-	return Deployment{
+	dep := Deployment{
 		LockdownPolicyARN: arn,
 		Env: map[string]string{
 			config.EnvMode:              string(mode),
@@ -95,7 +98,11 @@ func Deploy(srv *iamtest.Server, mode config.Mode) (Deployment, error) {
 			"AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 			"AWS_EC2_METADATA_DISABLED":   "true",
 		},
-	}, nil
+	}
+	if dep.Config, err = config.FromEnv(dep.Getenv); err != nil {
+		return Deployment{}, fmt.Errorf("sandbox: configuration: %w", err)
+	}
+	return dep, nil
 }
 
 // ExistingRoles are roles that were in the account before the guardrail was

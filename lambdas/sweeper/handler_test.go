@@ -63,10 +63,7 @@ func newWorld(t testing.TB, mode config.Mode) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.FromEnv(dep.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := dep.Config
 	out := &bytes.Buffer{}
 	engine, err := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test"))
 	if err != nil {
