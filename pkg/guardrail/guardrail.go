@@ -6,6 +6,17 @@
 // `guardrail scan` call Sweep, which lists every role in a handful of calls
 // and evaluates them with bounded concurrency.
 //
+// One evaluation is one pass in four stages, each in its file, in call
+// order: read (read.go, converge.go: the role's state read once into one
+// value, each document parsed once), plan (plan.go: both controls decided
+// from that value, without an IAM call), apply (apply.go: the writes), and
+// record (record.go: the decision record written once, outcome and lockdown
+// state derived there from the applied actions). evaluate.go strings them
+// together for an event's role (Evaluate) and a sweep's snapshot
+// (EvaluateRole); lockdowndoc.go does the same for the lockdown policy
+// itself; run.go holds what a pass carries (IAM calls counted by SDK
+// middleware, stale reads, failures).
+//
 // The engine does not log: callers log the returned decision.Record, which is
 // always filled, also when an error is returned. The error is only for the
 // retry decision (IsRetryable).
