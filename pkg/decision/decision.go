@@ -23,7 +23,7 @@ const Message = "decision"
 // Outcome is the one-word summary of an evaluation.
 type Outcome string
 
-// Outcome values.
+// The outcomes of a role the controls apply to.
 const (
 	// OutcomeCompliant: the role already satisfied every control that applies.
 	OutcomeCompliant Outcome = "compliant"
@@ -32,6 +32,10 @@ const (
 	// OutcomeWouldChange: a control in check mode found something to change
 	// and nothing was written.
 	OutcomeWouldChange Outcome = "would-change"
+)
+
+// The outcomes of an evaluation that decided nothing about the controls.
+const (
 	// OutcomeSkipped: no control applies (the role's class is not "service",
 	// or both controls are in skip mode).
 	OutcomeSkipped Outcome = "skipped"
@@ -49,7 +53,7 @@ const (
 // Lockdown is the state of the lockdown control after an evaluation.
 type Lockdown string
 
-// Lockdown values.
+// The lockdown states of a role where the lockdown is in place.
 const (
 	// LockdownAttached: the guardrail attached the managed lockdown policy.
 	LockdownAttached Lockdown = "attached"
@@ -58,13 +62,23 @@ const (
 	// LockdownInline: the role carries the lockdown document inline, because
 	// it had the maximum number of managed policies (LimitExceeded).
 	LockdownInline Lockdown = "inline"
+)
+
+// The lockdown states of a role where it is not.
+const (
 	// LockdownWouldAttach: check mode found the lockdown missing.
 	LockdownWouldAttach Lockdown = "would-attach"
 	// LockdownSkipped: the control does not apply (skip mode, or a role
 	// class that is never touched).
 	LockdownSkipped Lockdown = "skipped"
-	// LockdownFailed: the lockdown is missing and putting it in place failed.
+	// LockdownFailed: the lockdown is missing and putting it in place
+	// failed (on the lockdown policy's record: restoring it failed).
 	LockdownFailed Lockdown = "failed"
+)
+
+// The lockdown states of the lockdown policy itself (its record, PolicyARN
+// set); present, skipped and failed apply too.
+const (
 	// LockdownRestored: the lockdown policy's default version had another
 	// document and the guardrail made the configured one the default again
 	// (records of the lockdown policy itself, PolicyARN set).
