@@ -309,7 +309,7 @@ func (r *run) enforce(ctx context.Context, st *state, lockdownDetached bool) {
 // its ARN, like its partition) and the configured trusted ones.
 func (st *state) zone(cfg config.Config) trust.Zone {
 	return trust.Zone{Account: st.account, Partition: st.partition,
-		TrustedAccounts: cfg.TrustedAccounts, TrustedOrgIDs: cfg.TrustedOrgIDs, TrustedAudiences: cfg.TrustedAudiences}
+		TrustedAccounts: cfg.TrustedAccounts, TrustedOrgIDs: cfg.TrustedOrgIDs, TrustedAudiences: cfg.TrustedAudiences, TrustedOIDCTenants: cfg.TrustedOIDCTenants}
 }
 
 func (st *state) parseARN() error {
