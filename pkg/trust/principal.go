@@ -410,7 +410,7 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 			", which is not among the trusted tenants (GUARDRAIL_TRUSTED_OIDC_TENANTS: " + strings.Join(z.TrustedOIDCTenants, ",") + ")"
 		return
 	}
-	p.Reason = "OIDC provider without a condition that names the tenant (" + si.describeForms() + ") — " + si.host +
+	p.Reason = "OIDC provider without a condition that names the tenant (" + si.describeForms(name) + ") — " + si.host +
 		" is shared by every customer — admits every identity the provider issues tokens for" + c.unevaluatedKeys(&d)
 }
 
@@ -550,24 +550,32 @@ func (c *stmtCtx) checkWritable(p *Principal, si *sharedIssuer, name string) {
 	p.unwritable = true
 }
 
-// describeForms lists the value shapes that name a tenant of si.
-func (si *sharedIssuer) describeForms() string {
+// describeForms lists the value shapes that name a tenant of si, grouped
+// by condition key (name is the provider as the keys spell it).
+func (si *sharedIssuer) describeForms(name string) string {
 	var parts []string
-	for _, f := range si.forms {
-		s := f.claim
+	var exact []string
+	for i := 0; i < len(si.forms); {
+		f := si.forms[i]
+		key := f.claim
 		if si.globalKey == "" {
-			s = si.host + ":" + f.claim
+			key = name + ":" + f.claim
 		}
-		switch {
-		case f.prefix == "" && f.term == 0:
-			parts = append(parts, s+" equal to the tenant's identifier")
-		case f.term == 0:
-			parts = append(parts, s+" "+f.prefix+"TENANT")
-		default:
-			parts = append(parts, s+" starting "+f.prefix+"TENANT"+string(f.term))
+		if f.prefix == "" && f.term == 0 {
+			exact = append(exact, key)
+			i++
+			continue
 		}
+		var shapes []string
+		for ; i < len(si.forms) && si.forms[i].claim == f.claim && (si.forms[i].prefix != "" || si.forms[i].term != 0); i++ {
+			shapes = append(shapes, si.forms[i].prefix+"TENANT"+string(si.forms[i].term))
+		}
+		parts = append(parts, key+" starting "+strings.Join(shapes, ", "))
 	}
-	return strings.Join(parts, ", or ")
+	if len(exact) > 0 {
+		parts = append(parts, strings.Join(exact, ", ")+" equal to the tenant's identifier")
+	}
+	return strings.Join(parts, "; or ")
 }
 
 // judgePublicAs judges a public web identity provider whose condition keys
