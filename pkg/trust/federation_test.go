@@ -231,3 +231,28 @@ func TestForAllValuesSingleValued(t *testing.T) {
 		{name: "ForAllValues on an owner claim key alone", in: doc(allow(`{"ForAllValues:StringEquals":{"token.actions.githubusercontent.com:repository_id":"987654"}}`)), want: denyAll, removed: out, external: true},
 	})
 }
+
+// §1: where IAM requires a claim other than sub [IDP] (aud for Pulumi and
+// Vercel's global issuer, per the IAM page; AWS's RCP sample uses sub), the
+// owner named in that claim is what lets a rewrite keep the provider.
+func TestRequiredClaimOtherThanSub(t *testing.T) {
+	foreign := `{"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":"sts:AssumeRole"}`
+	allow := func(provider, cond string) string {
+		return `{"Effect":"Allow","Principal":{"Federated":"` + oidcARN + provider + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":` + cond + `}`
+	}
+	doc := func(stmts ...string) string {
+		return `{"Version":"2012-10-17","Statement":[` + strings.Join(stmts, ",") + `]}`
+	}
+	pulumiAud := allow("api.pulumi.com/oidc", `{"StringEquals":{"api.pulumi.com/oidc:aud":"acme"}}`)
+	pulumiSub := allow("api.pulumi.com/oidc", `{"StringLike":{"api.pulumi.com/oidc:sub":"pulumi:deploy:org:acme:*"}}`)
+	vercelAud := allow("oidc.vercel.com", `{"StringEquals":{"oidc.vercel.com:aud":"https://vercel.com/acme"}}`)
+	vercelSub := allow("oidc.vercel.com", `{"StringLike":{"oidc.vercel.com:sub":"owner:acme:*"}}`)
+	runCases(t, []restrictCase{
+		{name: "Pulumi audience kept on write", in: doc(pulumiAud, foreign), want: doc(pulumiAud), removed: []string{"AWS:999988887777"}, external: true, why: "pulumi:acme, named by the Pulumi audience"},
+		{name: "Pulumi subject kept while nothing is written", in: doc(pulumiSub)},
+		{name: "Pulumi subject removed on write", in: doc(pulumiSub, foreign), want: denyAll, removed: []string{"Federated:" + oidcARN + "api.pulumi.com/oidc", "AWS:999988887777"}, external: true,
+			why: "no positive condition on api.pulumi.com/oidc:aud"},
+		{name: "Vercel audience kept on write", in: doc(vercelAud, foreign), want: doc(vercelAud), removed: []string{"AWS:999988887777"}, external: true},
+		{name: "Vercel subject removed on write", in: doc(vercelSub, foreign), want: denyAll, removed: []string{"Federated:" + oidcARN + "oidc.vercel.com", "AWS:999988887777"}, external: true},
+	})
+}
