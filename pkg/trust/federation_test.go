@@ -250,6 +250,7 @@ func TestRequiredClaimOtherThanSub(t *testing.T) {
 	runCases(t, []restrictCase{
 		{name: "Pulumi audience kept on write", in: doc(pulumiAud, foreign), want: doc(pulumiAud), removed: []string{"AWS:999988887777"}, external: true, why: "pulumi:acme, named by the Pulumi audience"},
 		{name: "Pulumi subject kept while nothing is written", in: doc(pulumiSub)},
+		{name: "Pulumi ESC audience names the organization", in: doc(allow("api.pulumi.com/oidc", `{"StringEquals":{"api.pulumi.com/oidc:aud":"aws:acme"}}`)), why: "pulumi:acme, named by the Pulumi ESC audience aws:ORG"},
 		{name: "Pulumi subject removed on write", in: doc(pulumiSub, foreign), want: denyAll, removed: []string{"Federated:" + oidcARN + "api.pulumi.com/oidc", "AWS:999988887777"}, external: true,
 			why: "no positive condition on api.pulumi.com/oidc:aud"},
 		{name: "Vercel audience kept on write", in: doc(vercelAud, foreign), want: doc(vercelAud), removed: []string{"AWS:999988887777"}, external: true},

@@ -338,6 +338,8 @@ var sharedIssuers = []sharedIssuer{
 	{requires: "sub", host: "tokens.cloud.shisho.dev", claims: subOnly, forms: []ownerForm{{claim: "sub", prefix: "job:", term: ':', tenant: "shisho", label: "Shisho Cloud subject job:ORG"}}},
 	{requires: "sub", host: "proidc.upbound.io", claims: subOnly, forms: []ownerForm{{claim: "sub", prefix: "mcp:", term: ':', tenant: "upbound", label: "Upbound subject mcp:ORG"}}},
 	{requires: "aud", host: "api.pulumi.com", path: "oidc", claims: []string{"aud", "sub"}, forms: []ownerForm{
+		// ESC's aws-login: "api.pulumi.com/oidc:aud": "aws:myorg" (Pulumi ESC docs).
+		{claim: "aud", prefix: "aws:", tenant: "pulumi", label: "Pulumi ESC audience aws:ORG"},
 		{claim: "aud", tenant: "pulumi", label: "Pulumi audience (the organization)"},
 		{claim: "sub", prefix: "pulumi:deploy:org:", term: ':', tenant: "pulumi", label: "Pulumi subject pulumi:deploy:org:ORG"},
 		{claim: "sub", prefix: "pulumi:environments:org:", term: ':', tenant: "pulumi", label: "Pulumi subject pulumi:environments:org:ORG"}}},

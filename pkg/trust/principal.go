@@ -568,7 +568,11 @@ func (si *sharedIssuer) describeForms(name string) string {
 		}
 		var shapes []string
 		for ; i < len(si.forms) && si.forms[i].claim == f.claim && (si.forms[i].prefix != "" || si.forms[i].term != 0); i++ {
-			shapes = append(shapes, si.forms[i].prefix+"TENANT"+string(si.forms[i].term))
+			shape := si.forms[i].prefix + "TENANT"
+			if t := si.forms[i].term; t != 0 {
+				shape += string(t)
+			}
+			shapes = append(shapes, shape)
 		}
 		parts = append(parts, key+" starting "+strings.Join(shapes, ", "))
 	}
