@@ -105,6 +105,9 @@ type tenantRef struct {
 	name, id string
 	// immutable is set for GitHub's repo:OWNER@OWNER_ID/… subject.
 	immutable bool
+	// fold is set when the value was compared without regard to case
+	// (StringEqualsIgnoreCase).
+	fold bool
 }
 
 // String renders the tenant as trusted-tenant entries: "github:acme", or

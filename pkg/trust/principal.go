@@ -460,7 +460,8 @@ func (c *stmtCtx) tenants(d *domain) []tenantRef {
 			for _, v := range a.values {
 				lp, exact := literal(a.op.kind, v)
 				t, ok := d.issuer.owner(a.claim, lp, exact, a.op.kind == opFold)
-				if ok && !slices.ContainsFunc(out, func(u tenantRef) bool { return u.String() == t.String() && u.form.label == t.form.label }) {
+				t.fold = a.op.kind == opFold
+				if ok && !slices.ContainsFunc(out, func(u tenantRef) bool { return u.String() == t.String() && u.form == t.form && u.fold == t.fold }) {
 					out = append(out, t)
 				}
 			}
@@ -485,7 +486,7 @@ func (c *stmtCtx) untrustedTenants(d *domain) string {
 	}
 	var names []string
 	for _, t := range c.tenants(d) {
-		if !c.z.trustsTenant(t, false) && !c.z.trustsTenant(t, true) {
+		if !c.z.trustsTenant(t, t.fold) {
 			names = append(names, t.describe())
 		}
 	}
