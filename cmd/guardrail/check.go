@@ -31,17 +31,18 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: guardrail check --account ID [--trusted-accounts ID,…] [--trusted-orgs o-…,…] [--trusted-audiences APP-ID,…] [--partition aws] FILE...")
+		fmt.Fprintln(stderr, "usage: guardrail check --account ID [--trusted-accounts ID,…] [--trusted-orgs o-…,…] [--trusted-audiences APP-ID,…] [--trusted-oidc-tenants KIND:ID,…] [--partition aws] FILE...")
 		fmt.Fprintln(stderr, "\nEach FILE is a trust policy (plain or URL-encoded JSON), or a CloudTrail record or")
 		fmt.Fprintln(stderr, "EventBridge event that carries one. Prints one JSON line per file; writes nothing.")
 		fs.PrintDefaults()
 	}
 	var z trust.Zone
-	var accounts, orgs, audiences string
+	var accounts, orgs, audiences, tenants string
 	fs.StringVar(&z.Account, "account", "", "the role's own account ID (required)")
 	fs.StringVar(&accounts, "trusted-accounts", "", "comma-separated trusted account IDs")
 	fs.StringVar(&orgs, "trusted-orgs", "", "comma-separated trusted organization IDs")
 	fs.StringVar(&audiences, "trusted-audiences", "", "comma-separated application IDs of public identity providers (Cognito identity pools, Google, Facebook, Login with Amazon) to keep, as GUARDRAIL_TRUSTED_AUDIENCES")
+	fs.StringVar(&tenants, "trusted-oidc-tenants", "", "comma-separated owners of shared OIDC issuers to keep (github:acme-corp,github-id:123456,gitlab:acme-group,…), as GUARDRAIL_TRUSTED_OIDC_TENANTS; unset keeps any owner a statement names, flagged as unchecked")
 	fs.StringVar(&z.Partition, "partition", "aws", "the role's partition")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -50,6 +51,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	z.TrustedAccounts, z.TrustedOrgIDs, z.TrustedAudiences = splitList(accounts), splitList(orgs), splitList(audiences)
+	z.TrustedOIDCTenants = splitList(tenants)
 	if z.Account == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return 2

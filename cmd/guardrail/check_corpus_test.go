@@ -125,3 +125,52 @@ func TestCheckTrustedAudiences(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckTrustedOIDCTenants (issue 22 §3, §5): --trusted-oidc-tenants
+// decides which owners of a shared OIDC issuer stay, and the reason names
+// the form the owner was recognised in (GitHub Docs, "OpenID Connect
+// reference": previous and immutable subject formats).
+func TestCheckTrustedOIDCTenants(t *testing.T) {
+	doc := func(sub string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"},"StringLike":{"token.actions.githubusercontent.com:sub":"` + sub + `"}}}]}`
+	}
+	immutable, previous := writeFile(t, "immutable.json", doc("repo:acme-corp@123456/app@987654:*")), writeFile(t, "previous.json", doc("repo:someone-else/*"))
+	for _, tc := range []struct {
+		name, file string
+		args       []string
+		changed    bool
+		reason     string
+		risk       string
+	}{
+		{"immutable, unchecked", immutable, nil, false, "tenant github:acme-corp (github-id:123456), named by the GitHub immutable subject repo:OWNER@OWNER_ID/REPO@REPO_ID", "the tenant is unchecked"},
+		{"immutable, trusted by ID", immutable, []string{"--trusted-oidc-tenants", "github-id:123456"}, false, "GitHub immutable subject repo:OWNER@OWNER_ID/REPO@REPO_ID (a trusted tenant)", ""},
+		{"previous form, trusted by name", previous, []string{"--trusted-oidc-tenants", "github:someone-else"}, false, "named by the GitHub subject repo:OWNER/REPO (a trusted tenant)", ""},
+		{"previous form, not trusted", previous, []string{"--trusted-oidc-tenants", "github:acme-corp,github-id:123456"}, true, "confined to github:someone-else, named by the GitHub subject repo:OWNER/REPO, which is not among the trusted tenants", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"check", "--account", "111122223333"}, tc.args...), tc.file)
+			stdout, stderr, code := runCmd(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var r struct {
+				Changed    bool `json:"changed"`
+				Principals []struct {
+					Reason, Risk string
+				} `json:"principals"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Changed != tc.changed || len(r.Principals) != 1 {
+				t.Fatalf("changed = %v, want %v: %s", r.Changed, tc.changed, stdout)
+			}
+			if p := r.Principals[0]; !strings.Contains(p.Reason, tc.reason) || !strings.Contains(p.Risk, tc.risk) || tc.risk == "" && p.Risk != "" {
+				t.Errorf("reason %q / risk %q, want %q / %q", p.Reason, p.Risk, tc.reason, tc.risk)
+			}
+		})
+	}
+	if _, _, code := runCmd(t, "check", "--account", "111122223333", "--trusted-oidc-tenants", "github:*", immutable); code != 2 {
+		t.Errorf("a wildcard tenant: exit %d, want 2", code)
+	}
+}

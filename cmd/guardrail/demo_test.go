@@ -88,6 +88,12 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"partner-reporting", "AWS:arn:aws:iam::999988887777:root (older sessions revoked)", // foreign account stripped
 		"legacy-batch", "github-deploy", "org-shared-readonly",
+		// Issue 22: an STS claim key and an immutable subject naming a
+		// trusted tenant kept, a statement naming another owner stripped.
+		"github-release",
+		"CreateRole-github-oidc-tenants: kept ReleaseFromOwnerById: OIDC provider of this account, confined by StringEquals token.actions.githubusercontent.com:repository_owner_id 123456; tenant github-id:123456, named by the STS claim key repository_owner_id (a trusted tenant)",
+		"kept DeployFromImmutableSubject:", "named by the GitHub immutable subject repo:OWNER@OWNER_ID/REPO@REPO_ID (a trusted tenant)",
+		"CreateRole-github-oidc-tenants: removed ContractorRepository: OIDC provider of the shared issuer token.actions.githubusercontent.com confined to github:someone-else",
 		"caused by the guardrail's own role", "aws-managed", "exempt",
 		"0 errors, 0 left", "decisions.jsonl",
 	} {

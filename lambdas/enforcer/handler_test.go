@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
@@ -134,6 +137,7 @@ func TestHandleEventsStory(t *testing.T) {
 		"ignored-guardrail-own-change.json":                 {outcome: "ignored", reason: "guardrail's own role"},
 		"CreateRole-org-restricted.json":                    {outcome: "changed"},
 		"CreateRole-github-oidc-no-subject.json":            {outcome: "changed", removed: "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"},
+		"CreateRole-github-oidc-tenants.json":               {outcome: "changed", removed: "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"},
 		"UpdateAssumeRolePolicy-principal-star.json":        {outcome: "changed", removed: "*"},
 		"ignored-forged-source.json":                        {outcome: "ignored", reason: "source"},
 		"UpdateAssumeRolePolicy-trusted-account.json":       {outcome: "compliant"},
@@ -189,6 +193,18 @@ func TestHandleEventsStory(t *testing.T) {
 			return fd.Removed && (fd.Principal == wt.removed || strings.HasSuffix(fd.Principal, ":"+wt.removed))
 		}) {
 			t.Errorf("%s: findings %+v do not remove %s", f.Name, d.Findings, wt.removed)
+		}
+		if f.Name == "CreateRole-github-oidc-tenants.json" {
+			// Issue 22: the STS claim key and the immutable subject name a
+			// trusted tenant and stay; the statement naming another owner goes.
+			g, err := client.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("github-release")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, _ := url.QueryUnescape(aws.ToString(g.Role.AssumeRolePolicyDocument))
+			if !strings.Contains(doc, "ReleaseFromOwnerById") || !strings.Contains(doc, "DeployFromImmutableSubject") || strings.Contains(doc, "ContractorRepository") {
+				t.Errorf("%s: trust policy after the guardrail: %s", f.Name, doc)
+			}
 		}
 		if d.EventID == "" || d.Lag == nil && f.Name != "ignored-forged-source.json" {
 			t.Errorf("%s: record lacks event_id or delivery_lag_ms: %+v", f.Name, d)

@@ -22,7 +22,10 @@ const (
 	Account        = iamtest.DefaultAccount // the own account
 	TrustedAccount = "444455556666"         // a partner account the operator trusts
 	TrustedOrgID   = "o-a1b2c3d4e5"         // the operator's organization
-	NamePrefix     = lockdown.DefaultNamePrefix
+	// TrustedOIDCTenants are the owners of shared OIDC issuers the operator
+	// trusts: its GitHub organization by name and by immutable owner ID.
+	TrustedOIDCTenants = "github:acme-corp,github-id:123456"
+	NamePrefix         = lockdown.DefaultNamePrefix
 	// EnforcerRole and SweeperRole are the guardrail's own roles, as the
 	// stack names them (physical names share NamePrefix).
 	EnforcerRole = NamePrefix + "-EnforcerRole"
@@ -78,14 +81,17 @@ func Deploy(srv *iamtest.Server, mode config.Mode) (Deployment, error) {
 	dep := Deployment{
 		LockdownPolicyARN: arn,
 		Env: map[string]string{
-			config.EnvMode:              string(mode),
-			config.EnvTrustedAccounts:   TrustedAccount,
-			config.EnvTrustedOrgIDs:     TrustedOrgID,
-			config.EnvExemptRoles:       exemptRoles,
-			config.EnvProtectedRoleARNs: fmt.Sprintf("arn:aws:iam::%s:role/%s-*", srv.Account(), NamePrefix),
-			config.EnvLockdownPolicyARN: arn,
-			config.EnvRevokeSessions:    "true",
-			config.EnvMetricsNamespace:  config.DefaultMetricsNamespace,
+			config.EnvMode:            string(mode),
+			config.EnvTrustedAccounts: TrustedAccount,
+			config.EnvTrustedOrgIDs:   TrustedOrgID,
+			// The GitHub owner the operator trusts, by name and by
+			// immutable ID (events/CreateRole-github-oidc-tenants.json).
+			config.EnvTrustedOIDCTenants: TrustedOIDCTenants,
+			config.EnvExemptRoles:        exemptRoles,
+			config.EnvProtectedRoleARNs:  fmt.Sprintf("arn:aws:iam::%s:role/%s-*", srv.Account(), NamePrefix),
+			config.EnvLockdownPolicyARN:  arn,
+			config.EnvRevokeSessions:     "true",
+			config.EnvMetricsNamespace:   config.DefaultMetricsNamespace,
 			// The SDK reaches the stand-in the standard way; nothing in the
 			// product knows it is not IAM.
 			"AWS_ENDPOINT_URL_IAM":  srv.URL,

@@ -26,6 +26,7 @@ func TestDecodeEventsDir(t *testing.T) {
 		"CreateRole-foreign-account.json":                   {role: "partner-reporting", trustContains: "999988887777", actor: "arn:aws:iam::" + acct + ":user/alice"},
 		"CreateRole-org-restricted.json":                    {role: "org-shared-readonly", trustContains: "aws:PrincipalOrgID"},
 		"CreateRole-github-oidc-no-subject.json":            {role: "github-deploy", trustContains: "oidc-provider/token.actions.githubusercontent.com"},
+		"CreateRole-github-oidc-tenants.json":               {role: "github-release", trustContains: "token.actions.githubusercontent.com:repository_owner_id"},
 		"UpdateAssumeRolePolicy-principal-star.json":        {role: "legacy-batch", trustContains: `"Principal": "*"`, actor: "arn:aws:iam::" + acct + ":root"},
 		"UpdateAssumeRolePolicy-trusted-account.json":       {role: "partner-reporting", trustContains: "444455556666"},
 		"AttachRolePolicy-basic-execution.json":             {role: "orders-api-lambda", attached: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/iamguardrail/guardrail/pkg/trust"
 )
 
 // Mode says what one control (trusted access or lockdown) does.
@@ -46,6 +48,12 @@ const (
 	// Facebook app IDs, Login with Amazon app IDs), comma-separated, that
 	// trust policies may admit.
 	EnvTrustedAudiences = "GUARDRAIL_TRUSTED_AUDIENCES"
+	// EnvTrustedOIDCTenants lists the owners of shared OIDC issuers
+	// (GitHub, GitLab.com, HCP Terraform, …) that trust policies may admit,
+	// comma-separated KIND:IDENTIFIER entries such as
+	// github:acme-corp,github-id:123456,gitlab:acme-group (trust.ValidateTenant).
+	// Empty keeps any owner a statement names, flagged as unchecked.
+	EnvTrustedOIDCTenants = "GUARDRAIL_TRUSTED_OIDC_TENANTS"
 	// EnvExemptRoles lists exemption globs on role name or path, comma-separated.
 	EnvExemptRoles = "GUARDRAIL_EXEMPT_ROLES"
 	// EnvProtectedRoleARNs lists the guardrail's own role ARNs ('*' and '?'
@@ -120,6 +128,9 @@ type Config struct {
 	// identity providers that may stay: such a provider is kept only when
 	// every audience it may receive is listed.
 	TrustedAudiences []string
+	// TrustedOIDCTenants holds the owners of shared OIDC issuers that may
+	// stay (trust.Zone.TrustedOIDCTenants); empty checks no tenant.
+	TrustedOIDCTenants []string
 	// ExemptRoles holds globs (path.Match syntax): without '/' they match
 	// the role name, starting with '/' they match the role path.
 	ExemptRoles []string
@@ -395,6 +406,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.TrustedAccounts = list(EnvTrustedAccounts, ValidateAccountID)
 	c.TrustedOrgIDs = list(EnvTrustedOrgIDs, ValidateOrgID)
 	c.TrustedAudiences = list(EnvTrustedAudiences, ValidateAudience)
+	c.TrustedOIDCTenants = list(EnvTrustedOIDCTenants, trust.ValidateTenant)
 	c.ExemptRoles = list(EnvExemptRoles, ValidateGlob)
 	c.ProtectedRoleARNs = list(EnvProtectedRoleARNs, ValidateRoleARNPattern)
 
@@ -473,10 +485,10 @@ func splitList(s string) []string {
 // String renders the configuration on one line for start-up logs. It holds
 // no secrets: every value is an identifier an operator configured.
 func (c Config) String() string {
-	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] trusted_audiences=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] lockdown_alarm_key_arn=%s lockdown_protected_buckets=[%s] allowed_token_audiences=[%s] consistency_window=%s",
+	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] trusted_audiences=[%s] trusted_oidc_tenants=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] lockdown_alarm_key_arn=%s lockdown_protected_buckets=[%s] allowed_token_audiences=[%s] consistency_window=%s",
 		c.TrustMode, c.LockdownMode,
 		strings.Join(c.TrustedAccounts, ","), strings.Join(c.TrustedOrgIDs, ","), strings.Join(c.TrustedAudiences, ","),
-		strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
+		strings.Join(c.TrustedOIDCTenants, ","), strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
 		c.LockdownPolicyARN, c.RevokeSessions, c.MetricsNamespace,
 		strings.Join(c.LockdownExtraActions, ","), c.LockdownAlarmKeyARN, strings.Join(c.LockdownProtectedBuckets, ","), strings.Join(c.AllowedTokenAudiences, ","), c.ConsistencyWindow)
 }
@@ -490,6 +502,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("trusted_accounts", nonNil(c.TrustedAccounts)),
 		slog.Any("trusted_org_ids", nonNil(c.TrustedOrgIDs)),
 		slog.Any("trusted_audiences", nonNil(c.TrustedAudiences)),
+		slog.Any("trusted_oidc_tenants", nonNil(c.TrustedOIDCTenants)),
 		slog.Any("exempt_roles", nonNil(c.ExemptRoles)),
 		slog.Any("protected_role_arns", nonNil(c.ProtectedRoleARNs)),
 		slog.String("lockdown_policy_arn", c.LockdownPolicyARN),

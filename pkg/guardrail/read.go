@@ -60,7 +60,7 @@ func (r *run) newRoleState(name, path, roleARN, trustRaw string) (*roleState, er
 	cfg := r.e.cfg
 	st := &roleState{name: name, path: path, arn: roleARN, account: a.AccountID, partition: a.Partition,
 		zone: trust.Zone{Account: a.AccountID, Partition: a.Partition,
-			TrustedAccounts: cfg.TrustedAccounts, TrustedOrgIDs: cfg.TrustedOrgIDs, TrustedAudiences: cfg.TrustedAudiences},
+			TrustedAccounts: cfg.TrustedAccounts, TrustedOrgIDs: cfg.TrustedOrgIDs, TrustedAudiences: cfg.TrustedAudiences, TrustedOIDCTenants: cfg.TrustedOIDCTenants},
 		class: classify.Classify(classify.Role{Name: name, Path: path, ARN: roleARN},
 			classify.Rules{ProtectedRoleARNs: cfg.ProtectedRoleARNs, ExemptRoles: cfg.ExemptRoles}),
 	}

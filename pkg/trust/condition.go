@@ -444,10 +444,16 @@ func (d *domain) claimReach(claim string, kind opKind, v string) reach {
 		return reachOut
 	case domOIDC:
 		if d.issuer != nil {
-			if d.issuer.namesOwner(claim, lp, exact, kind == opFold) {
+			// A value naming a tenant admits that tenant only: inside the
+			// zone unless trusted tenants are configured and it is not one.
+			t, ok := d.issuer.owner(claim, lp, exact, kind == opFold)
+			switch {
+			case !ok:
+				return reachIn | reachOut
+			case len(d.z.TrustedOIDCTenants) == 0 || d.z.trustsTenant(t, kind == opFold):
 				return reachIn
 			}
-			return reachIn | reachOut
+			return reachOut
 		}
 		// A provider of one tenant: any audience or subject it issues is the
 		// owner's, so a value with a literal part pins the caller.

@@ -345,6 +345,11 @@ func FuzzRestrict(f *testing.F) {
 	for range 50 {
 		f.Add([]byte(genPolicy(r)))
 	}
+	// Issue 22: shared-issuer subjects in both GitHub forms and STS claim keys.
+	for _, cond := range []string{ghCond("StringLike", "sub", "repo:acme-corp@123456/*"), ghCond("StringLike", "sub", "repo:evil/*"),
+		ghCond("StringEquals", "repository_owner_id", "123456"), ghCond("StringEquals", "repository", "acme-corp/app")} {
+		f.Add([]byte(web(ghIssuer, cond)))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := policy.Parse(data)
 		if err != nil {
@@ -354,7 +359,25 @@ func FuzzRestrict(f *testing.F) {
 			t.Fatalf("Parse accepted invalid JSON: %q", data)
 		}
 		checkInvariants(t, doc, testZone)
+		checkInvariants(t, doc, tenantZone)
+		checkTenantsOnlyRemove(t, doc)
 	})
+}
+
+// checkTenantsOnlyRemove: configuring trusted OIDC tenants only ever keeps
+// fewer principals (issue 22 §5).
+func checkTenantsOnlyRemove(t *testing.T, doc *policy.Document) {
+	t.Helper()
+	without, err1 := Restrict(doc, testZone)
+	with, err2 := Restrict(doc, tenantZone)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("Restrict: %v / %v", err1, err2)
+	}
+	for i := range with.Principals {
+		if with.Principals[i].Trusted && !without.Principals[i].Trusted {
+			t.Fatalf("principal %s kept only with trusted tenants: %s", with.Principals[i].String(), with.Principals[i].Reason)
+		}
+	}
 }
 
 func corpusFilesForFuzz() [][]byte {

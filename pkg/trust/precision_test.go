@@ -77,8 +77,12 @@ func TestOwnerNamingSubject(t *testing.T) {
 		{name: "repository_owner_id exact", in: web(gh, sub("StringEquals", "repository_owner_id:1234"))},
 		{name: "repository:OWNER/ custom template", in: web(gh, sub("StringLike", "repository:acme/app:*"))},
 		{name: "ForAnyValue:StringLike on the subject", in: web(gh, sub("ForAnyValue:StringLike", "repo:acme/*"))},
-		{name: "owner claim key", in: web(gh, `{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com","token.actions.githubusercontent.com:repository_owner":"acme"}}`)},
-		{name: "owner claim key with a wildcard", in: web(gh, `{"StringLike":{"token.actions.githubusercontent.com:repository_owner":"acme*"}}`), want: denyAll, removed: out, external: true},
+		// repository_owner is not a key STS evaluates (Service Authorization
+		// Reference for AWS STS lists repository_owner_id, not
+		// repository_owner; issue 22 §2): it never confines.
+		{name: "owner claim key STS does not evaluate", in: web(gh, `{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com","token.actions.githubusercontent.com:repository_owner":"acme"}}`), want: denyAll, removed: out, external: true},
+		{name: "owner ID claim key", in: web(gh, `{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com","token.actions.githubusercontent.com:repository_owner_id":"1234"}}`)},
+		{name: "owner ID claim key with a wildcard", in: web(gh, `{"StringLike":{"token.actions.githubusercontent.com:repository_owner_id":"12*"}}`), want: denyAll, removed: out, external: true},
 		{name: "repository claim key names the owner", in: web(gh, `{"StringLike":{"token.actions.githubusercontent.com:repository":"acme/*"}}`)},
 		{name: "Terraform organization without terminator", in: web(oidcARN+"app.terraform.io", `{"StringLike":{"app.terraform.io:sub":"organization:acme*"}}`),
 			want: denyAll, removed: []string{"Federated:" + oidcARN + "app.terraform.io"}, external: true},
@@ -356,7 +360,7 @@ func analyze(t *testing.T, src string) Result {
 // and is removed when the policy must be written, so that IAM accepts it.
 func TestRequiredClaimOnWrite(t *testing.T) {
 	gh := oidcARN + "token.actions.githubusercontent.com"
-	ownerKey := `{"Effect":"Allow","Principal":{"Federated":"` + gh + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:repository_owner":"acme"}}}`
+	ownerKey := `{"Effect":"Allow","Principal":{"Federated":"` + gh + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:repository_owner_id":"1234"}}}`
 	withSub := `{"Effect":"Allow","Principal":{"Federated":"` + gh + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}}`
 	audOnly := `{"Effect":"Allow","Principal":{"Federated":"` + gh + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}}}`
 	denySub := `{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringNotLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}}`

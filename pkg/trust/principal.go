@@ -2,6 +2,7 @@ package trust
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/iamguardrail/guardrail/pkg/policy"
@@ -387,20 +388,134 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 	}
 	if by := d.confines(c.s.Condition); by != "" {
 		p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
+		c.tenantVerdict(p, &d)
 		c.checkWritable(p, d.issuer, name)
 		return
 	}
 	if by := c.denyOrJoint(p.Type, p.Value, &d); by != "" {
 		p.Trusted, p.Reason = true, "OIDC provider of "+accountWord(z, p.Account)+", confined by "+by
 		p.Risk = "kept only because " + by + " refuses every token outside the tenant; changing that statement opens the role"
+		c.tenantVerdict(p, &d)
 		c.checkWritable(p, d.issuer, name)
 		return
 	}
 	need := "a StringEquals or StringLike condition on " + name + ":aud or " + name + ":sub"
-	if si := d.issuer; si != nil {
-		need = "a condition that names the tenant (" + si.describeForms() + ") — " + si.host + " is shared by every customer"
+	si := d.issuer
+	if si == nil {
+		p.Reason = "OIDC provider without " + need + " admits every identity the provider issues tokens for"
+		return
 	}
-	p.Reason = "OIDC provider without " + need + " admits every identity the provider issues tokens for"
+	if untrusted := c.untrustedTenants(&d); untrusted != "" {
+		p.Reason = "OIDC provider of the shared issuer " + si.host + " confined to " + untrusted +
+			", which is not among the trusted tenants (GUARDRAIL_TRUSTED_OIDC_TENANTS: " + strings.Join(z.TrustedOIDCTenants, ",") + ")"
+		return
+	}
+	p.Reason = "OIDC provider without a condition that names the tenant (" + si.describeForms(name) + ") — " + si.host +
+		" is shared by every customer — admits every identity the provider issues tokens for" + c.unevaluatedKeys(&d)
+}
+
+// tenantVerdict completes the verdict on a kept provider of a shared
+// issuer: the reason names the tenant and the form it was recognised in
+// (GitHub's immutable subject among them), and when no trusted tenants are
+// configured the record carries a finding that the tenant is unchecked.
+func (c *stmtCtx) tenantVerdict(p *Principal, d *domain) {
+	if d.issuer == nil {
+		return
+	}
+	ts := c.tenants(d)
+	var names []string
+	for _, t := range ts {
+		names = append(names, t.describe())
+	}
+	if len(names) > 0 {
+		p.Reason += "; tenant " + strings.Join(names, "; ")
+	}
+	if len(c.z.TrustedOIDCTenants) > 0 {
+		p.Reason += " (a trusted tenant)"
+		return
+	}
+	risk := tenantUnchecked + "GUARDRAIL_TRUSTED_OIDC_TENANTS is not set, so a statement naming any owner of " + d.issuer.host + " is kept"
+	if p.Risk != "" {
+		risk = p.Risk + "; " + risk
+	}
+	p.Risk = risk
+}
+
+// tenantUnchecked starts the risk of a kept provider of a shared issuer
+// when no trusted tenants are configured.
+const tenantUnchecked = "the tenant is unchecked: "
+
+// tenants returns the tenants that the string conditions on d's claims
+// name, in the statement and in the policy's Deny statements, each once.
+func (c *stmtCtx) tenants(d *domain) []tenantRef {
+	var out []tenantRef
+	scan := func(cond policy.Condition) {
+		var buf [8]atom
+		as, _, _ := d.atoms(cond, buf[:0])
+		for i := range as {
+			a := &as[i]
+			if a.id != keyClaim || a.op.kind != opExact && a.op.kind != opFold && a.op.kind != opLike {
+				continue
+			}
+			for _, v := range a.values {
+				lp, exact := literal(a.op.kind, v)
+				t, ok := d.issuer.owner(a.claim, lp, exact, a.op.kind == opFold)
+				t.fold = a.op.kind == opFold
+				if ok && !slices.ContainsFunc(out, func(u tenantRef) bool { return u.String() == t.String() && u.form == t.form && u.fold == t.fold }) {
+					out = append(out, t)
+				}
+			}
+		}
+	}
+	scan(c.s.Condition)
+	if c.doc != nil {
+		for _, s := range c.doc.Statements {
+			if s.Effect == policy.Deny {
+				scan(s.Condition)
+			}
+		}
+	}
+	return out
+}
+
+// untrustedTenants describes the tenants the conditions name that the
+// configured trusted tenants do not list, or returns "".
+func (c *stmtCtx) untrustedTenants(d *domain) string {
+	if len(c.z.TrustedOIDCTenants) == 0 {
+		return ""
+	}
+	var names []string
+	for _, t := range c.tenants(d) {
+		if !c.z.trustsTenant(t, t.fold) {
+			names = append(names, t.describe())
+		}
+	}
+	return strings.Join(names, "; ")
+}
+
+// unevaluatedKeys notes the condition keys of the statement that are under
+// the issuer but are not keys STS evaluates for it (Service Authorization
+// Reference for AWS STS, sts:AssumeRoleWithWebIdentity). STS leaves such a
+// key out of the request, so a positive condition on it is false and the
+// statement admits no one; a negated or …IfExists one is true for everyone.
+// Either way it never confines, and removing the principal changes nothing
+// for a statement that admitted no one.
+func (c *stmtCtx) unevaluatedKeys(d *domain) string {
+	var keys []string
+	for _, op := range c.s.Condition {
+		for _, k := range op.Keys {
+			if len(k.Key) <= len(d.name) || k.Key[len(d.name)] != ':' || !strings.EqualFold(k.Key[:len(d.name)], d.name) {
+				continue
+			}
+			if claim := k.Key[len(d.name)+1:]; !d.issuer.stsEvaluates(claim) && !slices.Contains(keys, k.Key) {
+				keys = append(keys, k.Key)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(keys, ", ") + " is not a condition key STS evaluates for this issuer: a positive condition on it admits no one, any other form admits everyone, and it confines nothing"
 }
 
 // cognitoControl is IAM's write rule for Amazon Cognito identity pools: a
@@ -436,24 +551,36 @@ func (c *stmtCtx) checkWritable(p *Principal, si *sharedIssuer, name string) {
 	p.unwritable = true
 }
 
-// describeForms lists the value shapes that name a tenant of si.
-func (si *sharedIssuer) describeForms() string {
+// describeForms lists the value shapes that name a tenant of si, grouped
+// by condition key (name is the provider as the keys spell it).
+func (si *sharedIssuer) describeForms(name string) string {
 	var parts []string
-	for _, f := range si.forms {
-		s := f.claim
+	var exact []string
+	for i := 0; i < len(si.forms); {
+		f := si.forms[i]
+		key := f.claim
 		if si.globalKey == "" {
-			s = si.host + ":" + f.claim
+			key = name + ":" + f.claim
 		}
-		switch {
-		case f.prefix == "" && f.term == 0:
-			parts = append(parts, s+" equal to the tenant's identifier")
-		case f.term == 0:
-			parts = append(parts, s+" "+f.prefix+"TENANT")
-		default:
-			parts = append(parts, s+" starting "+f.prefix+"TENANT"+string(f.term))
+		if f.prefix == "" && f.term == 0 {
+			exact = append(exact, key)
+			i++
+			continue
 		}
+		var shapes []string
+		for ; i < len(si.forms) && si.forms[i].claim == f.claim && (si.forms[i].prefix != "" || si.forms[i].term != 0); i++ {
+			shape := si.forms[i].prefix + "TENANT"
+			if t := si.forms[i].term; t != 0 {
+				shape += string(t)
+			}
+			shapes = append(shapes, shape)
+		}
+		parts = append(parts, key+" starting "+strings.Join(shapes, ", "))
 	}
-	return strings.Join(parts, ", or ")
+	if len(exact) > 0 {
+		parts = append(parts, strings.Join(exact, ", ")+" equal to the tenant's identifier")
+	}
+	return strings.Join(parts, "; or ")
 }
 
 // judgePublicAs judges a public web identity provider whose condition keys

@@ -34,6 +34,15 @@ type Zone struct {
 	// audience it may receive is listed here, because an application ID may
 	// belong to anyone.
 	TrustedAudiences []string
+	// TrustedOIDCTenants are the owners of shared OIDC issuers (GitHub,
+	// GitLab.com, HCP Terraform, …) the organization trusts, as
+	// KIND:IDENTIFIER entries (github:acme-corp, github-id:123456,
+	// github-repo-id:987654, github-enterprise-id:42, gitlab:acme-group,
+	// terraform:acme; see ValidateTenant and ISSUERS.md). When set, a
+	// statement of a shared issuer is inside the zone only if the tenant its
+	// condition names is listed; when empty, any named tenant is kept and
+	// flagged as unchecked.
+	TrustedOIDCTenants []string
 }
 
 // isOrgID reports whether s is an AWS Organizations ID: o- and 10 to 32
@@ -88,6 +97,11 @@ func (z Zone) Validate() error {
 	for _, a := range z.TrustedAudiences {
 		if a == "" || strings.ContainsAny(a, "*?") {
 			return fmt.Errorf("trust: trusted audience %q is empty or holds a wildcard", a)
+		}
+	}
+	for _, t := range z.TrustedOIDCTenants {
+		if err := ValidateTenant(t); err != nil {
+			return fmt.Errorf("trust: trusted OIDC tenant: %w", err)
 		}
 	}
 	if z.Partition != "" && !isPartition(z.Partition) {

@@ -42,9 +42,17 @@ type restrictCase struct {
 	external bool
 	// flagged lists kept principals that carry a risk finding.
 	flagged []string
+	// why, when set, must appear in some principal's reason or risk.
+	why string
 }
 
 func runCases(t *testing.T, cases []restrictCase) {
+	t.Helper()
+	runCasesIn(t, testZone, cases)
+}
+
+// runCasesIn runs cases in zone z.
+func runCasesIn(t *testing.T, z Zone, cases []restrictCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,9 +60,18 @@ func runCases(t *testing.T, cases []restrictCase) {
 			if err != nil {
 				t.Fatalf("parse input: %v", err)
 			}
-			res, err := Restrict(doc, testZone)
+			res, err := Restrict(doc, z)
 			if err != nil {
 				t.Fatalf("Restrict: %v", err)
+			}
+			if tc.why != "" {
+				found := false
+				for _, p := range res.Principals {
+					found = found || strings.Contains(p.Reason, tc.why) || strings.Contains(p.Risk, tc.why)
+				}
+				if !found {
+					t.Errorf("no principal's reason or risk holds %q: %+v", tc.why, res.Principals)
+				}
 			}
 			want := tc.want
 			if want == "" {
@@ -71,9 +88,13 @@ func runCases(t *testing.T, cases []restrictCase) {
 				if f.Control != ControlTrust || f.Reason == "" {
 					t.Errorf("finding without control or reason: %+v", f)
 				}
-				if f.Removed {
+				switch {
+				case f.Removed:
 					removed = append(removed, f.Principal)
-				} else {
+				case len(z.TrustedOIDCTenants) == 0 && strings.HasPrefix(f.Reason, tenantUnchecked):
+					// The unchecked-tenant note alone (no trusted tenants in
+					// testZone); TestTrustedTenants asserts it.
+				default:
 					flagged = append(flagged, f.Principal)
 				}
 			}
@@ -86,7 +107,7 @@ func runCases(t *testing.T, cases []restrictCase) {
 			if res.RemovedExternal != tc.external {
 				t.Errorf("RemovedExternal = %v, want %v", res.RemovedExternal, tc.external)
 			}
-			checkInvariants(t, doc, testZone)
+			checkInvariants(t, doc, z)
 		})
 	}
 }
