@@ -283,19 +283,22 @@ func countUnknown(s *Statement) int {
 // canonicalAccount maps the two spellings of a whole-account principal, the
 // bare ID and arn:PARTITION:iam::ID:root, to one form.
 func canonicalAccount(v string) string {
-	if isAccountID(v) {
+	if IsAccountID(v) {
 		return "account:" + v
 	}
 	if strings.HasPrefix(v, "arn:") && strings.HasSuffix(v, ":root") {
 		f := strings.Split(v, ":")
-		if len(f) == 6 && f[2] == "iam" && f[3] == "" && isAccountID(f[4]) && f[5] == "root" {
+		if len(f) == 6 && f[2] == "iam" && f[3] == "" && IsAccountID(f[4]) && f[5] == "root" {
 			return "account:" + f[4]
 		}
 	}
 	return v
 }
 
-func isAccountID(s string) bool {
+// IsAccountID reports whether s is a 12-digit AWS account ID, the form IAM
+// gives an account in a principal or a condition value. pkg/trust shares it so
+// that both packages agree on what an account is.
+func IsAccountID(s string) bool {
 	if len(s) != 12 {
 		return false
 	}

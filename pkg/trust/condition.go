@@ -273,11 +273,11 @@ func literal(kind opKind, v string) (string, bool) {
 func accountReach(z *Zone, kind opKind, v string) reach {
 	switch kind {
 	case opExact, opFold:
-		if !isAccountID(v) {
+		if !policy.IsAccountID(v) {
 			return 0 // matches no account
 		}
 	case opLike:
-		if lit := strings.ReplaceAll(v, "*", ""); isAccountID(lit) {
+		if lit := strings.ReplaceAll(v, "*", ""); policy.IsAccountID(lit) {
 			v = lit // with 12 literal digits, every * can only match the empty string
 			break
 		}
@@ -399,7 +399,7 @@ func arnReach(z *Zone, kind opKind, v string) reach {
 	default:
 		return unknown
 	}
-	if part != z.partition() || !isAccountID(acct) {
+	if part != z.partition() || !policy.IsAccountID(acct) {
 		return unknown // another partition, or no literal account (an S3 bucket ARN): cannot tell
 	}
 	if z.trustsAccount(acct) {

@@ -112,7 +112,7 @@ func awsInZone(v string, z *Zone) bool {
 	switch {
 	case isUniqueID(v):
 		return true
-	case isAccountID(v):
+	case policy.IsAccountID(v):
 		return z.trustsAccount(v)
 	case strings.HasPrefix(v, "arn:"):
 		a, why := parsePrincipalARN(v, z)

@@ -13,15 +13,7 @@ import (
 // deleted; recreating a same-named principal does not restore the trust (IAM
 // User Guide, id_roles_create_policy-examples), so a bare ID grants nothing.
 func isUniqueID(v string) bool {
-	if len(v) < 16 || (v[:4] != "AROA" && v[:4] != "AIDA") {
-		return false
-	}
-	for i := 4; i < len(v); i++ {
-		if c := v[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
+	return len(v) >= 16 && (v[:4] == "AROA" || v[:4] == "AIDA") && digitsOrLetters(v[4:], 'A')
 }
 
 // isIAMName reports whether v is an IAM name, or a path and name: letters,
@@ -174,7 +166,7 @@ func judgeAWS(p *Principal, c *stmtCtx) {
 		p.Kind = KindWildcard
 		confinedOrNot(p, c, "\"AWS\": \"*\" admits every AWS principal")
 		return
-	case isAccountID(v):
+	case policy.IsAccountID(v):
 		p.Account = v
 	case strings.HasPrefix(v, "arn:"):
 		a, why := parsePrincipalARN(v, z)
@@ -230,7 +222,7 @@ func parsePrincipalARN(v string, z *Zone) (principalARN, string) {
 	switch {
 	case f[3] != "":
 		return a, "malformed principal ARN: IAM and STS ARNs have no region"
-	case !isAccountID(a.account):
+	case !policy.IsAccountID(a.account):
 		return a, "malformed principal ARN: the account field is not a 12-digit account ID"
 	case a.partition != z.partition():
 		return a, fmt.Sprintf("principal ARN in partition %q, not the role's partition %q", a.partition, z.partition())
@@ -356,7 +348,7 @@ func judgeFederated(p *Principal, c *stmtCtx) {
 		return
 	}
 	f, ok := splitARN(v)
-	if !ok || f[2] != "iam" || f[3] != "" || !isAccountID(f[4]) {
+	if !ok || f[2] != "iam" || f[3] != "" || !policy.IsAccountID(f[4]) {
 		p.Kind, p.Reason = KindInvalid, "malformed identity provider ARN"
 		return
 	}

@@ -48,11 +48,14 @@ type Zone struct {
 // isOrgID reports whether s is an AWS Organizations ID: o- and 10 to 32
 // lower-case letters or digits.
 func isOrgID(s string) bool {
-	if len(s) < 12 || len(s) > 34 || s[:2] != "o-" {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+	return len(s) >= 12 && len(s) <= 34 && s[:2] == "o-" && digitsOrLetters(s[2:], 'a')
+}
+
+// digitsOrLetters reports whether every byte of s is a digit or a letter of
+// one case: a is 'a' for lower case, 'A' for upper case.
+func digitsOrLetters(s string, a byte) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= a && c <= a+25 || c >= '0' && c <= '9') {
 			return false
 		}
 	}
@@ -81,11 +84,11 @@ func isPartition(s string) bool {
 
 // Validate reports the first malformed field of z.
 func (z Zone) Validate() error {
-	if !isAccountID(z.Account) {
+	if !policy.IsAccountID(z.Account) {
 		return fmt.Errorf("trust: zone account %q is not a 12-digit account ID", z.Account)
 	}
 	for _, a := range z.TrustedAccounts {
-		if !isAccountID(a) {
+		if !policy.IsAccountID(a) {
 			return fmt.Errorf("trust: trusted account %q is not a 12-digit account ID", a)
 		}
 	}
@@ -108,19 +111,6 @@ func (z Zone) Validate() error {
 		return fmt.Errorf("trust: partition %q is not an AWS partition", z.Partition)
 	}
 	return nil
-}
-
-// isAccountID reports whether s is a 12-digit AWS account ID.
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func (z *Zone) partition() string {
