@@ -259,20 +259,36 @@ func (r *reader) literal(lit string) bool {
 	return false
 }
 
-func (r *reader) object() (value, error) {
+// open enters the object or array whose opening bracket is at r.pos. It
+// returns the container's value so far and where its members will start on
+// the stack; done reports that the container was empty and v is complete.
+func (r *reader) open(k kind, closing byte) (v value, mark int, done bool, err error) {
 	start := r.pos
 	if r.depth++; r.depth > maxDepth {
-		return value{}, r.errorf("JSON nested too deeply")
+		return value{}, 0, false, r.errorf("JSON nested too deeply")
 	}
-	r.pos++ // '{'
-	v := value{kind: kindObject, offset: int32(start)}
-	mark := len(r.stack)
+	r.pos++ // '{' or '['
+	v = value{kind: k, offset: int32(start)}
 	r.skipSpace()
-	if r.pos < len(r.data) && r.data[r.pos] == '}' {
-		r.pos++
-		r.depth--
-		v.end = int32(r.pos)
-		return v, nil
+	if r.pos < len(r.data) && r.data[r.pos] == closing {
+		r.close(&v)
+		return v, len(r.stack), true, nil
+	}
+	return v, len(r.stack), false, nil
+}
+
+// close moves past the closing bracket of v and leaves its nesting level.
+// An error ends the whole parse, so only successful returns need this.
+func (r *reader) close(v *value) {
+	r.pos++
+	r.depth--
+	v.end = int32(r.pos)
+}
+
+func (r *reader) object() (value, error) {
+	v, mark, done, err := r.open(kindObject, '}')
+	if done || err != nil {
+		return v, err
 	}
 	src := source{data: r.data}
 	for {
@@ -310,9 +326,7 @@ func (r *reader) object() (value, error) {
 		case ',':
 			r.pos++
 		case '}':
-			r.pos++
-			r.depth-- // an error ends the whole parse, so only successful returns need this
-			v.end = int32(r.pos)
+			r.close(&v)
 			v.first, v.count = r.pop(mark)
 			return v, nil
 		default:
@@ -322,19 +336,9 @@ func (r *reader) object() (value, error) {
 }
 
 func (r *reader) array() (value, error) {
-	start := r.pos
-	if r.depth++; r.depth > maxDepth {
-		return value{}, r.errorf("JSON nested too deeply")
-	}
-	r.pos++ // '['
-	v := value{kind: kindArray, offset: int32(start)}
-	mark := len(r.stack)
-	r.skipSpace()
-	if r.pos < len(r.data) && r.data[r.pos] == ']' {
-		r.pos++
-		r.depth--
-		v.end = int32(r.pos)
-		return v, nil
+	v, mark, done, err := r.open(kindArray, ']')
+	if done || err != nil {
+		return v, err
 	}
 	for {
 		r.skipSpace()
@@ -351,9 +355,7 @@ func (r *reader) array() (value, error) {
 		case ',':
 			r.pos++
 		case ']':
-			r.pos++
-			r.depth--
-			v.end = int32(r.pos)
+			r.close(&v)
 			v.first, v.count = r.pop(mark)
 			return v, nil
 		default:
