@@ -260,36 +260,18 @@ func (b *builder) build(zips map[string]string) error {
 		jsii.String(b.iamARN("role/" + NamePrefix + "-*")), enforcerRole.RoleArn(), sweeperRole.RoleArn(),
 	})
 
-	enforcer := awslambda.NewFunction(st, jsii.String("Enforcer"), &awslambda.FunctionProps{
-		FunctionName: jsii.String(EnforcerName),
-		Description:  jsii.String("Evaluates the role named by each CloudTrail IAM event and enforces the guardrail"),
-		Runtime:      awslambda.Runtime_PROVIDED_AL2023(), Architecture: awslambda.Architecture_ARM_64(),
-		Handler: jsii.String("bootstrap"), Code: awslambda.Code_FromAsset(jsii.String(zips[EnforcerZip]), nil),
-		MemorySize: jsii.Number(enforcerMemoryMB), Timeout: awscdk.Duration_Seconds(jsii.Number(enforcerTimeoutSeconds)),
-		Role: enforcerRole, LogGroup: enforcerLogs,
-		LoggingFormat: awslambda.LoggingFormat_JSON, ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO, SystemLogLevelV2: awslambda.SystemLogLevel_INFO,
-		ReservedConcurrentExecutions: jsii.Number(float64(b.s.EnforcerConcurrency)),
-		Environment:                  &env,
-		OnFailure:                    awslambdadestinations.NewSqsDestination(failedQ),
-		RetryAttempts:                jsii.Number(enforcerRetryAttempts),
-		MaxEventAge:                  awscdk.Duration_Hours(jsii.Number(enforcerMaxEventAge)),
-		RecursiveLoop:                awslambda.RecursiveLoop_TERMINATE,
-	})
-	sweeper := awslambda.NewFunction(st, jsii.String("Sweeper"), &awslambda.FunctionProps{
-		FunctionName: jsii.String(SweeperName),
-		Description:  jsii.String("Evaluates every role in the account on a schedule and enforces the guardrail"),
-		Runtime:      awslambda.Runtime_PROVIDED_AL2023(), Architecture: awslambda.Architecture_ARM_64(),
-		Handler: jsii.String("bootstrap"), Code: awslambda.Code_FromAsset(jsii.String(zips[SweeperZip]), nil),
-		MemorySize: jsii.Number(sweeperMemoryMB), Timeout: awscdk.Duration_Seconds(jsii.Number(sweeperTimeoutSeconds)),
-		Role: sweeperRole, LogGroup: sweeperLogs,
-		LoggingFormat: awslambda.LoggingFormat_JSON, ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO, SystemLogLevelV2: awslambda.SystemLogLevel_INFO,
-		ReservedConcurrentExecutions: jsii.Number(sweeperConcurrency),
-		Environment:                  &env,
-		OnFailure:                    awslambdadestinations.NewSqsDestination(failedQ),
-		RetryAttempts:                jsii.Number(sweeperRetryAttempts),
-		MaxEventAge:                  awscdk.Duration_Hours(jsii.Number(sweeperMaxEventAge)),
-		RecursiveLoop:                awslambda.RecursiveLoop_TERMINATE,
-	})
+	enforcer := b.function(function{
+		id: "Enforcer", name: EnforcerName, zip: zips[EnforcerZip], role: enforcerRole, logs: enforcerLogs,
+		description: "Evaluates the role named by each CloudTrail IAM event and enforces the guardrail",
+		memoryMB:    enforcerMemoryMB, timeoutSeconds: enforcerTimeoutSeconds,
+		concurrency: float64(b.s.EnforcerConcurrency), retryAttempts: enforcerRetryAttempts, maxEventAgeHours: enforcerMaxEventAge,
+	}, env, failedQ)
+	sweeper := b.function(function{
+		id: "Sweeper", name: SweeperName, zip: zips[SweeperZip], role: sweeperRole, logs: sweeperLogs,
+		description: "Evaluates every role in the account on a schedule and enforces the guardrail",
+		memoryMB:    sweeperMemoryMB, timeoutSeconds: sweeperTimeoutSeconds,
+		concurrency: sweeperConcurrency, retryAttempts: sweeperRetryAttempts, maxEventAgeHours: sweeperMaxEventAge,
+	}, env, failedQ)
 
 	// The IAM event rule (DESIGN.md §2). Pinning source aws.iam also
 	// stops forged events: PutEvents cannot use an aws.* source.
@@ -303,21 +285,13 @@ func (b *builder) build(zips map[string]string) error {
 			Detail:     &detail,
 		},
 	})
-	rule.AddTarget(awseventstargets.NewLambdaFunction(enforcer, &awseventstargets.LambdaFunctionProps{
-		DeadLetterQueue: deliveryDLQ,
-		RetryAttempts:   jsii.Number(ruleRetryAttempts),
-		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(ruleMaxEventAgeHours)),
-	}))
+	rule.AddTarget(ruleTarget(enforcer, deliveryDLQ))
 	sweep := awsevents.NewRule(st, jsii.String("SweepSchedule"), &awsevents.RuleProps{
 		RuleName:    jsii.String(NamePrefix + "-Sweep"),
 		Description: jsii.String("Runs the sweeper over every role"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String(b.s.SweepSchedule)),
 	})
-	sweep.AddTarget(awseventstargets.NewLambdaFunction(sweeper, &awseventstargets.LambdaFunctionProps{
-		DeadLetterQueue: deliveryDLQ,
-		RetryAttempts:   jsii.Number(ruleRetryAttempts),
-		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(ruleMaxEventAgeHours)),
-	}))
+	sweep.AddTarget(ruleTarget(sweeper, deliveryDLQ))
 
 	b.alarms(topic, map[string]awslambda.Function{"Enforcer": enforcer, "Sweeper": sweeper},
 		map[string]awssqs.Queue{"EventDeliveryDLQ": deliveryDLQ, "FailedInvocations": failedQ},
@@ -340,6 +314,48 @@ func (b *builder) build(zips map[string]string) error {
 
 	suppress(b)
 	return nil
+}
+
+// function holds what differs between the enforcer and the sweeper.
+type function struct {
+	id, name, description, zip string
+	role                       awsiam.Role
+	logs                       awslogs.LogGroup
+	memoryMB, timeoutSeconds   float64
+	concurrency                float64 // reserved concurrency
+	retryAttempts              float64 // Lambda's retries of a failed asynchronous invocation
+	maxEventAgeHours           float64
+}
+
+// function creates a guardrail function: the bootstrap on arm64, JSON logs
+// into its own log group, reserved concurrency, and failed invocations sent
+// to failedQ after Lambda's retries. Recursive loops are stopped.
+func (b *builder) function(f function, env map[string]*string, failedQ awssqs.Queue) awslambda.Function {
+	return awslambda.NewFunction(b.stack, jsii.String(f.id), &awslambda.FunctionProps{
+		FunctionName: jsii.String(f.name),
+		Description:  jsii.String(f.description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(), Architecture: awslambda.Architecture_ARM_64(),
+		Handler: jsii.String("bootstrap"), Code: awslambda.Code_FromAsset(jsii.String(f.zip), nil),
+		MemorySize: jsii.Number(f.memoryMB), Timeout: awscdk.Duration_Seconds(jsii.Number(f.timeoutSeconds)),
+		Role: f.role, LogGroup: f.logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON, ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO, SystemLogLevelV2: awslambda.SystemLogLevel_INFO,
+		ReservedConcurrentExecutions: jsii.Number(f.concurrency),
+		Environment:                  &env,
+		OnFailure:                    awslambdadestinations.NewSqsDestination(failedQ),
+		RetryAttempts:                jsii.Number(f.retryAttempts),
+		MaxEventAge:                  awscdk.Duration_Hours(jsii.Number(f.maxEventAgeHours)),
+		RecursiveLoop:                awslambda.RecursiveLoop_TERMINATE,
+	})
+}
+
+// ruleTarget delivers an EventBridge rule's events to fn with EventBridge's
+// delivery retries; what still cannot be delivered goes to dlq.
+func ruleTarget(fn awslambda.Function, dlq awssqs.Queue) awsevents.IRuleTarget {
+	return awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+		DeadLetterQueue: dlq,
+		RetryAttempts:   jsii.Number(ruleRetryAttempts),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(ruleMaxEventAgeHours)),
+	})
 }
 
 // queue is an end-of-line dead-letter queue: encrypted at rest with
