@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -28,14 +26,10 @@ type checkResult struct {
 }
 
 func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: guardrail check --account ID [--trusted-accounts ID,…] [--trusted-orgs o-…,…] [--trusted-audiences APP-ID,…] [--trusted-oidc-tenants KIND:ID,…] [--partition aws] FILE...")
-		fmt.Fprintln(stderr, "\nEach FILE is a trust policy (plain or URL-encoded JSON), or a CloudTrail record or")
-		fmt.Fprintln(stderr, "EventBridge event that carries one. Prints one JSON line per file; writes nothing.")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("check", stderr,
+		"usage: guardrail check --account ID [--trusted-accounts ID,…] [--trusted-orgs o-…,…] [--trusted-audiences APP-ID,…] [--trusted-oidc-tenants KIND:ID,…] [--partition aws] FILE...",
+		"\nEach FILE is a trust policy (plain or URL-encoded JSON), or a CloudTrail record or",
+		"EventBridge event that carries one. Prints one JSON line per file; writes nothing.")
 	var z trust.Zone
 	var accounts, orgs, audiences, tenants string
 	fs.StringVar(&z.Account, "account", "", "the role's own account ID (required)")
@@ -44,11 +38,8 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&audiences, "trusted-audiences", "", "comma-separated application IDs of public identity providers (Cognito identity pools, Google, Facebook, Login with Amazon) to keep, as GUARDRAIL_TRUSTED_AUDIENCES")
 	fs.StringVar(&tenants, "trusted-oidc-tenants", "", "comma-separated owners of shared OIDC issuers to keep (github:acme-corp,github-id:123456,gitlab:acme-group,…), as GUARDRAIL_TRUSTED_OIDC_TENANTS; unset keeps any owner a statement names, flagged as unchecked")
 	fs.StringVar(&z.Partition, "partition", "aws", "the role's partition")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	z.TrustedAccounts, z.TrustedOrgIDs, z.TrustedAudiences = splitList(accounts), splitList(orgs), splitList(audiences)
 	z.TrustedOIDCTenants = splitList(tenants)

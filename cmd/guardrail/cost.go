@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"regexp"
@@ -24,15 +23,14 @@ import (
 // durations and sizes are the measured defaults of pkg/cost, or those of a
 // demo run with --measured DIR.
 func runCost(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cost", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("cost", stderr)
 	events := fs.Float64("events-per-day", 1000, "IAM role events a day (each is one enforcer invocation)")
 	roles := fs.Int("roles", 400, "roles in the account (each sweep evaluates all of them)")
 	mode := fs.String("mode", "enforce", "guardrail mode: enforce, check or skip")
 	region := fs.String("region", cost.PricesRegion, "region of the deployment (the stack deploys to us-east-1 only)")
 	measuredDir := fs.String("measured", "", "take durations and record sizes from this `make demo` output directory (default: the figures measured for pkg/cost)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "cost: unexpected argument %q\n", fs.Arg(0))

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,15 +33,14 @@ import (
 // writes the full decision records to <out>/decisions.jsonl. `make demo`
 // builds the bootstraps and runs it.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", stderr)
 	rie := fs.String("rie", "", "aws-lambda-rie executable (default $GUARDRAIL_RIE or $PATH)")
 	enforcer := fs.String("enforcer", "", "enforcer bootstrap built for this machine (required)")
 	sweeper := fs.String("sweeper", "", "sweeper bootstrap built for this machine (required)")
 	eventsDir := fs.String("events", "events", "directory of EventBridge events to deliver")
 	outDir := fs.String("out", ".demo", "directory for the decision records and function logs")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *enforcer == "" || *sweeper == "" {
 		fmt.Fprintln(stderr, "demo: --enforcer and --sweeper are required (make demo builds them)")

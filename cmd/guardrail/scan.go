@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -39,26 +38,19 @@ func (l *roleList) Set(s string) error {
 // flag decides the mode of every control that is not turned off (skip).
 // --enforce refuses to run without GUARDRAIL_PROTECTED_ROLE_ARNS.
 func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: guardrail scan [--enforce] [--role NAME]... [--concurrency N]")
-		fmt.Fprintln(stderr, "\nEvaluates every role of the account the AWS SDK's default configuration points at")
-		fmt.Fprintln(stderr, "(profile, environment, or AWS_ENDPOINT_URL_IAM for the local endpoint) and prints one")
-		fmt.Fprintln(stderr, "decision record per role. Without --enforce nothing is written (check mode).")
-		fmt.Fprintln(stderr, "Configuration: the GUARDRAIL_* environment variables, as for the Lambdas")
-		fmt.Fprintf(stderr, "(%s is required unless %s=skip).\n\n", config.EnvLockdownPolicyARN, config.EnvLockdownMode)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("scan", stderr,
+		"usage: guardrail scan [--enforce] [--role NAME]... [--concurrency N]",
+		"\nEvaluates every role of the account the AWS SDK's default configuration points at",
+		"(profile, environment, or AWS_ENDPOINT_URL_IAM for the local endpoint) and prints one",
+		"decision record per role. Without --enforce nothing is written (check mode).",
+		"Configuration: the GUARDRAIL_* environment variables, as for the Lambdas",
+		fmt.Sprintf("(%s is required unless %s=skip).\n", config.EnvLockdownPolicyARN, config.EnvLockdownMode))
 	enforce := fs.Bool("enforce", false, "change roles (enforce mode); default is check mode, which writes nothing")
 	var roles roleList
 	fs.Var(&roles, "role", "evaluate only this role (repeatable); default: every role")
 	concurrency := fs.Int("concurrency", guardrail.DefaultSweepConcurrency, "roles evaluated at once")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 || *concurrency < 1 {
 		fs.Usage()
