@@ -318,19 +318,8 @@ func (r *reader) object() (value, error) {
 			return value{}, err
 		}
 		r.stack = append(r.stack, m)
-		r.skipSpace()
-		if r.pos >= len(r.data) {
-			return value{}, r.errorf("unexpected end of JSON input in object")
-		}
-		switch r.data[r.pos] {
-		case ',':
-			r.pos++
-		case '}':
-			r.close(&v)
-			v.first, v.count = r.pop(mark)
-			return v, nil
-		default:
-			return value{}, r.errorf("expected ',' or '}' in object")
+		if done, err := r.next(&v, mark, '}', "object"); done || err != nil {
+			return v, err
 		}
 	}
 }
@@ -347,21 +336,30 @@ func (r *reader) array() (value, error) {
 			return value{}, err
 		}
 		r.stack = append(r.stack, member{val: elem})
-		r.skipSpace()
-		if r.pos >= len(r.data) {
-			return value{}, r.errorf("unexpected end of JSON input in array")
-		}
-		switch r.data[r.pos] {
-		case ',':
-			r.pos++
-		case ']':
-			r.close(&v)
-			v.first, v.count = r.pop(mark)
-			return v, nil
-		default:
-			return value{}, r.errorf("expected ',' or ']' in array")
+		if done, err := r.next(&v, mark, ']', "array"); done || err != nil {
+			return v, err
 		}
 	}
+}
+
+// next moves past what follows a member of v: a comma before the next
+// member, or the closing bracket, which completes v with the members
+// collected since mark (done). in names the container for errors.
+func (r *reader) next(v *value, mark int, closing byte, in string) (done bool, err error) {
+	r.skipSpace()
+	if r.pos >= len(r.data) {
+		return false, r.errorf("unexpected end of JSON input in " + in)
+	}
+	switch r.data[r.pos] {
+	case ',':
+		r.pos++
+		return false, nil
+	case closing:
+		r.close(v)
+		v.first, v.count = r.pop(mark)
+		return true, nil
+	}
+	return false, r.errorf("expected ',' or '" + string(closing) + "' in " + in)
 }
 
 // pop moves the members collected since mark to the node array and returns
