@@ -270,58 +270,19 @@ func Parse(get func(key string) any) (Settings, error) {
 	s.ProtectedBuckets = list(KeyProtectedBuckets, s.ProtectedBuckets, func(string) error { return nil })
 	s.AllowedTokenAudiences = list(KeyAllowedTokenAudiences, s.AllowedTokenAudiences, func(string) error { return nil })
 
-	if v, ok, err := str(get(KeySweepSchedule)); err != nil {
-		fail(KeySweepSchedule, get(KeySweepSchedule), err)
-	} else if ok {
-		if err := ValidateSchedule(v); err != nil {
-			fail(KeySweepSchedule, v, err)
+	scalar(get, fail, KeySweepSchedule, str, ValidateSchedule, &s.SweepSchedule)
+	// "" (the cdk.json default) means no alarm e-mail subscription.
+	scalar(get, fail, KeyAlarmEmail, str, func(v string) error {
+		if v == "" {
+			return nil
 		}
-		s.SweepSchedule = v
-	}
-
-	if v, ok, err := str(get(KeyAlarmEmail)); err != nil {
-		fail(KeyAlarmEmail, get(KeyAlarmEmail), err)
-	} else if ok && v != "" {
-		if err := validateEmail(v); err != nil {
-			fail(KeyAlarmEmail, v, err)
-		}
-		s.AlarmEmail = v
-	}
-
-	if n, ok, err := integer(get(KeyLogRetentionDays)); err != nil {
-		fail(KeyLogRetentionDays, get(KeyLogRetentionDays), err)
-	} else if ok {
-		if err := validateRetention(n); err != nil {
-			fail(KeyLogRetentionDays, n, err)
-		}
-		s.LogRetentionDays = n
-	}
-
-	if n, ok, err := integer(get(KeyEnforcerConcurrency)); err != nil {
-		fail(KeyEnforcerConcurrency, get(KeyEnforcerConcurrency), err)
-	} else if ok {
-		if n < 1 || n > MaxEnforcerConcurrency {
-			fail(KeyEnforcerConcurrency, n, fmt.Errorf("%d is outside 1-%d (reserved concurrency is taken from the account's pool)", n, MaxEnforcerConcurrency))
-		}
-		s.EnforcerConcurrency = n
-	}
-
-	for _, b := range []struct {
-		key string
-		dst *bool
-	}{{KeyRevokeSessions, &s.RevokeSessions}, {KeyCreateTrail, &s.CreateTrail}} {
-		if v, ok, err := boolean(get(b.key)); err != nil {
-			fail(b.key, get(b.key), err)
-		} else if ok {
-			*b.dst = v
-		}
-	}
-
-	if v, ok, err := str(get(KeyDistDir)); err != nil {
-		fail(KeyDistDir, get(KeyDistDir), err)
-	} else if ok {
-		s.DistDir = v
-	}
+		return validateEmail(v)
+	}, &s.AlarmEmail)
+	scalar(get, fail, KeyLogRetentionDays, integer, validateRetention, &s.LogRetentionDays)
+	scalar(get, fail, KeyEnforcerConcurrency, integer, validateConcurrency, &s.EnforcerConcurrency)
+	scalar(get, fail, KeyRevokeSessions, boolean, nil, &s.RevokeSessions)
+	scalar(get, fail, KeyCreateTrail, boolean, nil, &s.CreateTrail)
+	scalar(get, fail, KeyDistDir, str, nil, &s.DistDir)
 
 	// Build the lockdown document once as the stack will, with stand-ins
 	// for what only the deployment knows (account, key ARN, generated
@@ -424,6 +385,36 @@ func ValidateSchedule(expr string) error {
 	}
 	if minutes < MinSweepInterval {
 		return fmt.Errorf("%q runs more often than every %d minutes; a sweep may take up to 15 minutes", expr, MinSweepInterval)
+	}
+	return nil
+}
+
+// scalar reads the value of key with conv and, when it is set, stores it in
+// *dst. A value conv cannot read is reported and the default kept; a value
+// validate (nil: any) refuses is reported too, so every error is listed.
+func scalar[T any](get func(string) any, fail func(string, any, error), key string,
+	conv func(any) (T, bool, error), validate func(T) error, dst *T) {
+	v, ok, err := conv(get(key))
+	if err != nil {
+		fail(key, get(key), err)
+		return
+	}
+	if !ok {
+		return
+	}
+	if validate != nil {
+		if err := validate(v); err != nil {
+			fail(key, v, err)
+		}
+	}
+	*dst = v
+}
+
+// validateConcurrency bounds the enforcer's reserved concurrency, which is
+// taken from the account's pool.
+func validateConcurrency(n int) error {
+	if n < 1 || n > MaxEnforcerConcurrency {
+		return fmt.Errorf("%d is outside 1-%d (reserved concurrency is taken from the account's pool)", n, MaxEnforcerConcurrency)
 	}
 	return nil
 }
