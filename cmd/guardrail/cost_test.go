@@ -6,7 +6,6 @@ import (
 	"flag"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -217,23 +216,14 @@ func TestREADMECost(t *testing.T) {
 func BenchmarkDemoInvocations(b *testing.B) {
 	rie := emulator.Require(b, testing.Short())
 	dir := b.TempDir()
-	bins := map[string]string{}
-	for _, fn := range []string{"enforcer", "sweeper"} {
-		bins[fn] = filepath.Join(dir, fn, "bootstrap")
-		// The release flags of the Makefile's build, for this machine.
-		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc", "-ldflags=-s -w -buildid=", "-o", bins[fn], "../../lambdas/"+fn)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("build %s: %v\n%s", fn, err, out)
-		}
-	}
+	// The release flags of the Makefile's build, for this machine.
+	bins := buildBootstraps(b, dir, "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=")
 	var all demoMeasurement
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		out := filepath.Join(dir, "out", strconv.Itoa(i+1))
 		var stderr bytes.Buffer
-		if code := runDemo(context.Background(), []string{"--rie", rie, "--enforcer", bins["enforcer"], "--sweeper", bins["sweeper"],
-			"--events", "../../events", "--out", out}, io.Discard, &stderr); code != 0 {
+		if code := runDemo(context.Background(), demoArgs(rie, bins["enforcer"], bins["sweeper"], out), io.Discard, &stderr); code != 0 {
 			b.Fatalf("demo exit %d: %s", code, stderr.String())
 		}
 		m, err := readDemoDir(out)

@@ -64,24 +64,38 @@ func TestNowMovesEventTime(t *testing.T) {
 	}
 }
 
+// buildBootstraps builds the enforcer and sweeper bootstraps for Linux on
+// this machine's architecture into dir, with extra go build flags, and
+// returns their paths by function name.
+func buildBootstraps(tb testing.TB, dir string, flags ...string) map[string]string {
+	tb.Helper()
+	bins := map[string]string{}
+	for _, fn := range []string{"enforcer", "sweeper"} {
+		bins[fn] = filepath.Join(dir, fn, "bootstrap")
+		args := append(append([]string{"build"}, flags...), "-tags", "lambda.norpc", "-o", bins[fn], "../../lambdas/"+fn)
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("build %s: %v\n%s", fn, err, out)
+		}
+	}
+	return bins
+}
+
+// demoArgs are the arguments of a demo run over the repository's events.
+func demoArgs(rie, enforcer, sweeper, out string) []string {
+	return []string{"--rie", rie, "--enforcer", enforcer, "--sweeper", sweeper, "--events", "../../events", "--out", out}
+}
+
 // TestDemo runs the whole demo with bootstraps built for this machine; it
 // needs the Runtime Interface Emulator like the end-to-end tests.
 func TestDemo(t *testing.T) {
 	rie := emulator.Require(t, testing.Short())
 	dir := t.TempDir()
-	bins := map[string]string{}
-	for _, fn := range []string{"enforcer", "sweeper"} {
-		bins[fn] = filepath.Join(dir, fn, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bins[fn], "../../lambdas/"+fn)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", fn, err, b)
-		}
-	}
+	bins := buildBootstraps(t, dir)
 	out := filepath.Join(dir, "out")
 	var stdout, stderr bytes.Buffer
-	code := runDemo(context.Background(), []string{"--rie", rie, "--enforcer", bins["enforcer"], "--sweeper", bins["sweeper"],
-		"--events", "../../events", "--out", out}, &stdout, &stderr)
+	code := runDemo(context.Background(), demoArgs(rie, bins["enforcer"], bins["sweeper"], out), &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -124,7 +138,7 @@ func TestDemoInterrupted(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "bootstrap")
 	os.WriteFile(bin, []byte("#!/bin/sh\nsleep 60\n"), 0o755)
 	var stderr bytes.Buffer
-	code := runDemo(ctx, []string{"--rie", rie, "--enforcer", bin, "--sweeper", bin, "--events", "../../events", "--out", t.TempDir()}, &bytes.Buffer{}, &stderr)
+	code := runDemo(ctx, demoArgs(rie, bin, bin, t.TempDir()), &bytes.Buffer{}, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
