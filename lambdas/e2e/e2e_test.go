@@ -134,15 +134,6 @@ func start(t *testing.T, fn string) *env {
 	return &env{srv: srv, dep: dep, fn: f, out: out, bin: bin}
 }
 
-func load(t *testing.T, name string) events.CloudWatchEvent {
-	t.Helper()
-	f, err := fixtures.Event(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.Event
-}
-
 // deliver sends ev to the function as EventBridge would and returns the
 // record the function logged and the function error, if any.
 func (e *env) deliver(t *testing.T, ev events.CloudWatchEvent) (map[string]any, error) {
@@ -169,6 +160,25 @@ func (e *env) happen(t *testing.T, ev events.CloudWatchEvent) (map[string]any, e
 		t.Fatal(err)
 	}
 	return e.deliver(t, ev)
+}
+
+// reversed makes the IAM calls of older and then newer, and delivers their
+// events newest first, as EventBridge may. It returns the write count after
+// newer's delivery, and the record and function error of older's, the one
+// under test.
+func (e *env) reversed(t *testing.T, older, newer events.CloudWatchEvent) (int, map[string]any, error) {
+	t.Helper()
+	for _, ev := range []events.CloudWatchEvent{older, newer} {
+		if _, err := replay.Apply(context.Background(), e.srv.Client(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.deliver(t, newer); err != nil {
+		t.Fatal(err)
+	}
+	writes := e.srv.WriteCalls()
+	d, err := e.deliver(t, older)
+	return writes, d, err
 }
 
 func (e *env) role(t *testing.T, name string) iamtest.RoleState {
@@ -221,7 +231,7 @@ func TestEnforcer(t *testing.T) {
 	// 1. CreateRole trusting a foreign account: the principal is stripped,
 	// older sessions are revoked, the lockdown is attached. The first
 	// invocation also starts the function (Lambda's init).
-	d, err := e.happen(t, load(t, "CreateRole-foreign-account.json"))
+	d, err := e.happen(t, fixtures.RequireEvent(t, "CreateRole-foreign-account.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +252,7 @@ func TestEnforcer(t *testing.T) {
 
 	// 2. The same event delivered again: nothing is written.
 	writes := e.srv.WriteCalls()
-	d, err = e.deliver(t, load(t, "CreateRole-foreign-account.json"))
+	d, err = e.deliver(t, fixtures.RequireEvent(t, "CreateRole-foreign-account.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,14 +265,14 @@ func TestEnforcer(t *testing.T) {
 
 	// 3. A Lambda execution role: trust kept as is, lockdown attached. Then
 	// an attach on the now compliant role: two reads, no write.
-	if _, err := e.happen(t, load(t, "CreateRole-lambda-execution-role.json")); err != nil {
+	if _, err := e.happen(t, fixtures.RequireEvent(t, "CreateRole-lambda-execution-role.json")); err != nil {
 		t.Fatal(err)
 	}
 	st = e.role(t, "orders-api-lambda")
 	if !e.hasLockdown(st) || !strings.Contains(st.TrustPolicy, "lambda.amazonaws.com") {
 		t.Errorf("orders-api-lambda: %+v", st)
 	}
-	attach := load(t, "AttachRolePolicy-basic-execution.json")
+	attach := fixtures.RequireEvent(t, "AttachRolePolicy-basic-execution.json")
 	if _, err := replay.Apply(context.Background(), e.srv.Client(), attach); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +287,7 @@ func TestEnforcer(t *testing.T) {
 	}
 
 	// 4. Principal "*": replaced by the guardrail's deny-all statement.
-	if _, err := e.happen(t, load(t, "UpdateAssumeRolePolicy-principal-star.json")); err != nil {
+	if _, err := e.happen(t, fixtures.RequireEvent(t, "UpdateAssumeRolePolicy-principal-star.json")); err != nil {
 		t.Fatal(err)
 	}
 	if st := e.role(t, "legacy-batch"); !strings.Contains(st.TrustPolicy, "GuardrailNoTrustedPrincipals") || !e.hasLockdown(st) {
@@ -285,7 +295,7 @@ func TestEnforcer(t *testing.T) {
 	}
 
 	// 5. Someone detaches the lockdown: it is attached again.
-	if _, err := e.happen(t, load(t, "DetachRolePolicy-lockdown.json")); err != nil {
+	if _, err := e.happen(t, fixtures.RequireEvent(t, "DetachRolePolicy-lockdown.json")); err != nil {
 		t.Fatal(err)
 	}
 	if st := e.role(t, "orders-api-lambda"); !e.hasLockdown(st) {
@@ -293,7 +303,7 @@ func TestEnforcer(t *testing.T) {
 	}
 
 	// 6. GitHub OIDC without a subject condition: stripped.
-	if _, err := e.happen(t, load(t, "CreateRole-github-oidc-no-subject.json")); err != nil {
+	if _, err := e.happen(t, fixtures.RequireEvent(t, "CreateRole-github-oidc-no-subject.json")); err != nil {
 		t.Fatal(err)
 	}
 	if st := e.role(t, "github-deploy"); strings.Contains(st.TrustPolicy, "oidc-provider") {
@@ -303,7 +313,7 @@ func TestEnforcer(t *testing.T) {
 	// 7. Events the guardrail must ignore: acknowledged, nothing written.
 	writes = e.srv.WriteCalls()
 	for _, name := range []string{"ignored-forged-source.json", "ignored-guardrail-own-change.json", "ignored-TagRole.json", "CreateServiceLinkedRole-ecs.json"} {
-		d, err := e.deliver(t, load(t, name))
+		d, err := e.deliver(t, fixtures.RequireEvent(t, name))
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -321,21 +331,12 @@ func TestEnforcer(t *testing.T) {
 	// strips the foreign account; the creation, arriving last, claims a
 	// document the role has again (the fix restored it), so nothing is
 	// written.
-	create := load(t, "CreateRole-lambda-execution-role.json")
+	create := fixtures.RequireEvent(t, "CreateRole-lambda-execution-role.json")
 	create = withRole(t, create, "orders-worker")
-	update := withRole(t, load(t, "UpdateAssumeRolePolicy-trusted-account.json"), "orders-worker")
+	update := withRole(t, fixtures.RequireEvent(t, "UpdateAssumeRolePolicy-trusted-account.json"), "orders-worker")
 	update = withDetail(t, update, "requestParameters", map[string]string{"roleName": "orders-worker",
 		"policyDocument": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"sts:AssumeRole"}]}`})
-	for _, ev := range []events.CloudWatchEvent{create, update} {
-		if _, err := replay.Apply(context.Background(), e.srv.Client(), ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := e.deliver(t, update); err != nil {
-		t.Fatal(err)
-	}
-	writes = e.srv.WriteCalls()
-	d, err = e.deliver(t, create)
+	writes, d, err = e.reversed(t, create, update)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,18 +354,9 @@ func TestEnforcer(t *testing.T) {
 	// engine cannot tell a superseded event from a stale read: it writes
 	// nothing and fails the invocation as transient, for Lambda to retry
 	// and the failure queue to keep (DESIGN.md §2).
-	older := withRole(t, load(t, "CreateRole-foreign-account.json"), "reports-reader")
-	newer := withRole(t, load(t, "UpdateAssumeRolePolicy-trusted-account.json"), "reports-reader")
-	for _, ev := range []events.CloudWatchEvent{older, newer} {
-		if _, err := replay.Apply(context.Background(), e.srv.Client(), ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := e.deliver(t, newer); err != nil {
-		t.Fatal(err)
-	}
-	writes = e.srv.WriteCalls()
-	d, err = e.deliver(t, older)
+	older := withRole(t, fixtures.RequireEvent(t, "CreateRole-foreign-account.json"), "reports-reader")
+	newer := withRole(t, fixtures.RequireEvent(t, "UpdateAssumeRolePolicy-trusted-account.json"), "reports-reader")
+	writes, d, err = e.reversed(t, older, newer)
 	var fe *emulator.FunctionError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Message, "transient") {
 		t.Errorf("superseded non-compliant event: %v, want a transient function error", err)

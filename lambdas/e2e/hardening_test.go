@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/iamguardrail/guardrail/lambdas/fixtures"
 	"github.com/iamguardrail/guardrail/lambdas/replay"
 )
 
@@ -50,7 +51,7 @@ func TestEnforcerHardening(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := withDetail(t, load(t, "DetachRolePolicy-lockdown.json"), "eventName", "CreatePolicyVersion")
+		ev := withDetail(t, fixtures.RequireEvent(t, "DetachRolePolicy-lockdown.json"), "eventName", "CreatePolicyVersion")
 		ev = withDetail(t, ev, "eventTime", at)
 		ev = withDetail(t, ev, "requestParameters", map[string]any{"policyArn": e.dep.LockdownPolicyARN, "policyDocument": weak, "setAsDefault": true})
 		ev = withDetail(t, ev, "responseElements", map[string]any{"policyVersion": map[string]any{"versionId": *out.PolicyVersion.VersionId, "isDefaultVersion": true}})
@@ -65,7 +66,7 @@ func TestEnforcerHardening(t *testing.T) {
 	})
 
 	t.Run("revocation policy deleted", func(t *testing.T) {
-		if _, err := e.happen(t, load(t, "CreateRole-foreign-account.json")); err != nil {
+		if _, err := e.happen(t, fixtures.RequireEvent(t, "CreateRole-foreign-account.json")); err != nil {
 			t.Fatal(err)
 		}
 		original := e.role(t, "partner-reporting").InlinePolicies["GuardrailRevokeOlderSessions"]
@@ -75,7 +76,7 @@ func TestEnforcerHardening(t *testing.T) {
 		if _, err := client.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String("partner-reporting"), PolicyName: aws.String("GuardrailRevokeOlderSessions")}); err != nil {
 			t.Fatal(err)
 		}
-		ev := withDetail(t, load(t, "DeleteRolePolicy-inline.json"), "eventTime", time.Now().UTC().Format(time.RFC3339))
+		ev := withDetail(t, fixtures.RequireEvent(t, "DeleteRolePolicy-inline.json"), "eventTime", time.Now().UTC().Format(time.RFC3339))
 		ev = withDetail(t, ev, "requestParameters", map[string]any{"roleName": "partner-reporting", "policyName": "GuardrailRevokeOlderSessions"})
 		twice(t, ev, func(d map[string]any) {
 			if d["outcome"] != "changed" || d["revoked_sessions_before"] == nil {
@@ -89,7 +90,7 @@ func TestEnforcerHardening(t *testing.T) {
 	})
 
 	t.Run("role deleted 15 minutes before delivery", func(t *testing.T) {
-		ev := withRole(t, load(t, "CreateRole-lambda-execution-role.json"), "rolled-back")
+		ev := withRole(t, fixtures.RequireEvent(t, "CreateRole-lambda-execution-role.json"), "rolled-back")
 		ev = withDetail(t, ev, "eventTime", time.Now().UTC().Add(-15*time.Minute).Format(time.RFC3339))
 		// CloudFormation created the role and rolled it back: it no longer
 		// exists when the event arrives.

@@ -84,7 +84,7 @@ func TestEnforcerWithIAMLocalProcess(t *testing.T) {
 
 	happen := func(name, role string) map[string]any {
 		t.Helper()
-		ev := withRole(t, load(t, name), role)
+		ev := withRole(t, fixtures.RequireEvent(t, name), role)
 		if _, err := replay.Apply(ctx, client, ev); err != nil {
 			t.Fatalf("%s: IAM call: %v", name, err)
 		}
