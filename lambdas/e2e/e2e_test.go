@@ -114,12 +114,7 @@ func start(t *testing.T, fn string) *env {
 	t.Helper()
 	rieBin := rie(t)
 	bin := buildBootstrap(t, fn)
-	srv := iamtest.NewServer()
-	t.Cleanup(srv.Close)
-	dep, err := sandbox.Deploy(srv, config.Enforce)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, dep := sandbox.Start(t, config.Enforce)
 	out := &output{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"testing"
 
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/iamtest"
@@ -57,6 +58,19 @@ func (d Deployment) Getenv(k string) string { return d.Env[k] }
 
 // exemptRoles is the sandbox's exemption: its break-glass role.
 const exemptRoles = "breakglass-*"
+
+// Start returns a new IAM stand-in, closed when tb ends, with the sandbox
+// deployed in it: what a handler or end-to-end test begins with.
+func Start(tb testing.TB, mode config.Mode) (*iamtest.Server, Deployment) {
+	tb.Helper()
+	srv := iamtest.NewServer()
+	tb.Cleanup(srv.Close)
+	dep, err := Deploy(srv, mode)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv, dep
+}
 
 // Deploy creates in srv what the stack creates in an account (the lockdown
 // policy, the guardrail's roles) and returns the functions' environment and

@@ -57,12 +57,7 @@ type world struct {
 
 func newWorld(t testing.TB, mode config.Mode) *world {
 	t.Helper()
-	srv := iamtest.NewServer()
-	t.Cleanup(srv.Close)
-	dep, err := sandbox.Deploy(srv, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, dep := sandbox.Start(t, mode)
 	cfg := dep.Config
 	out := &bytes.Buffer{}
 	engine, err := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test"))
