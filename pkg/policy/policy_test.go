@@ -112,19 +112,38 @@ func parseTyped(t *testing.T, name string, data []byte) (d *Document, ok bool) {
 	return d, true
 }
 
+// corpusFile is one trust policy of the corpus: its path and its bytes.
+type corpusFile struct {
+	path string
+	data []byte
+}
+
+// corpusTrust reads every trust policy of testdata/corpus/trust, in path
+// order; a missing corpus fails tb rather than testing nothing.
+func corpusTrust(tb testing.TB) []corpusFile {
+	tb.Helper()
+	paths, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "corpus", "trust", "*.json"))
+	if len(paths) == 0 {
+		tb.Fatal("corpus not found in testdata/corpus")
+	}
+	files := make([]corpusFile, len(paths))
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		files[i] = corpusFile{path: p, data: data}
+	}
+	return files
+}
+
 // TestRoundTripCorpus: a document nobody changed is written back as its
 // source without white space, for every trust policy of the shared corpus.
 func TestRoundTripCorpus(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "corpus", "trust", "*.json"))
-	if len(files) == 0 {
-		t.Fatal("corpus not found in testdata/corpus")
-	}
+	files := corpusTrust(t)
 	parsed := 0
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, cf := range files {
+		f, data := cf.path, cf.data
 		d, ok := parseTyped(t, f, data)
 		if !ok {
 			continue
@@ -245,11 +264,8 @@ func TestEquivalent(t *testing.T) {
 // FuzzParse: Parse never panics, accepts only valid JSON, and writes back a
 // document that decodes to the same JSON value as its input.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "corpus", "trust", "*.json"))
-	for _, file := range files {
-		if data, err := os.ReadFile(file); err == nil {
-			f.Add(data)
-		}
+	for _, cf := range corpusTrust(f) {
+		f.Add(cf.data)
 	}
 	f.Add([]byte(`{"Statement":{"Effect":"Allow","Principal":"*","Condition":{"Bool":{"a":[true,1,"\u00e9\ud83d\ude00"]}}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -295,17 +311,11 @@ func BenchmarkParse(b *testing.B) {
 
 // BenchmarkParseCorpus measures Parse alone over every corpus trust policy.
 func BenchmarkParseCorpus(b *testing.B) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "corpus", "trust", "*.json"))
 	var docs [][]byte
-	for _, f := range files {
-		if data, err := os.ReadFile(f); err == nil {
-			if _, err := Parse(data); err == nil {
-				docs = append(docs, data)
-			}
+	for _, cf := range corpusTrust(b) {
+		if _, err := Parse(cf.data); err == nil {
+			docs = append(docs, cf.data)
 		}
-	}
-	if len(docs) == 0 {
-		b.Fatal("corpus not found in testdata/corpus")
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
