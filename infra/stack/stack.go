@@ -260,13 +260,13 @@ func (b *builder) build(zips map[string]string) error {
 		jsii.String(b.iamARN("role/" + NamePrefix + "-*")), enforcerRole.RoleArn(), sweeperRole.RoleArn(),
 	})
 
-	enforcer := b.function(function{
+	enforcer := b.function(functionSpec{
 		id: "Enforcer", name: EnforcerName, zip: zips[EnforcerZip], role: enforcerRole, logs: enforcerLogs,
 		description: "Evaluates the role named by each CloudTrail IAM event and enforces the guardrail",
 		memoryMB:    enforcerMemoryMB, timeoutSeconds: enforcerTimeoutSeconds,
 		concurrency: float64(b.s.EnforcerConcurrency), retryAttempts: enforcerRetryAttempts, maxEventAgeHours: enforcerMaxEventAge,
 	}, env, failedQ)
-	sweeper := b.function(function{
+	sweeper := b.function(functionSpec{
 		id: "Sweeper", name: SweeperName, zip: zips[SweeperZip], role: sweeperRole, logs: sweeperLogs,
 		description: "Evaluates every role in the account on a schedule and enforces the guardrail",
 		memoryMB:    sweeperMemoryMB, timeoutSeconds: sweeperTimeoutSeconds,
@@ -316,8 +316,8 @@ func (b *builder) build(zips map[string]string) error {
 	return nil
 }
 
-// function holds what differs between the enforcer and the sweeper.
-type function struct {
+// functionSpec holds what differs between the enforcer and the sweeper.
+type functionSpec struct {
 	id, name, description, zip string
 	role                       awsiam.Role
 	logs                       awslogs.LogGroup
@@ -330,7 +330,7 @@ type function struct {
 // function creates a guardrail function: the bootstrap on arm64, JSON logs
 // into its own log group, reserved concurrency, and failed invocations sent
 // to failedQ after Lambda's retries. Recursive loops are stopped.
-func (b *builder) function(f function, env map[string]*string, failedQ awssqs.Queue) awslambda.Function {
+func (b *builder) function(f functionSpec, env map[string]*string, failedQ awssqs.Queue) awslambda.Function {
 	return awslambda.NewFunction(b.stack, jsii.String(f.id), &awslambda.FunctionProps{
 		FunctionName: jsii.String(f.name),
 		Description:  jsii.String(f.description),
