@@ -167,34 +167,46 @@ func (r *run) readRole(ctx context.Context, name string) (*roleState, error) {
 	return st, nil
 }
 
-// readAttached lists the attached policies with the SDK's paginator. A
-// NoSuchEntity after GetRole saw the role is a stale list: it starts over
-// after a backoff.
+// readAttached lists the attached policies with the SDK's paginator.
 func (r *run) readAttached(ctx context.Context, st *roleState) error {
-	for retry := 0; ; retry++ {
+	return r.retryStale(ctx, "list attached policies of role "+st.name, func() error {
 		var arns []string
 		p := iam.NewListAttachedRolePoliciesPaginator(r.e.client, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(st.name)})
-		var err error
-		for p.HasMorePages() && err == nil {
-			var out *iam.ListAttachedRolePoliciesOutput
-			if out, err = p.NextPage(ctx, r.count); err == nil {
-				for _, ap := range out.AttachedPolicies {
-					arns = append(arns, aws.ToString(ap.PolicyArn))
-				}
-			}
-		}
-		if isNoSuchEntity(err) && r.seen && retry < len(r.e.backoff) {
-			// GetRole saw the role: this list is stale. Start over.
-			if err := r.wait(ctx, r.e.backoff[retry], "list attached policies of role "+st.name); err != nil {
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx, r.count)
+			if err != nil {
 				return err
 			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("list attached policies of role %s: %w", st.name, err)
+			for _, ap := range out.AttachedPolicies {
+				arns = append(arns, aws.ToString(ap.PolicyArn))
+			}
 		}
 		st.attached, st.attachedKnown = arns, true
 		return nil
+	})
+}
+
+// retryStale makes a read of the role (call) and, while it answers
+// NoSuchEntity after a read of this invocation saw the role, repeats it
+// after each stale-read backoff: IAM's read APIs are not consistent with
+// each other (IAM User Guide, troubleshooting, "Changes that I make are not
+// always immediately visible"). If the answer is still NoSuchEntity, the
+// error is the retryable run.missing, never a deletion (issue 19, defect 1).
+func (r *run) retryStale(ctx context.Context, what string, call func() error) error {
+	for retry := 0; ; retry++ {
+		err := call()
+		if err == nil {
+			return nil
+		}
+		if !isNoSuchEntity(err) || !r.seen {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if retry == len(r.e.backoff) {
+			return fmt.Errorf("%s: %w", what, r.missing(err))
+		}
+		if err := r.wait(ctx, r.e.backoff[retry], what); err != nil {
+			return err
+		}
 	}
 }
 
@@ -229,19 +241,21 @@ func (r *run) readLockdownEvidence(ctx context.Context, st *roleState, force boo
 // readInline lists the role's inline policy names with the SDK's
 // paginator; the documents are read on demand by inlineDocument.
 func (r *run) readInline(ctx context.Context, st *roleState) error {
-	names := map[string]string{}
-	p := iam.NewListRolePoliciesPaginator(r.e.client, &iam.ListRolePoliciesInput{RoleName: aws.String(st.name)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx, r.count)
-		if err != nil {
-			return fmt.Errorf("list inline policies of role %s: %w", st.name, err)
+	return r.retryStale(ctx, "list inline policies of role "+st.name, func() error {
+		names := map[string]string{}
+		p := iam.NewListRolePoliciesPaginator(r.e.client, &iam.ListRolePoliciesInput{RoleName: aws.String(st.name)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx, r.count)
+			if err != nil {
+				return err
+			}
+			for _, n := range out.PolicyNames {
+				names[n] = ""
+			}
 		}
-		for _, n := range out.PolicyNames {
-			names[n] = ""
-		}
-	}
-	st.inline, st.inlineKnown = names, true
-	return nil
+		st.inline, st.inlineKnown = names, true
+		return nil
+	})
 }
 
 func (r *run) inlineDocument(ctx context.Context, st *roleState, name string) (string, error) {
@@ -250,7 +264,9 @@ func (r *run) inlineDocument(ctx context.Context, st *roleState, name string) (s
 	}
 	out, err := r.e.client.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(st.name), PolicyName: aws.String(name)}, r.count)
 	if err != nil {
-		return "", fmt.Errorf("get inline policy %s of role %s: %w", name, st.name, err)
+		// ListRolePolicies listed it: a NoSuchEntity is a stale read of
+		// the role or of the policy (retryable), not a deletion.
+		return "", fmt.Errorf("get inline policy %s of role %s: %w", name, st.name, r.staleIfMissing(err))
 	}
 	doc := aws.ToString(out.PolicyDocument)
 	st.inline[name] = doc
