@@ -396,6 +396,12 @@ func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *
 			"iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:SetDefaultPolicyVersion"}, []string{*lockdownARN}, nil),
 		// Stripping untrusted principals from trust policies.
 		allow("RestrictTrust", []string{"iam:UpdateAssumeRolePolicy"}, []string{anyRole}, nil),
+		// The write marker that goes with each trust write (issue 19,
+		// pkg/guardrail marker.go): TagRole with that one tag key only
+		// (aws:TagKeys, IAM User Guide, "Controlling access to and for IAM
+		// users and roles using tags"); the functions never untag.
+		allow("MarkTrustWrites", []string{"iam:TagRole"}, []string{anyRole},
+			map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": lockdown.MarkerTagKey}}),
 		// Only the lockdown policy can be attached: iam:PolicyARN is the
 		// documented condition key of AttachRolePolicy.
 		allow("AttachLockdown", []string{"iam:AttachRolePolicy"}, []string{anyRole},
@@ -413,7 +419,7 @@ func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("NeverTouchProtectedRoles"),
 			Effect:    awsiam.Effect_DENY,
-			Actions:   jsii.Strings("iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy"),
+			Actions:   jsii.Strings("iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy", "iam:TagRole"),
 			Resources: jsii.Strings(never...),
 		}),
 	}

@@ -36,6 +36,18 @@ type roleState struct {
 	trustRaw string           // as IAM returned it (URL-encoded) or plain
 	trustDoc *policy.Document // trustRaw parsed; nil when trustErr is set
 	trustErr error
+	// marker is the MarkerTagKey tag GetRole returned with the trust
+	// document ("" when none or not read); see marker.go.
+	marker string
+	// source is when the intent that trustDoc expresses was written (the
+	// marker time of a write derived from it); zero when unknown.
+	source time.Time
+	// restore is set when trustDoc is the event's claim, not the document
+	// read: the read one (current) is the guardrail's own write derived
+	// from an older event, so the owner's newer claim is restricted and
+	// written in its place (converge, issue 19 defect 3).
+	restore bool
+	current *policy.Document
 	// restricted memoises trust.Restrict of trustDoc (restriction).
 	restricted    *trust.Result
 	restrictedErr error
@@ -163,6 +175,7 @@ func (r *run) readRole(ctx context.Context, name string) (*roleState, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.marker = markerOf(out.Role.Tags)
 	r.seen = true
 	return st, nil
 }

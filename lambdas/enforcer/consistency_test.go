@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/iamguardrail/guardrail/lambdas/replay"
+	"github.com/iamguardrail/guardrail/lambdas/sandbox"
+	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/decision"
+	"github.com/iamguardrail/guardrail/pkg/guardrail"
+	"github.com/iamguardrail/guardrail/pkg/iamtest"
+	"github.com/iamguardrail/guardrail/pkg/policy"
+	"github.com/iamguardrail/guardrail/pkg/trust"
+)
+
+// Issue 19: the enforcer's handler against the stand-in with stale reads
+// (independent per read API), on a clock that the engine's waits advance,
+// so IAM's consistency window passes without waiting for it.
+
+// fakeClock is a clock that only sleeping moves.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.advance(d)
+	return nil
+}
+
+// staleWorld is a sandbox account whose reads are stale per API.
+type staleWorld struct {
+	*world
+	clk    *fakeClock
+	client *iam.Client
+	window time.Duration
+	n      int // events made, for unique IDs
+}
+
+func newStaleWorld(t *testing.T) *staleWorld {
+	t.Helper()
+	srv := iamtest.NewServer(iamtest.WithStaleMode(iamtest.StaleIndependent))
+	t.Cleanup(srv.Close)
+	dep, err := sandbox.Deploy(srv, config.Enforce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{t: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
+	engine, err := guardrail.New(srv.Client(), dep.Config, guardrail.WithVersion("test"),
+		guardrail.WithClock(clk.now), guardrail.WithSleep(clk.sleep),
+		guardrail.WithStaleReadBackoff([]time.Duration{time.Second, 2 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &bytes.Buffer{}
+	h := newHandler(engine, dep.Config, out, "test")
+	h.now = clk.now
+	return &staleWorld{world: &world{srv: srv, dep: dep, h: h, out: out}, clk: clk, client: srv.Client(),
+		window: dep.Config.ConsistencyWindow}
+}
+
+// ownerWrite makes the owner's call (CreateRole or UpdateAssumeRolePolicy
+// with doc) now, as its CloudTrail record says, and returns the event.
+func (w *staleWorld) ownerWrite(t *testing.T, api, role, doc string) events.CloudWatchEvent {
+	t.Helper()
+	w.n++
+	base := "UpdateAssumeRolePolicy-principal-star.json"
+	if api == "CreateRole" {
+		base = "CreateRole-foreign-account.json"
+	}
+	at := w.clk.now().UTC().Format(time.RFC3339)
+	ev := editDetail(t, loadEvent(t, base), func(d map[string]any) {
+		d["eventTime"] = at
+		d["eventID"] = fmt.Sprintf("00000000-0000-0000-0000-%012d", w.n)
+		p := map[string]any{"roleName": role}
+		if api == "CreateRole" {
+			p["assumeRolePolicyDocument"] = doc
+			delete(d, "responseElements")
+		} else {
+			p["policyDocument"] = doc
+		}
+		d["requestParameters"] = p
+	})
+	if ok, err := replay.Apply(context.Background(), w.client, ev); err != nil || !ok {
+		t.Fatalf("owner's %s of %s: %v", api, role, err)
+	}
+	w.clk.advance(time.Second)
+	return ev
+}
+
+// deliver runs one event through the handler and returns its decision.
+func (w *staleWorld) deliver(t *testing.T, ev events.CloudWatchEvent) (line, error) {
+	t.Helper()
+	return w.handleOne(t, ev)
+}
+
+// trustOf returns the role's real (never stale) trust policy, parsed.
+func (w *staleWorld) trustOf(t *testing.T, role string) *policy.Document {
+	t.Helper()
+	r, ok := w.srv.Role(role)
+	if !ok {
+		t.Fatalf("role %s does not exist", role)
+	}
+	doc, err := policy.Parse([]byte(r.TrustPolicy))
+	if err != nil {
+		t.Fatalf("trust policy of %s: %v", role, err)
+	}
+	return doc
+}
+
+// assertFinal checks the role's real state: its trust policy admits only
+// principals that latest admits, it is compliant, and the lockdown is
+// attached.
+func (w *staleWorld) assertFinal(t *testing.T, role, latest string) {
+	t.Helper()
+	got := w.trustOf(t, role)
+	want, err := policy.Parse([]byte(latest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := trust.Zone{Account: w.srv.Account(), Partition: "aws", TrustedAccounts: w.dep.Config.TrustedAccounts,
+		TrustedOrgIDs: w.dep.Config.TrustedOrgIDs, TrustedOIDCTenants: w.dep.Config.TrustedOIDCTenants}
+	if extra := admittedBeyond(t, got, want, zone); len(extra) > 0 {
+		t.Errorf("role %s admits %v, which the owner's latest policy does not (final %s)", role, extra, docJSON(got))
+	}
+	if res, err := trust.Restrict(got, zone); err != nil || res.Changed {
+		t.Errorf("role %s is not compliant at the end: %s (%v)", role, docJSON(got), err)
+	}
+	r, _ := w.srv.Role(role)
+	if !contains(r.AttachedPolicyARNs, w.dep.LockdownPolicyARN) {
+		t.Errorf("role %s: lockdown not attached (%v)", role, r.AttachedPolicyARNs)
+	}
+}
+
+func docJSON(d *policy.Document) string {
+	b, _ := d.MarshalJSON()
+	return string(b)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// admittedBeyond lists the allowed principals of got that want does not
+// allow (by trust.Analyze's principal list): a widening.
+func admittedBeyond(t *testing.T, got, want *policy.Document, zone trust.Zone) []string {
+	t.Helper()
+	allowed := func(d *policy.Document) map[string]bool {
+		res, err := trust.Analyze(d, zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, p := range res.Principals {
+			if p.Effect == "Allow" {
+				m[p.Type+" "+p.Value] = true
+			}
+		}
+		return m
+	}
+	g, wt := allowed(got), allowed(want)
+	var extra []string
+	for p := range g {
+		if !wt[p] {
+			extra = append(extra, p)
+		}
+	}
+	return extra
+}
+
+const (
+	docStar    = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}`
+	docForeign = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"sts:AssumeRole"}]}`
+	docOther   = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::555566667777:root"},"Action":"sts:AssumeRole"}]}`
+	docLambda  = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	docEC2     = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+)
+
+// docRootAndForeign is T1 of defect 3: this account's root and a foreign root.
+func docRootAndForeign(account string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::` + account +
+		`:root","arn:aws:iam::999988887777:root"]},"Action":"sts:AssumeRole"}]}`
+}
+
+// Defect 1: a role seen by one read API is never role-gone because another
+// API still answers NoSuchEntity.
+func TestConsistencyRoleSeenIsNeverGone(t *testing.T) {
+	for _, tc := range []struct {
+		stale, attempts int // stale reads per read API after each write; deliveries needed
+	}{
+		// The issue's scenario: GetRole 404 twice, then the role; the
+		// lists still 404 at their first call.
+		{stale: 2, attempts: 1},
+		// Longer than the in-invocation backoff: the evaluation fails for
+		// Lambda's retry (one minute later), never role-gone.
+		{stale: 3, attempts: 3},
+	} {
+		t.Run(fmt.Sprint(tc.stale, "stale"), func(t *testing.T) {
+			w := newStaleWorld(t)
+			w.srv.SetStaleReads("app", tc.stale)
+			ev := w.ownerWrite(t, "CreateRole", "app", docStar)
+			var d line
+			var err error
+			for i := 0; i < tc.attempts; i++ {
+				if d, err = w.deliver(t, ev); d.Outcome == decision.OutcomeRoleGone {
+					t.Fatalf("delivery %d: role-gone for a role GetRole returned: %+v", i+1, d)
+				}
+				if err == nil {
+					break
+				}
+				if !strings.Contains(err.Error(), "transient") || d.Outcome != decision.OutcomeError {
+					t.Fatalf("delivery %d: outcome %s, err %v; want a transient error, so Lambda retries", i+1, d.Outcome, err)
+				}
+				w.clk.advance(time.Minute) // Lambda's retry
+			}
+			if err != nil || d.Outcome != decision.OutcomeChanged || d.Lockdown != decision.LockdownAttached {
+				t.Fatalf("after %d deliveries: outcome %s lockdown %s err %v", tc.attempts, d.Outcome, d.Lockdown, err)
+			}
+			w.assertFinal(t, "app", docLambda) // "*" replaced by the no-principal deny: admits nothing
+		})
+	}
+}
+
+// Defect 2: a role neutralised once and reopened to another outsider is
+// not "already remediated" because a stale read shows the old placeholder.
+func TestConsistencyReopenedRoleIsNotAlreadyRemediated(t *testing.T) {
+	w := newStaleWorld(t)
+	first := w.ownerWrite(t, "CreateRole", "stack-role", docForeign)
+	if d, err := w.deliver(t, first); err != nil || d.Outcome != decision.OutcomeChanged {
+		t.Fatalf("first event: %s %v", d.Outcome, err)
+	}
+	w.clk.advance(10 * time.Minute)
+	w.srv.SetStaleReads("stack-role", 3)
+	second := w.ownerWrite(t, "UpdateAssumeRolePolicy", "stack-role", docOther) // the stack re-applies its template
+	d, err := w.deliver(t, second)
+	if err != nil {
+		t.Fatalf("second event: %v (%+v)", err, d)
+	}
+	if d.Outcome != decision.OutcomeChanged {
+		t.Errorf("second event: outcome %s, want changed (the read placeholder is not this claim's remediation)", d.Outcome)
+	}
+	if strings.Contains(docJSON(w.trustOf(t, "stack-role")), "555566667777") {
+		t.Errorf("foreign account stays: %s", docJSON(w.trustOf(t, "stack-role")))
+	}
+	w.assertFinal(t, "stack-role", docLambda)
+}
+
+// Defect 3: the guardrail's own write derived from an older event (T1 read
+// stale after T2) is recognised by the next event, and the owner's newer
+// policy wins: the role never ends admitting the account root that T2
+// removed.
+func TestConsistencyNewerIntentWins(t *testing.T) {
+	w := newStaleWorld(t)
+	w.ownerWrite(t, "CreateRole", "svc", docEC2)
+	w.clk.advance(10 * time.Minute)
+	w.srv.SetStaleReads("svc", 2)
+	t1 := w.ownerWrite(t, "UpdateAssumeRolePolicy", "svc", docRootAndForeign(w.srv.Account()))
+	t2 := w.ownerWrite(t, "UpdateAssumeRolePolicy", "svc", docLambda)
+	d1, err := w.deliver(t, t1)
+	if err != nil {
+		t.Fatalf("T1: %v (%+v)", err, d1)
+	}
+	d2, err := w.deliver(t, t2)
+	if err != nil {
+		t.Fatalf("T2: %v (%+v)", err, d2)
+	}
+	if strings.Contains(docJSON(w.trustOf(t, "svc")), ":root") {
+		t.Errorf("T2's event left the role open to a root the owner removed: %s (T1 %s, T2 %s)",
+			docJSON(w.trustOf(t, "svc")), d1.Outcome, d2.Outcome)
+	}
+	if d2.Outcome != decision.OutcomeChanged {
+		t.Errorf("T2: outcome %s, want changed (the owner's policy restored over the guardrail's older write)", d2.Outcome)
+	}
+	w.assertFinal(t, "svc", docLambda)
+}
+
+// Defect 4: an event that opens a protected role to an outsider pages from
+// the claim, whatever a stale read shows.
+func TestConsistencyProtectedRoleClaimPages(t *testing.T) {
+	w := newStaleWorld(t)
+	w.srv.SetStaleReads(sandbox.EnforcerRole, 3)
+	ev := w.ownerWrite(t, "UpdateAssumeRolePolicy", sandbox.EnforcerRole, docForeign)
+	d, err := w.deliver(t, ev)
+	if err == nil || !strings.Contains(err.Error(), guardrail.ErrProtectedRoleUntrusted.Error()) {
+		t.Fatalf("err %v, want %v", err, guardrail.ErrProtectedRoleUntrusted)
+	}
+	if d.Outcome != decision.OutcomeError || d.Level != "ERROR" {
+		t.Errorf("outcome %s at %s, want error at ERROR", d.Outcome, d.Level)
+	}
+	if !strings.Contains(docJSON(w.trustOf(t, sandbox.EnforcerRole)), "999988887777") {
+		t.Error("the guardrail wrote its own role")
+	}
+}
