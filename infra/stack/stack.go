@@ -77,8 +77,12 @@ const (
 // Function settings (DESIGN.md §2, §8).
 const (
 	// The enforcer evaluates one role: a handful of IAM calls, stale-read
-	// re-reads of about 6 s and SDK retries with backoff fit in a minute.
-	enforcerTimeoutSeconds = 60
+	// re-reads of about 6 s and SDK retries with backoff. An event whose
+	// claim the reads never show is re-checked after IAM's consistency
+	// window (2 minutes by default) in the same invocation (issue 19,
+	// README "Consistency"): the timeout covers that wait, so a superseded
+	// claim costs no failed invocation and no alarm.
+	enforcerTimeoutSeconds = 180
 	enforcerMemoryMB       = 128
 	// The sweeper reads every role in a few paginated calls and evaluates
 	// them concurrently; it stops early inside the 15-minute maximum.

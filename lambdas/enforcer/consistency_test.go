@@ -61,7 +61,10 @@ func newStaleWorld(t *testing.T) *staleWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{t: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
+	// The clock starts at the real time so that an invocation's deadline
+	// (real) and the engine's clock (advanced only by its waits) compare
+	// as they do in Lambda.
+	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	engine, err := guardrail.New(srv.Client(), dep.Config, guardrail.WithVersion("test"),
 		guardrail.WithClock(clk.now), guardrail.WithSleep(clk.sleep),
 		guardrail.WithStaleReadBackoff([]time.Duration{time.Second, 2 * time.Second}))
@@ -104,10 +107,43 @@ func (w *staleWorld) ownerWrite(t *testing.T, api, role, doc string) events.Clou
 	return ev
 }
 
-// deliver runs one event through the handler and returns its decision.
+// deliver runs one event through the handler, in an invocation as long as
+// the enforcer's (infra/stack enforcerTimeoutSeconds), and returns its
+// decision.
 func (w *staleWorld) deliver(t *testing.T, ev events.CloudWatchEvent) (line, error) {
 	t.Helper()
-	return w.handleOne(t, ev)
+	return w.deliverWithin(t, ev, enforcerTimeout)
+}
+
+// enforcerTimeout is the enforcer's Lambda timeout in the stack.
+const enforcerTimeout = 180 * time.Second
+
+func (w *staleWorld) deliverWithin(t *testing.T, ev events.CloudWatchEvent, timeout time.Duration) (line, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := w.h.Handle(ctx, ev)
+	ds, emf := w.take(t)
+	if len(ds) != 1 || emf != 1 {
+		t.Fatalf("wrote %d decisions and %d EMF lines, want 1 and 1", len(ds), emf)
+	}
+	return ds[0], err
+}
+
+// deliverWithRetries delivers ev as Lambda does an asynchronous event: on
+// error, again after one minute, then after two more; it returns the last
+// decision and error, and how many deliveries were made.
+func (w *staleWorld) deliverWithRetries(t *testing.T, ev events.CloudWatchEvent) (line, error, int) {
+	t.Helper()
+	var d line
+	var err error
+	for i, wait := range []time.Duration{0, time.Minute, 2 * time.Minute} {
+		w.clk.advance(wait)
+		if d, err = w.deliver(t, ev); err == nil {
+			return d, nil, i + 1
+		}
+	}
+	return d, err, 3
 }
 
 // trustOf returns the role's real (never stale) trust policy, parsed.
@@ -311,4 +347,49 @@ func TestConsistencyProtectedRoleClaimPages(t *testing.T) {
 	if !strings.Contains(docJSON(w.trustOf(t, sandbox.EnforcerRole)), "999988887777") {
 		t.Error("the guardrail wrote its own role")
 	}
+}
+
+// A claim superseded before delivery (a fast double deploy: the event of
+// the first write arrives after the second) is re-checked after IAM's
+// consistency window in the same invocation: no failed invocation, no
+// failure-queue entry, nothing written from the stale claim. The exposure
+// is bounded by the window: the decision is made at the latest one window
+// after the event (plus the evaluation).
+func TestConsistencySupersededClaimIsRechecked(t *testing.T) {
+	w := newStaleWorld(t)
+	if d, err := w.deliver(t, w.ownerWrite(t, "CreateRole", "api", docEC2)); err != nil || d.Outcome != decision.OutcomeChanged {
+		t.Fatalf("CreateRole: %s %v", d.Outcome, err)
+	}
+	w.clk.advance(10 * time.Minute)
+	t1 := w.ownerWrite(t, "UpdateAssumeRolePolicy", "api", docForeign)
+	t2 := w.ownerWrite(t, "UpdateAssumeRolePolicy", "api", docLambda)
+	start := w.clk.now()
+	d, err := w.deliver(t, t1)
+	if err != nil {
+		t.Fatalf("superseded claim failed the invocation (Lambda retries, then the failure queue and its alarm): %v", err)
+	}
+	if d.Outcome != decision.OutcomeCompliant || len(d.Actions) != 0 {
+		t.Errorf("superseded claim: outcome %s actions %+v, want compliant and no write", d.Outcome, d.Actions)
+	}
+	if waited := w.clk.now().Sub(start); waited > w.window {
+		t.Errorf("decided %s after delivery, more than IAM's consistency window %s", waited, w.window)
+	}
+	if d, err := w.deliver(t, t2); err != nil || d.Outcome != decision.OutcomeCompliant {
+		t.Errorf("T2: %s %v", d.Outcome, err)
+	}
+	w.assertFinal(t, "api", docLambda)
+
+	// With the old one-minute timeout the window outlasts the invocation:
+	// a transient error and no write; Lambda's retries decide.
+	t3 := w.ownerWrite(t, "UpdateAssumeRolePolicy", "api", docStar)
+	w.ownerWrite(t, "UpdateAssumeRolePolicy", "api", docLambda) // its event is delivered, compliant
+	before := w.srv.WriteCalls()
+	d, err = w.deliverWithin(t, t3, time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "transient") || w.srv.WriteCalls() != before {
+		t.Fatalf("inside the window without time to wait: err %v, %d writes", err, w.srv.WriteCalls()-before)
+	}
+	if d, err, n := w.deliverWithRetries(t, t3); err != nil || d.Outcome != decision.OutcomeCompliant || n != 1 {
+		t.Errorf("Lambda's retry: outcome %s err %v after %d deliveries", d.Outcome, err, n)
+	}
+	w.assertFinal(t, "api", docLambda)
 }
