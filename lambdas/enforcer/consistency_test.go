@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -392,4 +393,62 @@ func TestConsistencySupersededClaimIsRechecked(t *testing.T) {
 		t.Errorf("Lambda's retry: outcome %s err %v after %d deliveries", d.Outcome, err, n)
 	}
 	w.assertFinal(t, "api", docLambda)
+}
+
+// TestConsistencyProperty: two owner writes to one role, their events in
+// either order (one possibly before the second write, one possibly
+// duplicated), with stale reads per API: after every event has been
+// delivered (with Lambda's retries), the role admits no principal the
+// owner's latest policy did not admit, is compliant, and keeps the
+// lockdown.
+func TestConsistencyProperty(t *testing.T) {
+	docs := func(account string) []string {
+		return []string{docStar, docForeign, docOther, docLambda, docEC2, docRootAndForeign(account),
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:root"},"Action":"sts:AssumeRole"}]}`,
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + sandbox.TrustedAccount + `:root","Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`}
+	}
+	// The orders of the four steps: W1 and W2 are the owner's writes, E1
+	// and E2 their events; W1 < W2, Ei after Wi.
+	orders := [][]string{{"W1", "E1", "W2", "E2"}, {"W1", "W2", "E1", "E2"}, {"W1", "W2", "E2", "E1"}}
+	rng := rand.New(rand.NewPCG(19, 2026))
+	cases := 150
+	if testing.Short() {
+		cases = 40
+	}
+	for i := 0; i < cases; i++ {
+		w := newStaleWorld(t)
+		pool := docs(w.srv.Account())
+		initial, d1, d2 := pool[rng.IntN(len(pool))], pool[rng.IntN(len(pool))], pool[rng.IntN(len(pool))]
+		order := orders[rng.IntN(len(orders))]
+		stale := rng.IntN(4)
+		dup := rng.IntN(3) // 0: none, 1: E1 again at the end, 2: E2 again
+		name := fmt.Sprintf("case %d: initial %s, T1 %s, T2 %s, order %v, %d stale reads, duplicate %d", i, initial, d1, d2, order, stale, dup)
+		if _, err, _ := w.deliverWithRetries(t, w.ownerWrite(t, "CreateRole", "prop", initial)); err != nil {
+			t.Fatalf("%s: CreateRole: %v", name, err)
+		}
+		w.clk.advance(10 * time.Minute)
+		w.srv.SetStaleReads("prop", stale)
+		evs := map[string]events.CloudWatchEvent{}
+		for _, step := range order {
+			switch step {
+			case "W1":
+				evs["E1"] = w.ownerWrite(t, "UpdateAssumeRolePolicy", "prop", d1)
+			case "W2":
+				evs["E2"] = w.ownerWrite(t, "UpdateAssumeRolePolicy", "prop", d2)
+			default:
+				if d, err, n := w.deliverWithRetries(t, evs[step]); err != nil {
+					t.Fatalf("%s: %s failed after %d deliveries (failure queue): %v (%+v)", name, step, n, err, d)
+				}
+			}
+		}
+		if dup > 0 {
+			if _, err, _ := w.deliverWithRetries(t, evs[fmt.Sprint("E", dup)]); err != nil {
+				t.Fatalf("%s: duplicate: %v", name, err)
+			}
+		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Log(name)
+			w.assertFinal(t, "prop", d2)
+		})
+	}
 }
