@@ -134,17 +134,17 @@ func (w *staleWorld) deliverWithin(t *testing.T, ev events.CloudWatchEvent, time
 // deliverWithRetries delivers ev as Lambda does an asynchronous event: on
 // error, again after one minute, then after two more; it returns the last
 // decision and error, and how many deliveries were made.
-func (w *staleWorld) deliverWithRetries(t *testing.T, ev events.CloudWatchEvent) (line, error, int) {
+func (w *staleWorld) deliverWithRetries(t *testing.T, ev events.CloudWatchEvent) (line, int, error) {
 	t.Helper()
 	var d line
 	var err error
 	for i, wait := range []time.Duration{0, time.Minute, 2 * time.Minute} {
 		w.clk.advance(wait)
 		if d, err = w.deliver(t, ev); err == nil {
-			return d, nil, i + 1
+			return d, i + 1, nil
 		}
 	}
-	return d, err, 3
+	return d, 3, err
 }
 
 // trustOf returns the role's real (never stale) trust policy, parsed.
@@ -389,7 +389,7 @@ func TestConsistencySupersededClaimIsRechecked(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "transient") || w.srv.WriteCalls() != before {
 		t.Fatalf("inside the window without time to wait: err %v, %d writes", err, w.srv.WriteCalls()-before)
 	}
-	if d, err, n := w.deliverWithRetries(t, t3); err != nil || d.Outcome != decision.OutcomeCompliant || n != 1 {
+	if d, n, err := w.deliverWithRetries(t, t3); err != nil || d.Outcome != decision.OutcomeCompliant || n != 1 {
 		t.Errorf("Lambda's retry: outcome %s err %v after %d deliveries", d.Outcome, err, n)
 	}
 	w.assertFinal(t, "api", docLambda)
@@ -423,7 +423,7 @@ func TestConsistencyProperty(t *testing.T) {
 		stale := rng.IntN(4)
 		dup := rng.IntN(3) // 0: none, 1: E1 again at the end, 2: E2 again
 		name := fmt.Sprintf("case %d: initial %s, T1 %s, T2 %s, order %v, %d stale reads, duplicate %d", i, initial, d1, d2, order, stale, dup)
-		if _, err, _ := w.deliverWithRetries(t, w.ownerWrite(t, "CreateRole", "prop", initial)); err != nil {
+		if _, _, err := w.deliverWithRetries(t, w.ownerWrite(t, "CreateRole", "prop", initial)); err != nil {
 			t.Fatalf("%s: CreateRole: %v", name, err)
 		}
 		w.clk.advance(10 * time.Minute)
@@ -436,13 +436,13 @@ func TestConsistencyProperty(t *testing.T) {
 			case "W2":
 				evs["E2"] = w.ownerWrite(t, "UpdateAssumeRolePolicy", "prop", d2)
 			default:
-				if d, err, n := w.deliverWithRetries(t, evs[step]); err != nil {
+				if d, n, err := w.deliverWithRetries(t, evs[step]); err != nil {
 					t.Fatalf("%s: %s failed after %d deliveries (failure queue): %v (%+v)", name, step, n, err, d)
 				}
 			}
 		}
 		if dup > 0 {
-			if _, err, _ := w.deliverWithRetries(t, evs[fmt.Sprint("E", dup)]); err != nil {
+			if _, _, err := w.deliverWithRetries(t, evs[fmt.Sprint("E", dup)]); err != nil {
 				t.Fatalf("%s: duplicate: %v", name, err)
 			}
 		}

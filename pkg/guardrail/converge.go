@@ -80,9 +80,11 @@ type claim struct {
 	at  time.Time
 }
 
-// agrees reports whether the read trust document shows the claim: the
-// claimed document itself, or the guardrail's own write derived from this
-// event or a newer one (the marker), which after restriction is compliant.
+// agrees reports whether the read trust document shows the claim or what
+// superseded it: the claimed document itself, the guardrail's own write
+// (the marker) derived from this event's claim, or its own write derived
+// from a newer intent. Each is evaluated as read; the guardrail's writes
+// are restricted documents, so a forged marker gains nothing here.
 func (cl claim) agrees(st *roleState) bool {
 	read := st.trustDoc
 	if read == nil {
@@ -92,7 +94,7 @@ func (cl claim) agrees(st *roleState) bool {
 		return true
 	}
 	at, own := st.own()
-	return own && !at.Before(cl.at) && policy.Equivalent(cl.res.Policy, read)
+	return own && (at.After(cl.at) || at.Equal(cl.at) && policy.Equivalent(cl.res.Policy, read))
 }
 
 // reread reads the role's trust document (and marker) again into st.
@@ -142,13 +144,6 @@ func (r *run) recheck(ctx context.Context, st *roleState, cl claim) error {
 	return nil
 }
 
-// eventTime is when the event's change was made: its CloudTrail time, else
-// its receipt, else the start of this evaluation (later times fail closed:
-// a later claim wins over the guardrail's older writes and waits longer).
-func (r *run) eventTime() time.Time {
-	from, _, _ := r.awaitBounds(context.Background())
-	return from
-}
 
 // awaitWindow waits until IAM's consistency window after the event has
 // passed. When the invocation ends before that, nothing is decided: the

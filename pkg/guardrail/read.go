@@ -343,19 +343,26 @@ func (r *run) awaitRole(ctx context.Context, gone error) (*roleState, error) {
 	}
 }
 
+// eventTime is when the event's change was made: its CloudTrail time, else
+// its receipt, else the start of this evaluation: an event of unknown age
+// is taken as fresh, so it waits out the whole consistency window.
+func (r *run) eventTime() time.Time {
+	switch {
+	case !r.t.EventTime.IsZero():
+		return r.t.EventTime
+	case !r.t.ReceivedAt.IsZero():
+		return r.t.ReceivedAt
+	}
+	return r.start
+}
+
 // awaitBounds returns when the event happened (from), when IAM's
 // consistency window after it ends (until), and the last moment this
 // invocation may wait (limit). Without an event time the event's age is
 // unknown: it is taken as fresh (failing closed), from its receipt or this
 // evaluation.
 func (r *run) awaitBounds(ctx context.Context) (from, until, limit time.Time) {
-	from = r.t.EventTime
-	if from.IsZero() {
-		from = r.t.ReceivedAt
-	}
-	if from.IsZero() {
-		from = r.start
-	}
+	from = r.eventTime()
 	until = from.Add(r.e.window)
 	limit = until
 	// The invocation's remaining time, on the engine's clock (the same
