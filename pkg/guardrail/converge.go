@@ -144,7 +144,6 @@ func (r *run) recheck(ctx context.Context, st *roleState, cl claim) error {
 	return nil
 }
 
-
 // awaitWindow waits until IAM's consistency window after the event has
 // passed. When the invocation ends before that, nothing is decided: the
 // retryable ErrStaleRead makes Lambda deliver the event again a minute or
