@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
 )
 
 // The attacker-request table: requests a compromised workload (a service
@@ -309,6 +311,10 @@ func simCases(alarmKey, trailBucket string) []simCase {
 		allow("look up CloudTrail events", "cloudtrail:LookupEvents", "*", nil),
 		allow("detach another policy from itself", "iam:DetachRolePolicy", appRole, pol(iamPrefix+"policy/orders")),
 		allow("read its own role", "iam:GetRole", appRole, nil),
+		allow("tag its own role", "iam:TagRole", appRole, map[string]any{"aws:TagKeys": []string{"team"}}),
+		deny("forge the guardrail's write marker", "iam:TagRole", appRole, map[string]any{"aws:TagKeys": []string{"team", lockdown.MarkerTagKey}}),
+		deny("erase the guardrail's write marker", "iam:UntagRole", appRole, map[string]any{"aws:TagKeys": []string{lockdown.MarkerTagKey}}),
+		deny("create a role with the write marker", "iam:CreateRole", iamPrefix+"role/new", map[string]any{"aws:TagKeys": []string{lockdown.MarkerTagKey}}),
 
 		// The guardrail's functions: what they need, and nothing on the
 		// roles the guardrail leaves alone.
@@ -318,6 +324,9 @@ func simCases(alarmKey, trailBucket string) []simCase {
 		fn(fns, "list inline policies", "iam:ListRolePolicies", appRole, nil, true),
 		fn(fns, "read an inline policy (revocation policy check)", "iam:GetRolePolicy", appRole, nil, true),
 		fn(fns, "restrict a trust policy", "iam:UpdateAssumeRolePolicy", appRole, nil, true),
+		fn(fns, "mark its trust write", "iam:TagRole", appRole, map[string]any{"aws:TagKeys": []string{lockdown.MarkerTagKey}}, true),
+		fn(fns, "tag a role with another key", "iam:TagRole", appRole, map[string]any{"aws:TagKeys": []string{"team"}}, false),
+		fn(fns, "mark the guardrail's own role", "iam:TagRole", enforcerArn, map[string]any{"aws:TagKeys": []string{lockdown.MarkerTagKey}}, false),
 		fn(fns, "attach the lockdown", "iam:AttachRolePolicy", appRole, pol(lockdownArn), true),
 		fn(fns, "inline lockdown or revocation policy", "iam:PutRolePolicy", appRole, nil, true),
 		fn(fns, "read the lockdown policy", "iam:GetPolicy", lockdownArn, nil, true),

@@ -77,8 +77,12 @@ const (
 // Function settings (DESIGN.md §2, §8).
 const (
 	// The enforcer evaluates one role: a handful of IAM calls, stale-read
-	// re-reads of about 6 s and SDK retries with backoff fit in a minute.
-	enforcerTimeoutSeconds = 60
+	// re-reads of about 6 s and SDK retries with backoff. An event whose
+	// claim the reads never show is re-checked after IAM's consistency
+	// window (2 minutes by default) in the same invocation (issue 19,
+	// README "Consistency"): the timeout covers that wait, so a superseded
+	// claim costs no failed invocation and no alarm.
+	enforcerTimeoutSeconds = 180
 	enforcerMemoryMB       = 128
 	// The sweeper reads every role in a few paginated calls and evaluates
 	// them concurrently; it stops early inside the 15-minute maximum.
@@ -412,6 +416,12 @@ func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *
 			"iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:SetDefaultPolicyVersion"}, []string{*lockdownARN}, nil),
 		// Stripping untrusted principals from trust policies.
 		allow("RestrictTrust", []string{"iam:UpdateAssumeRolePolicy"}, []string{anyRole}, nil),
+		// The write marker that goes with each trust write (issue 19,
+		// pkg/guardrail marker.go): TagRole with that one tag key only
+		// (aws:TagKeys, IAM User Guide, "Controlling access to and for IAM
+		// users and roles using tags"); the functions never untag.
+		allow("MarkTrustWrites", []string{"iam:TagRole"}, []string{anyRole},
+			map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": lockdown.MarkerTagKey}}),
 		// Only the lockdown policy can be attached: iam:PolicyARN is the
 		// documented condition key of AttachRolePolicy.
 		allow("AttachLockdown", []string{"iam:AttachRolePolicy"}, []string{anyRole},
@@ -429,7 +439,7 @@ func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("NeverTouchProtectedRoles"),
 			Effect:    awsiam.Effect_DENY,
-			Actions:   jsii.Strings("iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy"),
+			Actions:   jsii.Strings("iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy", "iam:TagRole"),
 			Resources: jsii.Strings(never...),
 		}),
 	}

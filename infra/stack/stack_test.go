@@ -235,9 +235,9 @@ func TestFunctions(t *testing.T) {
 		accounts, exempt      string
 		revoke                string
 	}{
-		{defaults(t), EnforcerName, 128, 60, 5, [3]string{"enforce", "enforce", "enforce"}, "", "", "true"},
+		{defaults(t), EnforcerName, 128, 180, 5, [3]string{"enforce", "enforce", "enforce"}, "", "", "true"},
 		{defaults(t), SweeperName, 256, 900, 1, [3]string{"enforce", "enforce", "enforce"}, "", "", "true"},
-		{full(t), EnforcerName, 128, 60, 3, [3]string{"check", "check", "enforce"}, "444455556666", ",BreakGlass,/admin/*", "false"},
+		{full(t), EnforcerName, 128, 180, 3, [3]string{"check", "check", "enforce"}, "444455556666", ",BreakGlass,/admin/*", "false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, props := tc.stack.byName(t, "AWS::Lambda::Function", "FunctionName", tc.name)

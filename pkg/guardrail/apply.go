@@ -59,7 +59,7 @@ func (r *run) applyTrust(ctx context.Context, st *roleState, p trustPlan, a *app
 		// never declared compliant.
 		r.fail(p.err)
 		return
-	case !p.res.Changed:
+	case !p.writes():
 		return
 	case p.afterErr != nil:
 		r.fail(p.afterErr)
@@ -87,6 +87,7 @@ func (r *run) applyTrust(ctx context.Context, st *roleState, p trustPlan, a *app
 	}
 	a.act(decision.ControlTrust, "UpdateAssumeRolePolicy", "", decision.ResultDone, "")
 	a.undo = append(a.undo, fmt.Sprintf("aws iam update-assume-role-policy --role-name %s --policy-document file://before.json  # before.json = trust_policy_before of this record", st.name))
+	r.putMarker(ctx, st, p.res.Policy, a)
 	if !p.revoke {
 		return
 	}

@@ -58,10 +58,12 @@ type RoleReader interface {
 	GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
 }
 
-// RoleWriter makes the two controls' writes: the restricted trust policy,
-// the session revocation or inline lockdown, the managed lockdown.
+// RoleWriter makes the two controls' writes: the restricted trust policy
+// and its write marker (TagRole, MarkerTagKey only), the session revocation
+// or inline lockdown, the managed lockdown.
 type RoleWriter interface {
 	UpdateAssumeRolePolicy(ctx context.Context, in *iam.UpdateAssumeRolePolicyInput, optFns ...func(*iam.Options)) (*iam.UpdateAssumeRolePolicyOutput, error)
+	TagRole(ctx context.Context, in *iam.TagRoleInput, optFns ...func(*iam.Options)) (*iam.TagRoleOutput, error)
 	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
 	AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error)
 }

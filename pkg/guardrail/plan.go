@@ -44,7 +44,14 @@ type trustPlan struct {
 	// revoke: external principals are removed and sessions are revoked
 	// after the write.
 	revoke bool
+	// restore: the document to write is the event's claim, restricted,
+	// over the guardrail's own older write (roleState.restore); written
+	// even when the claim needs no restriction.
+	restore bool
 }
+
+// writes reports whether the trust plan has a document to write.
+func (p trustPlan) writes() bool { return !p.skip && p.err == nil && (p.res.Changed || p.restore) }
 
 // lockdownPlan is the lockdown control's verdict on a role.
 type lockdownPlan struct {
@@ -63,7 +70,7 @@ type revocationPlan struct{ cutoff time.Time }
 // for none).
 func (r *run) plan(st *roleState, c Claim) *plan {
 	if !r.applies(st) {
-		return r.planExempt(st)
+		return r.planExempt(st, r.checkProtectedClaim(st, c))
 	}
 	p := &plan{applies: true, trust: r.planTrust(st), lockdown: r.planLockdown(st, r.lockdownDetached(c))}
 	if c.RevocationChanged {
@@ -75,14 +82,15 @@ func (r *run) plan(st *roleState, c Claim) *plan {
 // needsWrite reports whether applying p in the configured modes writes.
 func (r *run) needsWrite(p *plan) bool {
 	cfg := r.e.cfg
-	return (!p.trust.skip && p.trust.err == nil && p.trust.res.Changed && cfg.TrustMode == config.Enforce) ||
+	return (p.trust.writes() && cfg.TrustMode == config.Enforce) ||
 		(p.lockdown.missing() && cfg.LockdownMode == config.Enforce)
 }
 
 // planExempt lists what a never-touched role's trust policy admits. A
 // guardrail-class role that admits untrusted principals fails the
-// evaluation (ErrProtectedRoleUntrusted), still without a write.
-func (r *run) planExempt(st *roleState) *plan {
+// evaluation (ErrProtectedRoleUntrusted), still without a write, unless
+// failed says the event's claim already did.
+func (r *run) planExempt(st *roleState, failed bool) *plan {
 	p := &plan{}
 	if st.trustDoc == nil {
 		return p
@@ -98,11 +106,44 @@ func (r *run) planExempt(st *roleState) *plan {
 			untrusted = append(untrusted, f.Principal)
 		}
 	}
-	if st.class.Class == classify.Guardrail && r.e.cfg.TrustMode != config.Skip && len(untrusted) > 0 {
+	if !failed && st.class.Class == classify.Guardrail && r.e.cfg.TrustMode != config.Skip && len(untrusted) > 0 {
 		r.fail(fmt.Errorf("role %s (%s): %w: %s; not written, investigate who created or changed it",
 			st.name, st.class.Reason, ErrProtectedRoleUntrusted, strings.Join(untrusted, ", ")))
 	}
 	return p
+}
+
+// checkProtectedClaim fails the evaluation (ErrProtectedRoleUntrusted)
+// when the event set a trust policy on a guardrail-class role that admits
+// untrusted principals, whatever a (possibly stale) read shows: the claim
+// itself is the incident (issue 19, defect 4). A claimed document the
+// engine cannot parse fails the same way: it cannot be shown harmless.
+//
+// It reports whether it failed the evaluation.
+func (r *run) checkProtectedClaim(st *roleState, c Claim) bool {
+	if st.class.Class != classify.Guardrail || c.TrustPolicy == "" || r.e.cfg.TrustMode == config.Skip {
+		return false
+	}
+	var untrusted []string
+	doc, err := r.parse(c.TrustPolicy)
+	var res trust.Result
+	if err == nil {
+		res, err = trust.Analyze(doc, st.zone)
+	}
+	if err != nil {
+		untrusted = []string{"(claimed trust policy not understood: " + err.Error() + ")"}
+	}
+	for _, f := range res.Findings {
+		if f.Removed {
+			untrusted = append(untrusted, f.Principal)
+		}
+	}
+	if len(untrusted) > 0 {
+		r.fail(fmt.Errorf("role %s (%s): %s set a trust policy that %w: %s; not written, investigate who changed it",
+			st.name, st.class.Reason, r.t.EventName, ErrProtectedRoleUntrusted, strings.Join(untrusted, ", ")))
+		return true
+	}
+	return false
 }
 
 func (r *run) planTrust(st *roleState) trustPlan {
@@ -114,8 +155,8 @@ func (r *run) planTrust(st *roleState) trustPlan {
 	if err != nil {
 		return trustPlan{err: err}
 	}
-	p := trustPlan{res: res, revoke: res.RemovedExternal && cfg.RevokeSessions}
-	if res.Changed {
+	p := trustPlan{res: res, revoke: res.RemovedExternal && cfg.RevokeSessions, restore: st.restore}
+	if p.writes() {
 		if p.after, err = res.Policy.MarshalJSON(); err != nil {
 			p.afterErr = fmt.Errorf("marshal restricted trust policy of role %s: %w", st.name, err)
 		}

@@ -36,6 +36,18 @@ type roleState struct {
 	trustRaw string           // as IAM returned it (URL-encoded) or plain
 	trustDoc *policy.Document // trustRaw parsed; nil when trustErr is set
 	trustErr error
+	// marker is the MarkerTagKey tag GetRole returned with the trust
+	// document ("" when none or not read); see marker.go.
+	marker string
+	// source is when the intent that trustDoc expresses was written (the
+	// marker time of a write derived from it); zero when unknown.
+	source time.Time
+	// restore is set when trustDoc is the event's claim, not the document
+	// read: the read one (current) is the guardrail's own write derived
+	// from an older event, so the owner's newer claim is restricted and
+	// written in its place (converge, issue 19 defect 3).
+	restore bool
+	current *policy.Document
 	// restricted memoises trust.Restrict of trustDoc (restriction).
 	restricted    *trust.Result
 	restrictedErr error
@@ -163,38 +175,51 @@ func (r *run) readRole(ctx context.Context, name string) (*roleState, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.marker = markerOf(out.Role.Tags)
 	r.seen = true
 	return st, nil
 }
 
-// readAttached lists the attached policies with the SDK's paginator. A
-// NoSuchEntity after GetRole saw the role is a stale list: it starts over
-// after a backoff.
+// readAttached lists the attached policies with the SDK's paginator.
 func (r *run) readAttached(ctx context.Context, st *roleState) error {
-	for retry := 0; ; retry++ {
+	return r.retryStale(ctx, "list attached policies of role "+st.name, func() error {
 		var arns []string
 		p := iam.NewListAttachedRolePoliciesPaginator(r.e.client, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(st.name)})
-		var err error
-		for p.HasMorePages() && err == nil {
-			var out *iam.ListAttachedRolePoliciesOutput
-			if out, err = p.NextPage(ctx, r.count); err == nil {
-				for _, ap := range out.AttachedPolicies {
-					arns = append(arns, aws.ToString(ap.PolicyArn))
-				}
-			}
-		}
-		if isNoSuchEntity(err) && r.seen && retry < len(r.e.backoff) {
-			// GetRole saw the role: this list is stale. Start over.
-			if err := r.wait(ctx, r.e.backoff[retry], "list attached policies of role "+st.name); err != nil {
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx, r.count)
+			if err != nil {
 				return err
 			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("list attached policies of role %s: %w", st.name, err)
+			for _, ap := range out.AttachedPolicies {
+				arns = append(arns, aws.ToString(ap.PolicyArn))
+			}
 		}
 		st.attached, st.attachedKnown = arns, true
 		return nil
+	})
+}
+
+// retryStale makes a read of the role (call) and, while it answers
+// NoSuchEntity after a read of this invocation saw the role, repeats it
+// after each stale-read backoff: IAM's read APIs are not consistent with
+// each other (IAM User Guide, troubleshooting, "Changes that I make are not
+// always immediately visible"). If the answer is still NoSuchEntity, the
+// error is the retryable run.missing, never a deletion (issue 19, defect 1).
+func (r *run) retryStale(ctx context.Context, what string, call func() error) error {
+	for retry := 0; ; retry++ {
+		err := call()
+		if err == nil {
+			return nil
+		}
+		if !isNoSuchEntity(err) || !r.seen {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if retry == len(r.e.backoff) {
+			return fmt.Errorf("%s: %w", what, r.missing(err))
+		}
+		if err := r.wait(ctx, r.e.backoff[retry], what); err != nil {
+			return err
+		}
 	}
 }
 
@@ -229,19 +254,21 @@ func (r *run) readLockdownEvidence(ctx context.Context, st *roleState, force boo
 // readInline lists the role's inline policy names with the SDK's
 // paginator; the documents are read on demand by inlineDocument.
 func (r *run) readInline(ctx context.Context, st *roleState) error {
-	names := map[string]string{}
-	p := iam.NewListRolePoliciesPaginator(r.e.client, &iam.ListRolePoliciesInput{RoleName: aws.String(st.name)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx, r.count)
-		if err != nil {
-			return fmt.Errorf("list inline policies of role %s: %w", st.name, err)
+	return r.retryStale(ctx, "list inline policies of role "+st.name, func() error {
+		names := map[string]string{}
+		p := iam.NewListRolePoliciesPaginator(r.e.client, &iam.ListRolePoliciesInput{RoleName: aws.String(st.name)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx, r.count)
+			if err != nil {
+				return err
+			}
+			for _, n := range out.PolicyNames {
+				names[n] = ""
+			}
 		}
-		for _, n := range out.PolicyNames {
-			names[n] = ""
-		}
-	}
-	st.inline, st.inlineKnown = names, true
-	return nil
+		st.inline, st.inlineKnown = names, true
+		return nil
+	})
 }
 
 func (r *run) inlineDocument(ctx context.Context, st *roleState, name string) (string, error) {
@@ -250,7 +277,9 @@ func (r *run) inlineDocument(ctx context.Context, st *roleState, name string) (s
 	}
 	out, err := r.e.client.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(st.name), PolicyName: aws.String(name)}, r.count)
 	if err != nil {
-		return "", fmt.Errorf("get inline policy %s of role %s: %w", name, st.name, err)
+		// ListRolePolicies listed it: a NoSuchEntity is a stale read of
+		// the role or of the policy (retryable), not a deletion.
+		return "", fmt.Errorf("get inline policy %s of role %s: %w", name, st.name, r.staleIfMissing(err))
 	}
 	doc := aws.ToString(out.PolicyDocument)
 	st.inline[name] = doc
@@ -314,23 +343,35 @@ func (r *run) awaitRole(ctx context.Context, gone error) (*roleState, error) {
 	}
 }
 
+// eventTime is when the event's change was made: its CloudTrail time, else
+// its receipt, else the start of this evaluation: an event of unknown age
+// is taken as fresh, so it waits out the whole consistency window.
+func (r *run) eventTime() time.Time {
+	switch {
+	case !r.t.EventTime.IsZero():
+		return r.t.EventTime
+	case !r.t.ReceivedAt.IsZero():
+		return r.t.ReceivedAt
+	}
+	return r.start
+}
+
 // awaitBounds returns when the event happened (from), when IAM's
 // consistency window after it ends (until), and the last moment this
 // invocation may wait (limit). Without an event time the event's age is
 // unknown: it is taken as fresh (failing closed), from its receipt or this
 // evaluation.
 func (r *run) awaitBounds(ctx context.Context) (from, until, limit time.Time) {
-	from = r.t.EventTime
-	if from.IsZero() {
-		from = r.t.ReceivedAt
-	}
-	if from.IsZero() {
-		from = r.start
-	}
+	from = r.eventTime()
 	until = from.Add(r.e.window)
 	limit = until
-	if dl, ok := ctx.Deadline(); ok && dl.Add(-waitMargin).Before(limit) {
-		limit = dl.Add(-waitMargin)
+	// The invocation's remaining time, on the engine's clock (the same
+	// as the deadline in Lambda; tests give the engine a clock that only
+	// its waits advance).
+	if dl, ok := ctx.Deadline(); ok {
+		if end := r.e.now().Add(time.Until(dl) - waitMargin); end.Before(limit) {
+			limit = end
+		}
 	}
 	return from, until, limit
 }

@@ -26,8 +26,10 @@ func (r *run) record(st *roleState, p *plan, a *applied, gone bool) (decision.Re
 	if st != nil {
 		rec.RoleName, rec.RolePath, rec.RoleARN, rec.Account = st.name, st.path, st.arn, st.account
 		rec.Class, rec.ClassReason = string(st.class.Class), st.class.Reason
-		if st.trustDoc != nil {
-			rec.TrustPolicyBefore = mustJSON(st.trustDoc)
+		if before := st.trustDoc; st.current != nil {
+			rec.TrustPolicyBefore = mustJSON(st.current)
+		} else if before != nil {
+			rec.TrustPolicyBefore = mustJSON(before)
 		}
 	}
 	if p == nil {
@@ -59,8 +61,12 @@ func (r *run) recordPlan(rec *decision.Record, p *plan, a *applied) {
 	if t := p.trust; !t.skip && t.err == nil {
 		rec.Principals = principals(t.res.Principals)
 		rec.Findings = append(rec.Findings, t.res.Findings...)
-		if t.res.Changed && t.afterErr == nil {
+		if t.writes() && t.afterErr == nil {
 			rec.TrustPolicyAfter = t.after
+		}
+		if t.restore {
+			rec.Findings = append(rec.Findings, decision.Finding{Control: decision.ControlTrust, Policy: MarkerTagKey,
+				Reason: "the trust policy read is the guardrail's own write derived from an older event; the owner's newer policy, set by this event, is restored restricted"})
 		}
 	}
 	if p.lockdown.missing() {

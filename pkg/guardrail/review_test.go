@@ -31,7 +31,11 @@ func TestEvaluateStaleReadCompliantClaimNoStaleWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.srv.ResetCalls()
-	rec, err := v.engine().Evaluate(ctx, "app", guardrail.Trigger{EventName: "UpdateAssumeRolePolicy"}, guardrail.Claim{TrustPolicy: lambdaTrust})
+	// Inside IAM's consistency window (the invocation ends before it), so
+	// the engine cannot tell which document is newer (issue 19).
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rec, err := v.engine().Evaluate(ctx, "app", guardrail.Trigger{EventName: "UpdateAssumeRolePolicy", EventTime: time.Now()}, guardrail.Claim{TrustPolicy: lambdaTrust})
 	if !errors.Is(err, guardrail.ErrStaleRead) || !guardrail.IsRetryable(err) {
 		t.Fatalf("err = %v, want a retryable ErrStaleRead", err)
 	}

@@ -33,6 +33,7 @@ func ExampleDocument() {
 	// ProtectGuardrailStack
 	// ProtectLockdownPolicy
 	// ProtectLockdownAttachment
+	// ProtectGuardrailMarker
 	// DenyPermissionEscalation
 	// ProtectAudit
 	// DenyLongTermCredentials

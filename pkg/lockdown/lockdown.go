@@ -40,6 +40,11 @@ import (
 // number of managed policies.
 const PolicyName = "GuardrailLockdown"
 
+// MarkerTagKey is the tag key of the enforcer's write marker (pkg/guardrail,
+// marker.go): the lockdown denies every locked-down role setting or removing
+// it (statement ProtectGuardrailMarker).
+const MarkerTagKey = "iam-guardrail:trust-source"
+
 // DefaultPartition is used when Config.Partition is empty.
 const DefaultPartition = "aws"
 
@@ -55,7 +60,9 @@ const DefaultNamePrefix = "IamRoleGuardrail"
 // statements were paid for by halving MaxExtraActionsSize (768 before) and
 // trimming MaxExemptPatternsSize (560), MaxNamePrefixLength (24) and
 // MaxPolicyNameLength (64), which the stack does not use in full (its prefix
-// and policy name are 16 and 17 characters long).
+// and policy name are 16 and 17 characters long). The write marker's
+// statement (ProtectGuardrailMarker, issue 19) was paid for by taking
+// MaxExtraActionsSize from 384 to 224.
 const (
 	// MinNamePrefixLength keeps the prefix from matching unrelated
 	// resources: "role/I*" would deny IAM on every role starting with I.
@@ -72,7 +79,7 @@ const (
 	// take in the document: each distinct action counts its length plus 3
 	// for its quotes and separating comma. A budget rather than a count,
 	// so a few long names and many short ones are treated alike.
-	MaxExtraActionsSize = 384
+	MaxExtraActionsSize = 224
 	// MaxExemptPatternsSize bounds the characters the role ARN patterns
 	// built from ExemptRoles take in the document (each pattern counts its
 	// length, with the longest partition name and a 12-digit account, plus
@@ -609,6 +616,23 @@ func statements(c Config, extras []string) []statement {
 			Action:    []string{"iam:DetachRolePolicy"},
 			Resource:  []string{"*"},
 			Condition: map[string]map[string]any{"ArnEquals": {"iam:PolicyARN": policyARN}},
+		},
+		// Stops a workload from forging or erasing the guardrail's write
+		// marker on any role (CreateRole, TagRole or UntagRole with its key),
+		// which would make the enforcer restrict the wrong one of two
+		// documents (never admit an outsider: the marker only picks which
+		// document is restricted). aws:TagKeys is the condition key of the
+		// tag keys in a request (IAM User Guide, "Controlling access to and
+		// for IAM users and roles using tags",
+		// https://docs.aws.amazon.com/IAM/latest/UserGuide/access_iam-tags.html);
+		// iam:* keeps the statement short, and only requests naming the key
+		// match.
+		{
+			Sid:       "ProtectGuardrailMarker",
+			Effect:    "Deny",
+			Action:    []string{"iam:*"},
+			Resource:  []string{"*"},
+			Condition: map[string]map[string]any{"ForAnyValue:StringEquals": {"aws:TagKeys": MarkerTagKey}},
 		},
 		// Stops a workload from freeing itself or another role from the
 		// permissions boundary its owner set (a role could remove its own),

@@ -131,7 +131,7 @@ func TestDocumentShape(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"ProtectGuardrailRuntime", "ProtectGuardrailRoles", "ProtectGuardrailStack",
-		"ProtectLockdownPolicy", "ProtectLockdownAttachment", "ProtectExemptRoles", "ProtectAlarmKey", "ProtectBuckets",
+		"ProtectLockdownPolicy", "ProtectLockdownAttachment", "ProtectGuardrailMarker", "ProtectExemptRoles", "ProtectAlarmKey", "ProtectBuckets",
 		"DenyPermissionEscalation", "ProtectAudit", "DenyLongTermCredentials", "DenyNewIdentityProviders",
 		"DenyIdentityTokens", "DenyUnlistedTokenAudiences", "DenyTokensWithoutAudience",
 		"DenyAccountChanges", "DenyOrganizationChanges", "OperatorDeniedActions"} {
@@ -156,7 +156,8 @@ func one(key, value string) map[string][]string { return map[string][]string{key
 // denied reports whether any statement of doc denies req, with IAM's
 // matching rules for what this package emits: actions case-insensitive,
 // resources case-sensitive, '*' and '?' wildcards that cross ':' and '/',
-// and the condition operators ArnEquals (single-valued), Null and
+// and the condition operators ArnEquals (single-valued), Null,
+// ForAnyValue:StringEquals (one policy value) and
 // ForAnyValue:StringNotEquals (IAM User Guide, "Single-valued vs.
 // multivalued context keys": ForAnyValue is true when at least one request
 // value matches, false when the key is absent; a negated operator with
@@ -176,6 +177,12 @@ func denied(t *testing.T, doc []byte, req request) bool {
 					ok = ok && present && len(got) == 1 && got[0] == v
 				case "Null":
 					ok = ok && (v == "true") == !present
+				case "ForAnyValue:StringEquals":
+					anyListed := false
+					for _, g := range got {
+						anyListed = anyListed || g == v
+					}
+					ok = ok && anyListed
 				case "ForAnyValue:StringNotEquals":
 					list := map[string]bool{}
 					for _, x := range v.([]any) {
@@ -242,6 +249,10 @@ func TestDocumentDenies(t *testing.T) {
 		{"new lockdown version", request{action: "iam:CreatePolicyVersion", resource: lockdownARN}, true},
 		{"new version of own policy", request{action: "iam:CreatePolicyVersion", resource: "arn:aws:iam::" + acct + ":policy/orders"}, false},
 		{"detach lockdown", request{action: "iam:DetachRolePolicy", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: one("iam:PolicyARN", lockdownARN)}, true},
+		{"forge the guardrail's write marker", request{action: "iam:TagRole", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: map[string][]string{"aws:TagKeys": {"team", MarkerTagKey}}}, true},
+		{"remove the guardrail's write marker", request{action: "iam:UntagRole", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: one("aws:TagKeys", MarkerTagKey)}, true},
+		{"create a role with the write marker", request{action: "iam:CreateRole", resource: "arn:aws:iam::" + acct + ":role/new", context: one("aws:TagKeys", MarkerTagKey)}, true},
+		{"tag own role", request{action: "iam:TagRole", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: one("aws:TagKeys", "team")}, false},
 		{"detach other policy", request{action: "iam:DetachRolePolicy", resource: "arn:aws:iam::" + acct + ":role/orders-api", context: one("iam:PolicyARN", "arn:aws:iam::aws:policy/ReadOnlyAccess")}, false},
 		{"stop logging", request{action: "cloudtrail:StopLogging", resource: "arn:aws:cloudtrail:us-east-1:" + acct + ":trail/org"}, true},
 		{"stop config recorder", request{action: "config:StopConfigurationRecorder", resource: "*"}, true},

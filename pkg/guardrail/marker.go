@@ -1,0 +1,116 @@
+package guardrail
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/iamguardrail/guardrail/pkg/decision"
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
+	"github.com/iamguardrail/guardrail/pkg/policy"
+)
+
+// The write marker (issue 19, defects 2 and 3): with every trust policy it
+// writes, the guardrail tags the role with MarkerTagKey = "<time>
+// sha256:<hash>", where hash is the SHA-256 of the written document (as the
+// engine renders it after parsing) and time is when the intent it derives
+// from was written: the event's time for a document restricted from the
+// event's claim, the time of the read otherwise. GetRole returns a role's
+// tags with its trust policy in one response (IAM API reference, GetRole:
+// Role.Tags), so the marker costs no extra read, and the two always come
+// from the same snapshot of the role.
+//
+// A read trust document is the guardrail's own write only when the marker's
+// hash matches it: a stale tag, a tag left after the owner rewrote the
+// policy, or a tag on a document it does not describe proves nothing. The
+// marker only ever decides *which* document is restricted — the one read or
+// the one the event claims — never whether to restrict: both candidates go
+// through trust.Restrict before anything is written. A forged or tampered
+// marker may therefore cost a rewrite, never admit an outsider.
+
+// MarkerTagKey is the tag key of the write marker. The lockdown policy
+// denies every role but the guardrail's tagging or untagging a role with it
+// (lockdown.MarkerTagKey is the same key).
+const MarkerTagKey = lockdown.MarkerTagKey
+
+// marker is a parsed write marker.
+type marker struct {
+	at   time.Time // when the intent the written document derives from was written
+	hash string    // of the written document (docHash)
+}
+
+// markerValue renders the marker of doc, derived from an intent written at.
+// The value uses only characters IAM accepts in tag values (IAM API
+// reference, Tag: [\p{L}\p{Z}\p{N}_.:/=+\-@]*, at most 256 characters).
+func markerValue(at time.Time, doc *policy.Document) string {
+	return at.UTC().Format(time.RFC3339) + " sha256:" + docHash(doc)
+}
+
+// parseMarker parses a marker value; ok is false for anything else.
+func parseMarker(v string) (m marker, ok bool) {
+	ts, h, found := strings.Cut(v, " sha256:")
+	if !found || len(h) != sha256.Size*2 {
+		return marker{}, false
+	}
+	at, err := time.Parse(time.RFC3339, ts)
+	if err != nil {
+		return marker{}, false
+	}
+	return marker{at: at, hash: h}, true
+}
+
+// docHash is the SHA-256 of the document as the engine renders it, so that
+// IAM's own rendering of a written document (URL-encoded, re-indented)
+// hashes the same once parsed.
+func docHash(doc *policy.Document) string {
+	sum := sha256.Sum256(mustJSON(doc))
+	return hex.EncodeToString(sum[:])
+}
+
+// markerOf returns the marker among a role's tags, if any.
+func markerOf(tags []types.Tag) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == MarkerTagKey {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
+}
+
+// own reports whether the role's trust document, as read, is the
+// guardrail's own write, and the time of the intent it derives from.
+func (st *roleState) own() (time.Time, bool) {
+	m, ok := parseMarker(st.marker)
+	if !ok || st.trustDoc == nil || m.hash != docHash(st.trustDoc) {
+		return time.Time{}, false
+	}
+	return m.at, true
+}
+
+// putMarker tags the role with the marker of the trust document just
+// written (written, as planned: the same value whose rendering was sent).
+// It follows the trust write, as part of it (no action of its own unless it
+// fails): a failed tag leaves an unmarked document, which later events treat
+// as the owner's (they re-check it after IAM's consistency window instead of
+// trusting it), so it costs time, not safety; it still fails the evaluation,
+// since a missing permission would otherwise go unnoticed.
+func (r *run) putMarker(ctx context.Context, st *roleState, written *policy.Document, a *applied) {
+	at := st.source
+	if at.IsZero() {
+		at = r.e.now()
+	}
+	_, err := r.e.client.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(st.name),
+		Tags: []types.Tag{{Key: aws.String(MarkerTagKey), Value: aws.String(markerValue(at, written))}}}, r.count)
+	if err != nil {
+		err = fmt.Errorf("mark the trust policy written to role %s: %w", st.name, r.staleIfMissing(err))
+		a.act(decision.ControlTrust, "TagRole", MarkerTagKey, decision.ResultFailed, err.Error())
+		r.fail(err)
+	}
+}
