@@ -253,7 +253,7 @@ func (s *Server) getRole(p params) (func(*xmlWriter), *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	r := s.st.readRole(strings.ToLower(name))
+	r := s.st.readRole(strings.ToLower(name), "GetRole")
 	if r == nil {
 		return nil, errRoleNotFound(name)
 	}
@@ -330,8 +330,8 @@ func (s *Server) listRoles(p params) (func(*xmlWriter), *apiError) {
 		return nil, err
 	}
 	var keys []string
-	for _, k := range s.st.visibleRoleKeys() {
-		if r := s.st.peekRole(k); r != nil && strings.HasPrefix(r.path, prefix) {
+	for _, k := range s.st.visibleRoleKeys("ListRoles") {
+		if r := s.st.peekRole(k, "ListRoles"); r != nil && strings.HasPrefix(r.path, prefix) {
 			keys = append(keys, k)
 		}
 	}
@@ -341,7 +341,7 @@ func (s *Server) listRoles(p params) (func(*xmlWriter), *apiError) {
 	}
 	roles := make([]*role, 0, pg.end-pg.start)
 	for _, k := range keys[pg.start:pg.end] {
-		roles = append(roles, s.st.readRole(k))
+		roles = append(roles, s.st.readRole(k, "ListRoles"))
 	}
 	return func(w *xmlWriter) {
 		w.open("Roles")
@@ -398,7 +398,7 @@ func (s *Server) listRoleTags(p params) (func(*xmlWriter), *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	r := s.st.readRole(strings.ToLower(name))
+	r := s.st.readRole(strings.ToLower(name), "ListRoleTags")
 	if r == nil {
 		return nil, errRoleNotFound(name)
 	}
@@ -783,7 +783,7 @@ func (s *Server) listAttachedRolePolicies(p params) (func(*xmlWriter), *apiError
 	if err != nil {
 		return nil, err
 	}
-	r := s.st.readRole(strings.ToLower(name))
+	r := s.st.readRole(strings.ToLower(name), "ListAttachedRolePolicies")
 	if r == nil {
 		return nil, errRoleNotFound(name)
 	}
@@ -858,7 +858,7 @@ func (s *Server) getRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	r := s.st.readRole(strings.ToLower(name))
+	r := s.st.readRole(strings.ToLower(name), "GetRolePolicy")
 	if r == nil {
 		return nil, errRoleNotFound(name)
 	}
@@ -878,7 +878,7 @@ func (s *Server) listRolePolicies(p params) (func(*xmlWriter), *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	r := s.st.readRole(strings.ToLower(name))
+	r := s.st.readRole(strings.ToLower(name), "ListRolePolicies")
 	if r == nil {
 		return nil, errRoleNotFound(name)
 	}
@@ -971,8 +971,8 @@ func (s *Server) getAccountAuthorizationDetails(p params) (func(*xmlWriter), *ap
 		}
 	}
 	if all || want["Role"] {
-		for _, k := range s.st.visibleRoleKeys() {
-			if s.st.peekRole(k) != nil {
+		for _, k := range s.st.visibleRoleKeys("GetAccountAuthorizationDetails") {
+			if s.st.peekRole(k, "GetAccountAuthorizationDetails") != nil {
 				keys = append(keys, "2:"+k)
 			}
 		}
@@ -1000,7 +1000,7 @@ func (s *Server) getAccountAuthorizationDetails(p params) (func(*xmlWriter), *ap
 		case '1':
 			users = append(users, s.st.users[k[2:]])
 		case '2':
-			roles = append(roles, s.st.readRole(k[2:]))
+			roles = append(roles, s.st.readRole(k[2:], "GetAccountAuthorizationDetails"))
 		case '3':
 			pols = append(pols, s.st.policies[k[2:]])
 		}

@@ -75,6 +75,9 @@ type options struct {
 	clock          func() time.Time
 	rejectBareStar bool
 	seed           uint64
+	staleReads     int
+	staleMode      StaleMode
+	faults         []Faults
 }
 
 // WithAccount sets the 12-digit account ID the server plays (default
@@ -133,6 +136,12 @@ func NewServer(opts ...Option) *Server {
 		calls:  map[string]int{},
 		faults: map[string]*faultState{},
 	}
+	s.st.staleDefault, s.st.staleMode = o.staleReads, o.staleMode
+	for _, f := range o.faults {
+		if err := s.SetFaults(f); err != nil {
+			panic(err)
+		}
+	}
 	s.hs = httptest.NewUnstartedServer(s)
 	if o.listener != nil {
 		s.hs.Listener.Close()
@@ -173,6 +182,7 @@ type Call struct {
 	Status    int           // HTTP status answered
 	ErrorCode string        // IAM error code, "" on success
 	Injected  bool          // the error was injected by SetFaults
+	Caller    string        // the access key ID that signed the request
 	Duration  time.Duration // time spent serving it, injected latency included
 }
 
@@ -245,7 +255,8 @@ func (s *Server) CallLog() []Call {
 // existing after DeleteRole. roleName "" sets the default for every role
 // without its own setting; n = 0 turns it off; n < 0 keeps serving the
 // previous state until SetStaleReads is called again. Windows already open
-// keep their count.
+// keep their count. Whether the n reads are shared by every read API or
+// counted per API is the StaleMode (SetStaleMode, WithStaleMode).
 func (s *Server) SetStaleReads(roleName string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -287,16 +298,8 @@ type faultState struct {
 // SetFaults installs f for f.Action, replacing what was set for it before.
 // The same Seed and the same sequence of calls give the same outcomes.
 func (s *Server) SetFaults(f Faults) error {
-	for _, r := range []float64{f.ThrottleRate, f.ServerErrorRate, f.UnavailableRate} {
-		if r < 0 || r > 1 {
-			return fmt.Errorf("iamtest: fault rate %v outside [0,1]", r)
-		}
-	}
-	if sum := f.ThrottleRate + f.ServerErrorRate + f.UnavailableRate; sum > 1 {
-		return fmt.Errorf("iamtest: fault rates add up to %v, more than 1", sum)
-	}
-	if f.Latency < 0 {
-		return fmt.Errorf("iamtest: negative latency %v", f.Latency)
+	if err := f.Validate(); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -411,7 +414,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) finish(r *http.Request, action string, status int, code string, injected bool, d time.Duration) {
 	c := Call{
 		Action: action, RoleName: r.Form.Get("RoleName"), PolicyARN: r.Form.Get("PolicyArn"),
-		Status: status, ErrorCode: code, Injected: injected, Duration: d,
+		Status: status, ErrorCode: code, Injected: injected, Duration: d, Caller: accessKeyID(r),
 	}
 	if _, known := actions[action]; known {
 		s.mu.Lock()
@@ -452,6 +455,17 @@ func checkAuth(r *http.Request) *apiError {
 			"Authorization header requires a Signature Version 4 credential scope for the iam service")
 	}
 	return nil
+}
+
+// accessKeyID returns the access key ID of a SigV4 Authorization header
+// ("AWS4-HMAC-SHA256 Credential=AKIA…/date/region/iam/aws4_request, …"), or "".
+func accessKeyID(r *http.Request) string {
+	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(cred, "/")
+	return id
 }
 
 // requestID formats a request counter as a UUID, the form IAM uses.

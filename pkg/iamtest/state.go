@@ -91,10 +91,13 @@ func (mp *managedPolicy) version(id string) *policyVersion {
 }
 
 // staleWindow serves prev (nil: the role did not exist) for the next
-// remaining reads of a role; remaining < 0 means until reset.
+// remaining reads of a role; remaining < 0 means until reset. In
+// StaleIndependent mode each read API has its own count (left, absent
+// meaning remaining), as IAM's read APIs are not consistent with each other.
 type staleWindow struct {
 	prev      *role
 	remaining int
+	left      map[string]int // StaleIndependent: reads left per read API
 }
 
 // state is the account. Every access happens with Server.mu held.
@@ -112,6 +115,7 @@ type state struct {
 	staleDefault int            // stale reads after a write, for roles without their own setting
 	staleByRole  map[string]int // per-role setting
 	stale        map[string]*staleWindow
+	staleMode    StaleMode
 }
 
 func newState(account string, seed uint64) *state {
@@ -277,20 +281,31 @@ func (st *state) recordWrite(key string, prev *role) {
 	st.stale[key] = &staleWindow{prev: snap, remaining: n}
 }
 
-// peekRole returns the role as a read would see it now, without using up a
-// stale read.
-func (st *state) peekRole(key string) *role {
-	if w, ok := st.stale[key]; ok && w.remaining != 0 {
+// peekRole returns the role as a read by api would see it now, without
+// using up a stale read.
+func (st *state) peekRole(key, api string) *role {
+	if w, ok := st.stale[key]; ok && st.staleActive(w, api) {
 		return w.prev
 	}
 	return st.roles[key]
 }
 
-// readRole returns the role as a read sees it and uses up one stale read.
-func (st *state) readRole(key string) *role {
+// readRole returns the role as a read by api sees it and uses up one stale
+// read: of the role's shared count (StaleCoherent) or of api's own
+// (StaleIndependent).
+func (st *state) readRole(key, api string) *role {
 	w, ok := st.stale[key]
-	if !ok || w.remaining == 0 {
+	if !ok || !st.staleActive(w, api) {
 		return st.roles[key]
+	}
+	if st.staleMode == StaleIndependent {
+		if n := st.staleLeft(w, api); n > 0 {
+			w.left[api] = n - 1
+		}
+		if !slices.ContainsFunc(staleReadAPIs, func(a string) bool { return st.staleActive(w, a) }) {
+			delete(st.stale, key)
+		}
+		return w.prev
 	}
 	if w.remaining > 0 {
 		w.remaining--
@@ -301,15 +316,38 @@ func (st *state) readRole(key string) *role {
 	return w.prev
 }
 
-// visibleRoleKeys lists, sorted, the keys of every role a read could see:
-// live roles and deleted roles still served by a stale window.
-func (st *state) visibleRoleKeys() []string {
+// staleReadAPIs are the read APIs a stale window applies to.
+var staleReadAPIs = []string{"GetRole", "ListRoles", "ListRoleTags", "ListAttachedRolePolicies",
+	"ListRolePolicies", "GetRolePolicy", "GetAccountAuthorizationDetails"}
+
+// staleActive reports whether w still serves the previous state to api.
+func (st *state) staleActive(w *staleWindow, api string) bool {
+	if st.staleMode == StaleIndependent {
+		return st.staleLeft(w, api) != 0
+	}
+	return w.remaining != 0
+}
+
+// staleLeft is how many stale reads api has left in w (independent mode).
+func (st *state) staleLeft(w *staleWindow, api string) int {
+	if w.left == nil {
+		w.left = map[string]int{}
+	}
+	if n, ok := w.left[api]; ok {
+		return n
+	}
+	return w.remaining
+}
+
+// visibleRoleKeys lists, sorted, the keys of every role a read by api could
+// see: live roles and deleted roles still served by a stale window.
+func (st *state) visibleRoleKeys(api string) []string {
 	keys := make([]string, 0, len(st.roles))
 	for k := range st.roles {
 		keys = append(keys, k)
 	}
 	for k, w := range st.stale {
-		if _, live := st.roles[k]; !live && w.remaining != 0 && w.prev != nil {
+		if _, live := st.roles[k]; !live && st.staleActive(w, api) && w.prev != nil {
 			keys = append(keys, k)
 		}
 	}
