@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -45,6 +47,15 @@ type handler struct {
 	version     string
 	concurrency int
 	now         func() time.Time
+
+	// left holds the roles the previous invocation in this execution
+	// environment could not reach before its time budget ran out; the next
+	// invocation (Lambda's retry of the failed one, or the next schedule,
+	// usually in the same warm environment) evaluates them first. In a new
+	// environment it is empty and the sweep goes in listing order, where
+	// the roles the last run fixed cost no call.
+	mu   sync.Mutex
+	left []string
 }
 
 func newHandler(engine sweeper, cfg config.Config, out io.Writer, version string) *handler {
@@ -92,6 +103,9 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		},
 		Concurrency: h.concurrency,
 	}
+	h.mu.Lock()
+	opts.First = h.left
+	h.mu.Unlock()
 	sweepCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		var stopAt time.Time
@@ -107,10 +121,16 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 			h.log.LogAttrs(ctx, slog.LevelError, "metrics", slog.String("error", merr.Error()), slog.String("role_arn", rec.RoleARN))
 		}
 	})
+	if sum.Listed > 0 {
+		// A sweep that listed the account knows exactly what it left.
+		h.mu.Lock()
+		h.left = slices.Clone(sum.LeftRoles)
+		h.mu.Unlock()
+	}
 	if err == nil && errors.Is(sweepCtx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("sweep: %w", sweepCtx.Err())
 	}
-	h.summary(ctx, ev, sum, err)
+	h.summary(ctx, ev, opts, sum, err)
 	switch {
 	case err != nil && sum.Listed == 0:
 		return fmt.Errorf("sweep failed before evaluating any role: %w", err)
@@ -125,7 +145,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 }
 
 // summary logs the sweep's summary record.
-func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum guardrail.SweepSummary, err error) {
+func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, opts guardrail.SweepOptions, sum guardrail.SweepSummary, err error) {
 	level := slog.LevelInfo
 	if err != nil || sum.Left > 0 || sum.Errors > 0 {
 		level = slog.LevelError
@@ -149,6 +169,7 @@ func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum gu
 		slog.Int("errors", sum.Errors),
 		slog.Int("left", sum.Left),
 		slog.Any("left_roles", left),
+		slog.Int("started_with_left", len(opts.First)),
 		slog.Int("list_calls", sum.ListCalls),
 		slog.String("lockdown_policy", sum.LockdownPolicy),
 		slog.Int("api_calls", sum.APICalls),

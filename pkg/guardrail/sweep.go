@@ -3,6 +3,8 @@ package guardrail
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +39,11 @@ type SweepOptions struct {
 	// RoleNames, when not empty, limits the sweep to these roles, each read
 	// with GetRole (Evaluate) instead of listing the account.
 	RoleNames []string
+	// First names roles to evaluate before all others, in this order: the
+	// LeftRoles of a sweep that ran out of time, so that the next sweep
+	// starts with them instead of spending its budget on the same roles
+	// again. Names not listed are ignored (the role is gone).
+	First []string
 }
 
 // SweepSummary counts what a sweep did. Its JSON names are snake_case like
@@ -100,6 +107,7 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 			jobs = append(jobs, job{name: roles[i].Name, role: &roles[i]})
 		}
 	}
+	jobs = firstJobs(jobs, opts.First, func(j job) string { return j.name })
 	sum.Listed = len(jobs)
 
 	workers := opts.Concurrency
@@ -157,6 +165,30 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 		return sum, fmt.Errorf("sweep: %w", err)
 	}
 	return sum, nil
+}
+
+// firstJobs moves the jobs whose names are in first (IAM role names are
+// case-insensitive) to the front, in first's order; the rest keep theirs.
+func firstJobs[J any](jobs []J, first []string, name func(J) string) []J {
+	if len(first) == 0 {
+		return jobs
+	}
+	rank := make(map[string]int, len(first))
+	for i, n := range first {
+		if _, dup := rank[strings.ToLower(n)]; !dup {
+			rank[strings.ToLower(n)] = i
+		}
+	}
+	var front, rest []J
+	for _, j := range jobs {
+		if _, ok := rank[strings.ToLower(name(j))]; ok {
+			front = append(front, j)
+		} else {
+			rest = append(rest, j)
+		}
+	}
+	slices.SortStableFunc(front, func(a, b J) int { return rank[strings.ToLower(name(a))] - rank[strings.ToLower(name(b))] })
+	return append(front, rest...)
 }
 
 // sweepLockdownPolicy checks (and restores) the lockdown policy's default
