@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -485,20 +486,10 @@ func (r *chaosRun) judgeAll() map[string]chaosRoleState {
 			out[name] = chaosRoleState{}
 			continue
 		}
-		out[name] = judgeRole(st.TrustPolicy, st.AttachedPolicyARNs, slices.Collect(mapKeys(st.InlinePolicies)),
+		out[name] = judgeRole(st.TrustPolicy, st.AttachedPolicyARNs, slices.Collect(maps.Keys(st.InlinePolicies)),
 			r.dep.LockdownPolicyARN, r.ownerTrust[name], zone)
 	}
 	return out
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func (r *chaosRun) writeFailureQueue() error {
@@ -699,13 +690,7 @@ func (rep *chaosReport) write(w io.Writer) {
 
 	fmt.Fprintln(w, "\n  every role's final state (before the sweep -> after):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range rep.after {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(rep.after))
 	for i, name := range names {
 		fmt.Fprintf(tw, "  %s\t%s\t->\t%s", name, roleWord(rep.before[name]), roleWord(rep.after[name]))
 		if i%2 == 0 && i+1 < len(names) {
