@@ -14,8 +14,9 @@ GOBIN  := $(TOOLS)/bin
 export PATH := $(GOBIN):$(PATH)
 
 # The Runtime Interface Emulator for local runs of the bootstraps (make test,
-# make demo). The tests find it through GUARDRAIL_RIE: they skip without the
-# variable (a plain `go test ./...`) and fail if it names no file.
+# make demo). The tests find it through GUARDRAIL_RIE (or aws-lambda-rie on
+# $PATH): without it they fail with a message naming it, and are left out
+# only under `go test -short`.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE         := $(GOBIN)/aws-lambda-rie
 export GUARDRAIL_RIE := $(RIE)
@@ -29,8 +30,8 @@ STATICCHECK         := $(GOBIN)/staticcheck
 # the version pinned in infra/stack/testdata/iamsim/package.json and its
 # lock file (with registry URLs, so `npm ci` also works from the cache),
 # installed into .tools/ where `go ./...` does not look. The test finds it
-# through GUARDRAIL_IAMSIM: it skips without the variable (a plain
-# `go test ./...`) and fails if the pinned version is not there.
+# through GUARDRAIL_IAMSIM: it fails without the variable (left out only
+# under `go test -short`) and if the pinned version is not there.
 IAMSIM_SRC := infra/stack/testdata/iamsim
 IAMSIM_DIR := $(TOOLS)/iamsim
 IAMSIM     := $(IAMSIM_DIR)/node_modules/@cloud-copilot/iam-simulate/package.json

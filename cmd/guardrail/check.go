@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/policy"
 	"github.com/iamguardrail/guardrail/pkg/trust"
 )
@@ -30,16 +31,18 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: guardrail check --account ID [--trusted-accounts ID,…] [--trusted-orgs o-…,…] [--partition aws] FILE...")
+		fmt.Fprintln(stderr, "usage: guardrail check --account ID [--trusted-accounts ID,…] [--trusted-orgs o-…,…] [--trusted-audiences APP-ID,…] [--trusted-oidc-tenants KIND:ID,…] [--partition aws] FILE...")
 		fmt.Fprintln(stderr, "\nEach FILE is a trust policy (plain or URL-encoded JSON), or a CloudTrail record or")
 		fmt.Fprintln(stderr, "EventBridge event that carries one. Prints one JSON line per file; writes nothing.")
 		fs.PrintDefaults()
 	}
 	var z trust.Zone
-	var accounts, orgs string
+	var accounts, orgs, audiences, tenants string
 	fs.StringVar(&z.Account, "account", "", "the role's own account ID (required)")
 	fs.StringVar(&accounts, "trusted-accounts", "", "comma-separated trusted account IDs")
 	fs.StringVar(&orgs, "trusted-orgs", "", "comma-separated trusted organization IDs")
+	fs.StringVar(&audiences, "trusted-audiences", "", "comma-separated application IDs of public identity providers (Cognito identity pools, Google, Facebook, Login with Amazon) to keep, as GUARDRAIL_TRUSTED_AUDIENCES")
+	fs.StringVar(&tenants, "trusted-oidc-tenants", "", "comma-separated owners of shared OIDC issuers to keep (github:acme-corp,github-id:123456,gitlab:acme-group,…), as GUARDRAIL_TRUSTED_OIDC_TENANTS; unset keeps any owner a statement names, flagged as unchecked")
 	fs.StringVar(&z.Partition, "partition", "aws", "the role's partition")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -47,7 +50,8 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	z.TrustedAccounts, z.TrustedOrgIDs = splitList(accounts), splitList(orgs)
+	z.TrustedAccounts, z.TrustedOrgIDs, z.TrustedAudiences = splitList(accounts), splitList(orgs), splitList(audiences)
+	z.TrustedOIDCTenants = splitList(tenants)
 	if z.Account == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return 2
@@ -101,8 +105,6 @@ func checkFile(file string, z trust.Zone) (checkResult, error) {
 func readTrustInput(data []byte, res *checkResult) (*policy.Document, error) {
 	var probe struct {
 		Statement json.RawMessage `json:"Statement"`
-		Detail    json.RawMessage `json:"detail"`
-		EventName string          `json:"eventName"`
 	}
 	trimmed := strings.TrimSpace(string(data))
 	if strings.HasPrefix(trimmed, "%") {
@@ -114,35 +116,15 @@ func readTrustInput(data []byte, res *checkResult) (*policy.Document, error) {
 	if probe.Statement != nil {
 		return policy.Parse(data)
 	}
-	record := data
-	if probe.Detail != nil {
-		record = probe.Detail
-	}
-	var ct struct {
-		EventName         string `json:"eventName"`
-		RequestParameters struct {
-			RoleName                 string          `json:"roleName"`
-			AssumeRolePolicyDocument json.RawMessage `json:"assumeRolePolicyDocument"`
-			PolicyDocument           json.RawMessage `json:"policyDocument"`
-		} `json:"requestParameters"`
-	}
-	if err := json.Unmarshal(record, &ct); err != nil {
+	rec, err := cloudtrail.TrustDocument(data)
+	if err != nil {
 		return nil, fmt.Errorf("not a policy or a CloudTrail record: %w", err)
 	}
-	res.EventName, res.RoleName = ct.EventName, ct.RequestParameters.RoleName
-	raw := ct.RequestParameters.AssumeRolePolicyDocument
-	if raw == nil && ct.EventName == "UpdateAssumeRolePolicy" {
-		raw = ct.RequestParameters.PolicyDocument
+	res.EventName, res.RoleName = rec.EventName, rec.RoleName
+	if rec.TrustPolicy == "" {
+		return nil, fmt.Errorf("no trust policy: neither a policy document nor a CloudTrail record with requestParameters.assumeRolePolicyDocument (event %q)", rec.EventName)
 	}
-	if raw == nil {
-		return nil, fmt.Errorf("no trust policy: neither a policy document nor a CloudTrail record with requestParameters.assumeRolePolicyDocument (event %q)", ct.EventName)
-	}
-	// CloudTrail records the document as a JSON string; accept an object too.
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return policy.Parse([]byte(s))
-	}
-	return policy.Parse(raw)
+	return policy.Parse([]byte(rec.TrustPolicy))
 }
 
 func splitList(s string) []string {

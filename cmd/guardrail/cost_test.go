@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,16 +215,7 @@ func TestREADMECost(t *testing.T) {
 //
 //	go test ./cmd/guardrail -run '^$' -bench DemoInvocations -benchtime 30x
 func BenchmarkDemoInvocations(b *testing.B) {
-	if runtime.GOOS != "linux" {
-		b.Skip("the Runtime Interface Emulator runs Linux binaries only")
-	}
-	rie, err := emulator.Find()
-	if errors.Is(err, emulator.ErrNoRIE) {
-		b.Skipf("%v; `make test` installs it", err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
+	rie := emulator.Require(b, testing.Short())
 	dir := b.TempDir()
 	bins := map[string]string{}
 	for _, fn := range []string{"enforcer", "sweeper"} {

@@ -116,6 +116,7 @@ func (d *demo) run(ctx context.Context, enforcerBin, sweeperBin, eventsDir strin
 	tw := tabwriter.NewWriter(d.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "EVENT\tROLE\tCLASS\tOUTCOME\tREMOVED / REASON\tLOCKDOWN\tMS")
 	client := srv.Client()
+	var idps []string
 	for _, f := range files {
 		ev := now(f.Event)
 		if _, err := replay.Apply(ctx, client, ev); err != nil {
@@ -126,8 +127,12 @@ func (d *demo) run(ctx context.Context, enforcerBin, sweeperBin, eventsDir strin
 			return fmt.Errorf("%s: %w", f.Name, err)
 		}
 		row(tw, strings.TrimSuffix(f.Name, ".json"), rec)
+		idps = append(idps, federatedReasons(strings.TrimSuffix(f.Name, ".json"), rec)...)
 	}
 	tw.Flush()
+	if len(idps) > 0 {
+		fmt.Fprintf(d.stdout, "\nIdentity providers: why each was kept or removed\n%s\n", strings.Join(idps, "\n"))
+	}
 	enf.Close()
 
 	swp, err := d.start(ctx, "sweeper", sweeperBin, dep)
@@ -228,6 +233,31 @@ func row(w io.Writer, name string, rec map[string]any) {
 	}
 	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%v\n", name, dash(rec["role_name"]), dash(rec["class"]), str(rec["outcome"]),
 		detail, dash(rec["lockdown"]), rec["duration_ms"])
+}
+
+// federatedReasons returns, for an event's record, the verdict and reason
+// of each identity provider an Allow statement names: why a tenant of a
+// shared OIDC issuer was kept or removed is not visible from the principal
+// alone.
+func federatedReasons(name string, rec map[string]any) []string {
+	var out []string
+	ps, _ := rec["principals"].([]any)
+	for _, p := range ps {
+		m, _ := p.(map[string]any)
+		if m["type"] != "Federated" || m["effect"] != "Allow" {
+			continue
+		}
+		verdict := "removed"
+		if m["trusted"] == true {
+			verdict = "kept"
+		}
+		sid := ""
+		if s := str(m["sid"]); s != "" {
+			sid = " " + s
+		}
+		out = append(out, fmt.Sprintf("  %s: %s%s: %s", name, verdict, sid, str(m["reason"])))
+	}
+	return out
 }
 
 // removed lists the principals a record removed, and the session revocation.

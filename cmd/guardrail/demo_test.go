@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -69,16 +67,7 @@ func TestNowMovesEventTime(t *testing.T) {
 // TestDemo runs the whole demo with bootstraps built for this machine; it
 // needs the Runtime Interface Emulator like the end-to-end tests.
 func TestDemo(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the Runtime Interface Emulator runs Linux binaries only")
-	}
-	rie, err := emulator.Find()
-	if errors.Is(err, emulator.ErrNoRIE) {
-		t.Skipf("%v; `make test` installs it", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rie := emulator.Require(t, testing.Short())
 	dir := t.TempDir()
 	bins := map[string]string{}
 	for _, fn := range []string{"enforcer", "sweeper"} {
@@ -99,6 +88,12 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"partner-reporting", "AWS:arn:aws:iam::999988887777:root (older sessions revoked)", // foreign account stripped
 		"legacy-batch", "github-deploy", "org-shared-readonly",
+		// Issue 22: an STS claim key and an immutable subject naming a
+		// trusted tenant kept, a statement naming another owner stripped.
+		"github-release",
+		"CreateRole-github-oidc-tenants: kept ReleaseFromOwnerById: OIDC provider of this account, confined by StringEquals token.actions.githubusercontent.com:repository_owner_id 123456; tenant github-id:123456, named by the STS claim key repository_owner_id (a trusted tenant)",
+		"kept DeployFromImmutableSubject:", "named by the GitHub immutable subject repo:OWNER@OWNER_ID/REPO@REPO_ID (a trusted tenant)",
+		"CreateRole-github-oidc-tenants: removed ContractorRepository: OIDC provider of the shared issuer token.actions.githubusercontent.com confined to github:someone-else",
 		"caused by the guardrail's own role", "aws-managed", "exempt",
 		"0 errors, 0 left", "decisions.jsonl",
 	} {
@@ -122,10 +117,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestDemoInterrupted(t *testing.T) {
-	rie, err := emulator.Find()
-	if err != nil || runtime.GOOS != "linux" {
-		t.Skip("needs the Runtime Interface Emulator")
-	}
+	rie := emulator.Require(t, testing.Short())
 	// A cancelled context stops the demo before any event and reports it.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

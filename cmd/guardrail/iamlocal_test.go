@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,21 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/iamguardrail/guardrail/lambdas/emulator"
 )
 
 const testTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func clientFor(url string) *iam.Client {
 	return iam.NewFromConfig(aws.Config{
@@ -43,7 +32,7 @@ func TestRunIAMLocal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	var stderr lockedBuffer
+	var stderr emulator.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runIAMLocal(ctx, []string{"--addr", "127.0.0.1:0", "--account", "444455556666"}, pw, &stderr)
@@ -116,7 +105,7 @@ func TestIAMLocalProcessSignal(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.Command(bin, "iam-local", "--addr", "127.0.0.1:0")
 			stdout, _ := cmd.StdoutPipe()
-			var stderr lockedBuffer
+			var stderr emulator.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

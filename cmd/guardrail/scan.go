@@ -91,13 +91,17 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "guardrail scan: %v\n", err)
 		return 1
 	}
-	engine := guardrail.New(client, cfg, guardrail.WithVersion(buildVersion()))
-	logger := decision.NewLogger(stdout)
+	engine, err := guardrail.New(client, cfg, guardrail.WithVersion(buildVersion()))
+	if err != nil {
+		fmt.Fprintf(stderr, "guardrail scan: %v\n", err)
+		return 2
+	}
+	out := decision.NewWriter(stdout, "")
 	sum, err := engine.Sweep(ctx, guardrail.SweepOptions{
 		Trigger:     guardrail.Trigger{EventName: "Scan"},
 		Concurrency: *concurrency,
 		RoleNames:   roles,
-	}, func(r decision.Record) { r.Log(ctx, logger) })
+	}, func(r decision.Record) { out.Write(ctx, r) })
 
 	fmt.Fprintf(stderr, "guardrail scan (trust %s, lockdown %s): %d roles, %d compliant, %d %s, %d skipped, %d gone, %d errors, %d left; %d IAM calls in %d ms\n",
 		cfg.TrustMode, cfg.LockdownMode, sum.Listed, sum.Compliant,

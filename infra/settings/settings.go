@@ -22,6 +22,7 @@ import (
 
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
+	"github.com/iamguardrail/guardrail/pkg/trust"
 )
 
 // Context keys, as written in cdk.json or passed with `cdk -c key=value`.
@@ -31,6 +32,8 @@ const (
 	KeyLockdownMode          = "lockdownMode"
 	KeyTrustedAccounts       = "trustedAccounts"
 	KeyTrustedOrgIDs         = "trustedOrgIds"
+	KeyTrustedAudiences      = "trustedAudiences"
+	KeyTrustedOIDCTenants    = "trustedOidcTenants"
 	KeyExemptRoles           = "exemptRoles"
 	KeySweepSchedule         = "sweepSchedule"
 	KeyAlarmEmail            = "alarmEmail"
@@ -47,7 +50,7 @@ const (
 // Keys lists every context key the stack reads, in documentation order.
 var Keys = []string{
 	KeyMode, KeyTrustMode, KeyLockdownMode, KeyTrustedAccounts, KeyTrustedOrgIDs,
-	KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
+	KeyTrustedAudiences, KeyTrustedOIDCTenants, KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
 	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyProtectedBuckets, KeyAllowedTokenAudiences,
 	KeyEnforcerConcurrency, KeyDistDir,
 }
@@ -128,6 +131,12 @@ type Settings struct {
 	// GUARDRAIL_TRUSTED_ACCOUNTS, GUARDRAIL_TRUSTED_ORG_IDS and
 	// GUARDRAIL_EXEMPT_ROLES.
 	TrustedAccounts, TrustedOrgIDs, ExemptRoles []string
+	// TrustedAudiences reach the Lambdas as GUARDRAIL_TRUSTED_AUDIENCES: the
+	// application IDs of public web identity providers that may stay.
+	TrustedAudiences []string
+	// TrustedOIDCTenants reach the Lambdas as GUARDRAIL_TRUSTED_OIDC_TENANTS:
+	// the owners of shared OIDC issuers that may stay (KIND:IDENTIFIER).
+	TrustedOIDCTenants []string
 	// SweepSchedule is an EventBridge schedule expression, rate(…) or cron(…).
 	SweepSchedule string
 	// AlarmEmail, when set, is subscribed to the alarm topic.
@@ -159,6 +168,8 @@ func Default() Settings {
 		Mode: config.Enforce, TrustMode: config.Enforce, LockdownMode: config.Enforce,
 		TrustedAccounts:       []string{},
 		TrustedOrgIDs:         []string{},
+		TrustedAudiences:      []string{},
+		TrustedOIDCTenants:    []string{},
 		ExemptRoles:           append([]string{}, DefaultExemptRoles...),
 		SweepSchedule:         DefaultSweepSchedule,
 		LogRetentionDays:      DefaultLogRetentionDays,
@@ -250,6 +261,8 @@ func Parse(get func(key string) any) (Settings, error) {
 	}
 	s.TrustedAccounts = list(KeyTrustedAccounts, s.TrustedAccounts, config.ValidateAccountID)
 	s.TrustedOrgIDs = list(KeyTrustedOrgIDs, s.TrustedOrgIDs, config.ValidateOrgID)
+	s.TrustedAudiences = list(KeyTrustedAudiences, s.TrustedAudiences, config.ValidateAudience)
+	s.TrustedOIDCTenants = list(KeyTrustedOIDCTenants, s.TrustedOIDCTenants, trust.ValidateTenant)
 	s.ExemptRoles = list(KeyExemptRoles, s.ExemptRoles, config.ValidateGlob)
 	// Actions are validated by the lockdown package below, which also
 	// enforces the policy size limit.
@@ -368,14 +381,16 @@ func (s Settings) sizingLockdown() lockdown.Config {
 // document themselves.
 func (s Settings) Env() map[string]string {
 	return map[string]string{
-		config.EnvMode:             string(s.Mode),
-		config.EnvTrustMode:        string(s.TrustMode),
-		config.EnvLockdownMode:     string(s.LockdownMode),
-		config.EnvTrustedAccounts:  strings.Join(s.TrustedAccounts, ","),
-		config.EnvTrustedOrgIDs:    strings.Join(s.TrustedOrgIDs, ","),
-		config.EnvExemptRoles:      strings.Join(s.ExemptRoles, ","),
-		config.EnvRevokeSessions:   strconv.FormatBool(s.RevokeSessions),
-		config.EnvMetricsNamespace: config.DefaultMetricsNamespace,
+		config.EnvMode:               string(s.Mode),
+		config.EnvTrustMode:          string(s.TrustMode),
+		config.EnvLockdownMode:       string(s.LockdownMode),
+		config.EnvTrustedAccounts:    strings.Join(s.TrustedAccounts, ","),
+		config.EnvTrustedOrgIDs:      strings.Join(s.TrustedOrgIDs, ","),
+		config.EnvTrustedAudiences:   strings.Join(s.TrustedAudiences, ","),
+		config.EnvTrustedOIDCTenants: strings.Join(s.TrustedOIDCTenants, ","),
+		config.EnvExemptRoles:        strings.Join(s.ExemptRoles, ","),
+		config.EnvRevokeSessions:     strconv.FormatBool(s.RevokeSessions),
+		config.EnvMetricsNamespace:   config.DefaultMetricsNamespace,
 		// The functions rebuild the lockdown document to restore it.
 		config.EnvLockdownExtraActions:  strings.Join(s.ExtraDeniedActions, ","),
 		config.EnvAllowedTokenAudiences: strings.Join(s.AllowedTokenAudiences, ","),

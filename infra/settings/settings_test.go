@@ -157,6 +157,8 @@ func TestParseErrors(t *testing.T) {
 		{"short account", KeyTrustedAccounts, `"12345" is not a 12-digit account ID`, map[string]any{"trustedAccounts": []any{"12345"}}},
 		{"account as number", KeyTrustedAccounts, "want a string", map[string]any{"trustedAccounts": []any{float64(111122223333)}}},
 		{"bad org", KeyTrustedOrgIDs, `"o-ABC" is not an organization ID`, map[string]any{"trustedOrgIds": "o-ABC"}},
+		{"wildcard audience", KeyTrustedAudiences, `holds a wildcard`, map[string]any{"trustedAudiences": []any{"us-east-1:*"}}},
+		{"wildcard OIDC tenant", KeyTrustedOIDCTenants, `holds a wildcard`, map[string]any{"trustedOidcTenants": []any{"github:*"}}},
 		{"glob exempting all", KeyExemptRoles, "would exempt every role", map[string]any{"exemptRoles": []any{"*"}}},
 		{"bad glob", KeyExemptRoles, "not a valid glob", map[string]any{"exemptRoles": []any{"Team[a-"}}},
 		{"relative path glob", KeyExemptRoles, "does not start with it", map[string]any{"exemptRoles": []any{"admin/*"}}},
@@ -244,7 +246,9 @@ func TestEnv(t *testing.T) {
 	s, err := Parse(getter(map[string]any{
 		"mode": "check", "lockdownMode": "skip",
 		"trustedAccounts": []any{"111122223333", "444455556666"}, "trustedOrgIds": "o-a1b2c3d4e5",
-		"exemptRoles": []any{"BreakGlass", "/admin/*"}, "revokeSessions": false,
+		"trustedAudiences":   []any{"us-east-1:12345678-abcd-abcd-abcd-123456789012", "1234567890"},
+		"trustedOidcTenants": []any{"github:acme-corp", "github-id:123456"},
+		"exemptRoles":        []any{"BreakGlass", "/admin/*"}, "revokeSessions": false,
 		"extraDeniedActions": []any{"ram:CreateResourceShare"},
 	}))
 	if err != nil {
@@ -254,7 +258,9 @@ func TestEnv(t *testing.T) {
 		config.EnvLockdownExtraActions: "ram:CreateResourceShare", config.EnvAllowedTokenAudiences: "",
 		config.EnvMode: "check", config.EnvTrustMode: "check", config.EnvLockdownMode: "skip",
 		config.EnvTrustedAccounts: "111122223333,444455556666", config.EnvTrustedOrgIDs: "o-a1b2c3d4e5",
-		config.EnvExemptRoles: "BreakGlass,/admin/*", config.EnvRevokeSessions: "false",
+		config.EnvTrustedAudiences:   "us-east-1:12345678-abcd-abcd-abcd-123456789012,1234567890",
+		config.EnvTrustedOIDCTenants: "github:acme-corp,github-id:123456",
+		config.EnvExemptRoles:        "BreakGlass,/admin/*", config.EnvRevokeSessions: "false",
 		config.EnvMetricsNamespace: config.DefaultMetricsNamespace,
 	}
 	if got := s.Env(); !reflect.DeepEqual(got, want) {

@@ -1,22 +1,6 @@
 package stack
 
-import "github.com/iamguardrail/guardrail/pkg/guardrail"
-
-// EventNames are the IAM API calls the rule matches: the engine's list, so
-// the rule and the enforcer cannot drift apart.
-var EventNames = guardrail.EventNames
-
-// Event envelope values of CloudTrail-recorded IAM calls (EventBridge
-// reference, "AWS API Call via CloudTrail" events of aws.iam).
-const (
-	EventSource     = "aws.iam"
-	EventDetailType = "AWS API Call via CloudTrail"
-	IAMEventSource  = "iam.amazonaws.com"
-)
-
-// LockdownPolicyEventNames are the policy-version calls the rule matches
-// for the lockdown policy only: the engine's list.
-var LockdownPolicyEventNames = guardrail.LockdownPolicyEventNames
+import "github.com/iamguardrail/guardrail/pkg/cloudtrail"
 
 // EventPatternDetail returns the "detail" part of the rule's event pattern:
 // successful IAM calls that were not made by one of ownRoleARNs (the
@@ -24,8 +8,8 @@ var LockdownPolicyEventNames = guardrail.LockdownPolicyEventNames
 // Lambda's recursion detection does not follow IAM → CloudTrail →
 // EventBridge), of either kind:
 //
-//   - a role change (EventNames);
-//   - a change of the lockdown policy's document (LockdownPolicyEventNames
+//   - a role change (cloudtrail.RoleEventNames);
+//   - a change of the lockdown policy's document (cloudtrail.LockdownPolicyEventNames
 //     with detail.requestParameters.policyArn equal to lockdownPolicyARN):
 //     a new default version without the lockdown's statements would free
 //     every service role, and other managed policies are no concern of the
@@ -61,8 +45,8 @@ func EventPatternDetail(ownRoleARNs []string, lockdownPolicyARN string) map[stri
 		return out
 	}
 	kinds := []map[string]any{
-		{"eventName": list(EventNames)},
-		{"eventName": list(LockdownPolicyEventNames), "requestParameters": map[string]any{"policyArn": []any{lockdownPolicyARN}}},
+		{"eventName": list(cloudtrail.RoleEventNames)},
+		{"eventName": list(cloudtrail.LockdownPolicyEventNames), "requestParameters": map[string]any{"policyArn": []any{lockdownPolicyARN}}},
 	}
 	identities := []map[string]any{
 		issuerARN(map[string]any{"exists": false}),
@@ -79,7 +63,7 @@ func EventPatternDetail(ownRoleARNs []string, lockdownPolicyARN string) map[stri
 		}
 	}
 	return map[string]any{
-		"eventSource": []any{IAMEventSource},
+		"eventSource": []any{cloudtrail.EventSource},
 		"errorCode":   []any{map[string]any{"exists": false}},
 		"$or":         branches,
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 )
 
 // match reports whether event matches an EventBridge event pattern, for the
@@ -176,7 +178,7 @@ func envelope(rec map[string]any) map[string]any {
 	src, _ := rec["eventSource"].(string)
 	return map[string]any{
 		"version": "0", "id": "00000000-0000-0000-0000-000000000000",
-		"detail-type": EventDetailType,
+		"detail-type": cloudtrail.DetailType,
 		"source":      "aws." + strings.TrimSuffix(src, ".amazonaws.com"),
 		"account":     "123456789012", "time": rec["eventTime"], "region": "us-east-1",
 		"resources": []any{}, "detail": rec,
@@ -307,7 +309,7 @@ func checkPatternOnCorpus(t *testing.T, pattern map[string]any, ownARNs []string
 			d["responseElements"] = nil
 		}
 	}
-	for _, name := range LockdownPolicyEventNames {
+	for _, name := range cloudtrail.LockdownPolicyEventNames {
 		variant("variant: "+name+" of the lockdown by an IAM user", base, policyCall(name, lockdownARN))
 		variant("variant: "+name+" of the lockdown by a role", assumed, policyCall(name, lockdownARN))
 		variant("variant: "+name+" of the lockdown by the root user", base, func(d map[string]any) {
@@ -340,9 +342,9 @@ func checkPatternOnCorpus(t *testing.T, pattern map[string]any, ownARNs []string
 		name, _ := d["eventName"].(string)
 		_, failed := d["errorCode"]
 		params, _ := d["requestParameters"].(map[string]any)
-		lockdownChange := slices.Contains(LockdownPolicyEventNames, name) && params["policyArn"] == lockdownARN
-		want := e.event["source"] == EventSource && e.event["detail-type"] == EventDetailType &&
-			d["eventSource"] == IAMEventSource && (slices.Contains(EventNames, name) || lockdownChange) &&
+		lockdownChange := slices.Contains(cloudtrail.LockdownPolicyEventNames, name) && params["policyArn"] == lockdownARN
+		want := e.event["source"] == cloudtrail.Source && e.event["detail-type"] == cloudtrail.DetailType &&
+			d["eventSource"] == cloudtrail.EventSource && (slices.Contains(cloudtrail.RoleEventNames, name) || lockdownChange) &&
 			!failed && !slices.Contains(ownARNs, issuerARN(e.event))
 		got := match(t, pattern, e.event)
 		if got != want {
@@ -356,7 +358,7 @@ func checkPatternOnCorpus(t *testing.T, pattern map[string]any, ownARNs []string
 			}
 		}
 	}
-	for _, name := range LockdownPolicyEventNames {
+	for _, name := range cloudtrail.LockdownPolicyEventNames {
 		if matchedPolicyEvents[name] == 0 {
 			t.Errorf("no %s of the lockdown policy matched", name)
 		}
@@ -373,8 +375,8 @@ const testLockdownARN = "arn:aws:iam::123456789012:policy/GuardrailLockdown"
 func TestEventPatternDetailOnCorpus(t *testing.T) {
 	own := []string{"arn:aws:iam::123456789012:role/IamRoleGuardrail-Enforcer", "arn:aws:iam::123456789012:role/IamRoleGuardrail-Sweeper"}
 	pattern := map[string]any{
-		"source":      []any{EventSource},
-		"detail-type": []any{EventDetailType},
+		"source":      []any{cloudtrail.Source},
+		"detail-type": []any{cloudtrail.DetailType},
 		"detail":      clone(t, EventPatternDetail(own, testLockdownARN)),
 	}
 	checkPatternOnCorpus(t, pattern, own, testLockdownARN)
@@ -400,7 +402,7 @@ func TestAnythingButAloneDropsUsers(t *testing.T) {
 		t.Fatalf("%d anything-but branches, want 2", len(kept))
 	}
 	detail["$or"] = kept
-	pattern := map[string]any{"source": []any{EventSource}, "detail": detail}
+	pattern := map[string]any{"source": []any{cloudtrail.Source}, "detail": detail}
 	for _, e := range corpusEvents(t) {
 		d := detailOf(e.event)
 		if identityType(e.event) == "IAMUser" && d["eventName"] == "CreateRole" && d["errorCode"] == nil {

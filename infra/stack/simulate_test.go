@@ -373,7 +373,14 @@ func iamSim(t *testing.T) (node, modules string) {
 	t.Helper()
 	modules = os.Getenv(envIAMSim)
 	if modules == "" {
-		t.Skipf("%s is not set; `make test` installs @cloud-copilot/iam-simulate and sets it", envIAMSim)
+		// No test is left out silently: the evaluator is a prerequisite,
+		// like the emulator of the end-to-end tests (left out only under
+		// `go test -short`).
+		msg := fmt.Sprintf("%s is not set: the attacker-request table needs @cloud-copilot/iam-simulate; `make test` installs it into .tools/iamsim and sets %s (or run `make tools` and set it to .tools/iamsim/node_modules)", envIAMSim, envIAMSim)
+		if testing.Short() {
+			t.Skip(msg)
+		}
+		t.Fatal(msg)
 	}
 	var pin struct {
 		Dependencies map[string]string `json:"dependencies"`

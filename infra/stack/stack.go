@@ -38,6 +38,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/iamguardrail/guardrail/infra/settings"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
@@ -297,8 +298,8 @@ func (b *builder) build(zips map[string]string) error {
 		RuleName:    jsii.String(NamePrefix + "-RoleChanges"),
 		Description: jsii.String("Successful IAM role changes and lockdown policy versions recorded by CloudTrail, except the guardrail's own, to the enforcer"),
 		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings(EventSource),
-			DetailType: jsii.Strings(EventDetailType),
+			Source:     jsii.Strings(cloudtrail.Source),
+			DetailType: jsii.Strings(cloudtrail.DetailType),
 			Detail:     &detail,
 		},
 	})

@@ -273,14 +273,15 @@ func TestFunctions(t *testing.T) {
 			}
 			// Every variable pkg/config reads is set, and nothing else.
 			for _, k := range []string{config.EnvMode, config.EnvTrustMode, config.EnvLockdownMode, config.EnvTrustedAccounts,
-				config.EnvTrustedOrgIDs, config.EnvExemptRoles, config.EnvProtectedRoleARNs, config.EnvLockdownPolicyARN,
-				config.EnvRevokeSessions, config.EnvMetricsNamespace} {
+				config.EnvTrustedOrgIDs, config.EnvTrustedAudiences, config.EnvTrustedOIDCTenants, config.EnvExemptRoles, config.EnvProtectedRoleARNs, config.EnvLockdownPolicyARN,
+				config.EnvRevokeSessions, config.EnvMetricsNamespace, config.EnvLockdownExtraActions,
+				config.EnvLockdownAlarmKeyARN, config.EnvLockdownProtectedBuckets, config.EnvAllowedTokenAudiences} {
 				if _, ok := env[k]; !ok {
 					t.Errorf("env lacks %s", k)
 				}
 			}
-			if len(env) != 10 {
-				t.Errorf("env has %d variables, want 10: %v", len(env), env)
+			if len(env) != 16 {
+				t.Errorf("env has %d variables, want 16: %v", len(env), env)
 			}
 			protected, _ := json.Marshal(env[config.EnvProtectedRoleARNs])
 			for _, want := range []string{":role/IamRoleGuardrail-*", `"EnforcerRole`, `"SweeperRole`} {

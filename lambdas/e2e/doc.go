@@ -6,5 +6,6 @@
 // resulting IAM state.
 //
 // The tests need the emulator: `make test` installs it and sets
-// GUARDRAIL_RIE; without it they skip with a message.
+// GUARDRAIL_RIE; without it they fail with a message naming it (they are
+// left out only under `go test -short`).
 package e2e

@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,23 +28,12 @@ import (
 )
 
 // output collects the emulator's stdout and indexes the decision records.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
+type output struct{ emulator.Buffer }
 
 // decisions returns the decision records written so far, in order.
 func (o *output) decisions() []map[string]any {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(o.buf.Bytes()))
+	sc := bufio.NewScanner(bytes.NewReader(o.Bytes()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var m map[string]any
@@ -90,25 +78,9 @@ func (o *output) wait(t *testing.T, match func(map[string]any) bool) map[string]
 	}
 }
 
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
 func rie(t *testing.T) string {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("the Runtime Interface Emulator runs Linux binaries only")
-	}
-	p, err := emulator.Find()
-	if errors.Is(err, emulator.ErrNoRIE) {
-		t.Skipf("%v; `make test` installs it and sets %s", err, emulator.EnvRIE)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return emulator.Require(t, testing.Short())
 }
 
 // buildBootstrap builds a function's bootstrap for this machine exactly as
@@ -164,11 +136,7 @@ func start(t *testing.T, fn string) *env {
 
 func load(t *testing.T, name string) events.CloudWatchEvent {
 	t.Helper()
-	dir, err := fixtures.EventsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := fixtures.Load(filepath.Join(dir, name))
+	f, err := fixtures.Event(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -267,5 +268,33 @@ func Find() (string, error) {
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("%w: set %s or install it with `make tools`", ErrNoRIE, EnvRIE)
+	return "", fmt.Errorf("%w: set %s or install it with `make tools` (`make test` installs it and sets %s)", ErrNoRIE, EnvRIE, EnvRIE)
+}
+
+// TB is the part of testing.TB that Require uses (this package does not
+// import testing: the demo links it).
+type TB interface {
+	Helper()
+	Skip(args ...any)
+	Fatal(args ...any)
+}
+
+// Require is Find for the tests that run the emulator: a missing emulator
+// fails the test with a message naming it and how to get it, so no test is
+// left out silently. The test is skipped only where leaving it out is
+// deliberate: under `go test -short` (short is testing.Short()), and on a
+// system other than Linux, where the emulator cannot run the bootstraps.
+func Require(t TB, short bool) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the Runtime Interface Emulator runs Linux binaries only (GOOS=" + runtime.GOOS + ")")
+	}
+	path, err := Find()
+	if errors.Is(err, ErrNoRIE) && short {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

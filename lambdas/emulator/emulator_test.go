@@ -8,41 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/iamguardrail/guardrail/lambdas/emulator"
 )
 
-// syncBuffer is a bytes.Buffer safe for the emulator's writer goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func rie(t *testing.T) string {
 	t.Helper()
-	p, err := emulator.Find()
-	if errors.Is(err, emulator.ErrNoRIE) {
-		t.Skipf("%v (make test provides it)", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return emulator.Require(t, testing.Short())
 }
 
 func buildEcho(t *testing.T) string {
@@ -62,7 +36,7 @@ func TestInvoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	var stdout syncBuffer
+	var stdout emulator.Buffer
 	f, err := emulator.Start(ctx, emulator.Options{
 		RIE: rieBin, Bootstrap: bootstrap, Timeout: 5 * time.Second,
 		Env: []string{"ECHO_ENV=passed"}, Stdout: &stdout,

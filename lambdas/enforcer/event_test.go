@@ -12,18 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 )
 
 func loadEvent(t *testing.T, name string) events.CloudWatchEvent {
 	t.Helper()
-	dir, err := fixtures.EventsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := fixtures.Load(dir + "/" + name)
+	f, err := fixtures.Event(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
@@ -42,10 +42,7 @@ func fuzzWorld(t *testing.T, roleName, claim string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.FromEnv(dep.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := dep.Config
 	if roleName != "" {
 		// The role as the event left it (its claimed trust, when IAM would
 		// accept it), else open to a foreign account. Not every name is a
@@ -57,9 +54,12 @@ func fuzzWorld(t *testing.T, roleName, claim string) *world {
 			_, _ = srv.SeedRole(iamtest.Role{Name: roleName, TrustPolicy: openTrust})
 		}
 	}
-	engine := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("fuzz"),
+	engine, err := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("fuzz"),
 		guardrail.WithStaleReadBackoff([]time.Duration{time.Millisecond}),
 		guardrail.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := &bytes.Buffer{}
 	srv.ResetCalls()
 	return &world{srv: srv, dep: dep, h: newHandler(engine, cfg, out, "fuzz"), out: out}
@@ -107,7 +107,7 @@ func checkHandled(t *testing.T, ev events.CloudWatchEvent) (line, error) {
 	}
 	if writes := w.srv.WriteCalls(); writes > 0 {
 		handled := decodeErr == nil &&
-			(slices.Contains(guardrail.EventNames, change.EventName) || slices.Contains(guardrail.LockdownPolicyEventNames, change.EventName))
+			(slices.Contains(cloudtrail.RoleEventNames, change.EventName) || slices.Contains(cloudtrail.LockdownPolicyEventNames, change.EventName))
 		if !handled || d.Outcome == "ignored" {
 			t.Errorf("%d IAM writes for an event that did not decode to a handled change (decode: %v, outcome %q)", writes, decodeErr, d.Outcome)
 		}
@@ -172,8 +172,8 @@ func TestHandleHostileEvents(t *testing.T) {
 	tests := []struct {
 		name    string
 		ev      events.CloudWatchEvent
-		outcome string // wanted outcome
-		reason  string // for ignored: a part of the reason
+		outcome decision.Outcome // wanted outcome
+		reason  string           // for ignored: a part of the reason
 		wantErr bool
 	}{
 		{name: "no requestParameters", ev: withDetail(func(d map[string]any) { delete(d, "requestParameters") }),

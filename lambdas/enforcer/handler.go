@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/classify"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
@@ -29,21 +28,18 @@ type evaluator interface {
 type handler struct {
 	engine  evaluator
 	cfg     config.Config
-	log     *slog.Logger
-	metrics io.Writer
+	out     *decision.Writer
 	version string
 	now     func() time.Time
 }
 
 func newHandler(engine evaluator, cfg config.Config, out io.Writer, version string) *handler {
-	return &handler{
-		engine:  engine,
-		cfg:     cfg,
-		log:     decision.NewLogger(out),
-		metrics: out,
-		version: version,
-		now:     time.Now,
-	}
+	return &handler{engine: engine, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
+}
+
+// start makes the handler around the engine function.Setup started.
+func start(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
+	return newHandler(engine, cfg, out, version)
 }
 
 // Handle evaluates the role an IAM event names and logs the decision.
@@ -83,7 +79,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		return nil
 	}
 
-	if slices.Contains(cloudtrail.PolicyEvents, change.EventName) && change.PolicyARN != h.cfg.LockdownPolicyARN {
+	if slices.Contains(cloudtrail.LockdownPolicyEventNames, change.EventName) && change.PolicyARN != h.cfg.LockdownPolicyARN {
 		// The rule matches these events for the lockdown policy only; any
 		// other policy's versions are not the guardrail's business.
 		h.ignore(ctx, change, received, "policy "+change.PolicyARN+" is not the lockdown policy")
@@ -102,7 +98,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 	if err != nil && rec.Error == "" {
 		rec.Error = err.Error()
 	}
-	h.emit(ctx, rec)
+	h.out.Write(ctx, rec)
 	if err != nil {
 		kind := "permanent"
 		if guardrail.IsRetryable(err) {
@@ -132,7 +128,7 @@ func (h *handler) ownRole(issuer string) string {
 
 // ignore logs the record of an event that is acknowledged without evaluation.
 func (h *handler) ignore(ctx context.Context, c cloudtrail.Change, received time.Time, reason string) {
-	rec := decision.Record{
+	h.out.Write(ctx, decision.Record{
 		EventID:   c.EventID,
 		EventName: c.EventName,
 		EventTime: c.EventTime,
@@ -141,36 +137,11 @@ func (h *handler) ignore(ctx context.Context, c cloudtrail.Change, received time
 		RoleName:  c.RoleName,
 		Mode:      decision.Modes{Trust: h.cfg.TrustMode, Lockdown: h.cfg.LockdownMode},
 		Outcome:   decision.OutcomeIgnored,
+		Reason:    reason,
 		// Nothing was read: there is no stale-read question to answer.
 		ReadConsistent: true,
-		DeliveryLagMS:  lag(c.EventTime, received),
+		DeliveryLagMS:  decision.DeliveryLag(c.EventTime, received),
 		DurationMS:     h.now().Sub(received).Milliseconds(),
 		Version:        h.version,
-	}
-	attrs := append(rec.Attrs(), slog.String("reason", reason))
-	h.log.LogAttrs(ctx, slog.LevelInfo, decision.Message, attrs...)
-	h.emitMetrics(ctx, rec)
-}
-
-func (h *handler) emit(ctx context.Context, rec decision.Record) {
-	rec.Log(ctx, h.log)
-	h.emitMetrics(ctx, rec)
-}
-
-func (h *handler) emitMetrics(ctx context.Context, rec decision.Record) {
-	if err := decision.EmitMetrics(h.metrics, h.cfg.MetricsNamespace, rec); err != nil {
-		// Losing a data point must not lose the event: the record above is
-		// already written, so log and carry on.
-		h.log.LogAttrs(ctx, slog.LevelError, "metrics", slog.String("error", err.Error()), slog.String("event_id", rec.EventID))
-	}
-}
-
-// lag is received minus the CloudTrail event time: how long the role was
-// exposed before the guardrail saw the change. Nil without an event time.
-func lag(eventTime, received time.Time) *int64 {
-	if eventTime.IsZero() {
-		return nil
-	}
-	ms := received.Sub(eventTime).Milliseconds()
-	return &ms
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -13,12 +14,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
+	"github.com/iamguardrail/guardrail/lambdas/internal/function"
 	"github.com/iamguardrail/guardrail/lambdas/replay"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
@@ -41,31 +45,31 @@ func newWorld(t *testing.T, mode config.Mode) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.FromEnv(dep.Getenv)
+	cfg := dep.Config
+	engine, err := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test"),
+		guardrail.WithStaleReadBackoff([]time.Duration{time.Millisecond, 2 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test"),
-		guardrail.WithStaleReadBackoff([]time.Duration{time.Millisecond, 2 * time.Millisecond}))
 	out := &bytes.Buffer{}
 	return &world{srv: srv, dep: dep, h: newHandler(engine, cfg, out, "test"), out: out}
 }
 
 // line is one decision line the handler wrote, with the fields tests read.
 type line struct {
-	Msg       string `json:"msg"`
-	Level     string `json:"level"`
-	EventID   string `json:"event_id"`
-	EventName string `json:"event_name"`
-	RoleName  string `json:"role_name"`
-	Class     string `json:"class"`
-	Outcome   string `json:"outcome"`
-	Reason    string `json:"reason"`
-	Error     string `json:"error"`
-	Lockdown  string `json:"lockdown"`
-	Lag       *int64 `json:"delivery_lag_ms"`
-	Account   string `json:"account"`
-	PolicyARN string `json:"policy_arn"`
+	Msg       string            `json:"msg"`
+	Level     string            `json:"level"`
+	EventID   string            `json:"event_id"`
+	EventName string            `json:"event_name"`
+	RoleName  string            `json:"role_name"`
+	Class     string            `json:"class"`
+	Outcome   decision.Outcome  `json:"outcome"`
+	Reason    string            `json:"reason"`
+	Error     string            `json:"error"`
+	Lockdown  decision.Lockdown `json:"lockdown"`
+	Lag       *int64            `json:"delivery_lag_ms"`
+	Account   string            `json:"account"`
+	PolicyARN string            `json:"policy_arn"`
 	Actions   []struct {
 		API    string `json:"api"`
 		Result string `json:"result"`
@@ -120,7 +124,7 @@ func (w *world) handleOne(t *testing.T, ev events.CloudWatchEvent) (line, error)
 // nothing, and that every service role ends compliant.
 func TestHandleEventsStory(t *testing.T) {
 	type want struct {
-		outcome string
+		outcome decision.Outcome
 		removed string // a principal the decision removes
 		reason  string // for ignored events
 	}
@@ -133,6 +137,7 @@ func TestHandleEventsStory(t *testing.T) {
 		"ignored-guardrail-own-change.json":                 {outcome: "ignored", reason: "guardrail's own role"},
 		"CreateRole-org-restricted.json":                    {outcome: "changed"},
 		"CreateRole-github-oidc-no-subject.json":            {outcome: "changed", removed: "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"},
+		"CreateRole-github-oidc-tenants.json":               {outcome: "changed", removed: "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"},
 		"UpdateAssumeRolePolicy-principal-star.json":        {outcome: "changed", removed: "*"},
 		"ignored-forged-source.json":                        {outcome: "ignored", reason: "source"},
 		"UpdateAssumeRolePolicy-trusted-account.json":       {outcome: "compliant"},
@@ -144,11 +149,7 @@ func TestHandleEventsStory(t *testing.T) {
 		"ignored-UpdateAssumeRolePolicy-access-denied.json": {outcome: "ignored", reason: "AccessDenied"},
 		"ignored-TagRole.json":                              {outcome: "ignored", reason: "TagRole"},
 	}
-	dir, err := fixtures.EventsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fixtures.Dir(dir)
+	files, err := fixtures.Events()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +194,18 @@ func TestHandleEventsStory(t *testing.T) {
 		}) {
 			t.Errorf("%s: findings %+v do not remove %s", f.Name, d.Findings, wt.removed)
 		}
+		if f.Name == "CreateRole-github-oidc-tenants.json" {
+			// Issue 22: the STS claim key and the immutable subject name a
+			// trusted tenant and stay; the statement naming another owner goes.
+			g, err := client.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("github-release")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, _ := url.QueryUnescape(aws.ToString(g.Role.AssumeRolePolicyDocument))
+			if !strings.Contains(doc, "ReleaseFromOwnerById") || !strings.Contains(doc, "DeployFromImmutableSubject") || strings.Contains(doc, "ContractorRepository") {
+				t.Errorf("%s: trust policy after the guardrail: %s", f.Name, doc)
+			}
+		}
 		if d.EventID == "" || d.Lag == nil && f.Name != "ignored-forged-source.json" {
 			t.Errorf("%s: record lacks event_id or delivery_lag_ms: %+v", f.Name, d)
 		}
@@ -228,7 +241,11 @@ func TestHandleEventsStory(t *testing.T) {
 		}
 		return w.dep.Env[k]
 	})
-	sum, err := guardrail.New(w.srv.Client(), cfg).Sweep(ctx, guardrail.SweepOptions{}, func(rec decision.Record) {
+	engine, err := guardrail.New(w.srv.Client(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := engine.Sweep(ctx, guardrail.SweepOptions{}, func(rec decision.Record) {
 		if rec.Outcome != decision.OutcomeCompliant && rec.Outcome != decision.OutcomeSkipped {
 			t.Errorf("after the story, role %s is %s: %+v", rec.RoleName, rec.Outcome, rec.Findings)
 		}
@@ -254,15 +271,11 @@ func eventTime(f fixtures.File) time.Time {
 // names present in the account as the call left it: each is evaluated or
 // ignored with a reason, and none fails.
 func TestHandleCorpus(t *testing.T) {
-	dir, err := fixtures.CorpusDir()
+	files, err := fixtures.Corpus()
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := fixtures.Dir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]int{}
+	counts := map[decision.Outcome]int{}
 	for _, f := range files {
 		t.Run(f.Name, func(t *testing.T) {
 			w := newWorld(t, config.Enforce)
@@ -310,7 +323,7 @@ type fakeEngine struct {
 
 func (f *fakeEngine) HandleEvent(_ context.Context, ev guardrail.Event) (decision.Record, error) {
 	f.calls++
-	f.role, f.claim, f.ev = ev.RoleName, ev.Claim(), ev
+	f.role, f.claim, f.ev = ev.RoleName, guardrail.ClaimOf(ev), ev
 	return f.rec, f.err
 }
 
@@ -322,8 +335,7 @@ func (e apiErr) ErrorMessage() string          { return e.code }
 func (e apiErr) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
 
 func TestHandleErrors(t *testing.T) {
-	dir, _ := fixtures.EventsDir()
-	ev, err := fixtures.Load(dir + "/CreateRole-foreign-account.json")
+	ev, err := fixtures.Event("CreateRole-foreign-account.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +346,7 @@ func TestHandleErrors(t *testing.T) {
 		rec         decision.Record
 		err         error
 		wantErr     string // substring; "" for nil
-		wantOutcome string
+		wantOutcome decision.Outcome
 	}{
 		{name: "throttled: retried", rec: decision.Record{Outcome: "error", Error: "Throttling"},
 			err: fmt.Errorf("get role: %w", apiErr{"Throttling"}), wantErr: "transient failure", wantOutcome: "error"},
@@ -369,8 +381,7 @@ func TestHandleErrors(t *testing.T) {
 }
 
 func TestHandleIgnoresWithoutEvaluating(t *testing.T) {
-	dir, _ := fixtures.EventsDir()
-	own, err := fixtures.Load(dir + "/ignored-guardrail-own-change.json")
+	own, err := fixtures.Event("ignored-guardrail-own-change.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +439,7 @@ func TestSetup(t *testing.T) {
 			t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 			var out bytes.Buffer
-			h, err := setup(context.Background(), func(k string) string { return tc.env[k] }, &out)
+			h, err := function.Setup(context.Background(), func(k string) string { return tc.env[k] }, &out, version, start)
 			if tc.wantErr == "" {
 				if err != nil || h == nil {
 					t.Fatalf("setup: %v", err)

@@ -13,25 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 )
-
-// IAM is the part of the IAM API that replaying role changes needs;
-// *iam.Client satisfies it.
-type IAM interface {
-	CreateRole(ctx context.Context, in *iam.CreateRoleInput, optFns ...func(*iam.Options)) (*iam.CreateRoleOutput, error)
-	UpdateAssumeRolePolicy(ctx context.Context, in *iam.UpdateAssumeRolePolicyInput, optFns ...func(*iam.Options)) (*iam.UpdateAssumeRolePolicyOutput, error)
-	AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error)
-	DetachRolePolicy(ctx context.Context, in *iam.DetachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.DetachRolePolicyOutput, error)
-	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
-	DeleteRolePolicy(ctx context.Context, in *iam.DeleteRolePolicyInput, optFns ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error)
-	PutRolePermissionsBoundary(ctx context.Context, in *iam.PutRolePermissionsBoundaryInput, optFns ...func(*iam.Options)) (*iam.PutRolePermissionsBoundaryOutput, error)
-	DeleteRolePermissionsBoundary(ctx context.Context, in *iam.DeleteRolePermissionsBoundaryInput, optFns ...func(*iam.Options)) (*iam.DeleteRolePermissionsBoundaryOutput, error)
-	UpdateRole(ctx context.Context, in *iam.UpdateRoleInput, optFns ...func(*iam.Options)) (*iam.UpdateRoleOutput, error)
-	CreateServiceLinkedRole(ctx context.Context, in *iam.CreateServiceLinkedRoleInput, optFns ...func(*iam.Options)) (*iam.CreateServiceLinkedRoleOutput, error)
-	TagRole(ctx context.Context, in *iam.TagRoleInput, optFns ...func(*iam.Options)) (*iam.TagRoleOutput, error)
-}
-
-var _ IAM = (*iam.Client)(nil)
 
 // record is the part of a CloudTrail record replaying reads.
 type record struct {
@@ -63,12 +47,12 @@ type params struct {
 // Apply makes the call the event's CloudTrail record describes. It reports
 // false, and calls nothing, for events that describe no successful IAM call
 // it can replay (another source, a failed call, another API).
-func Apply(ctx context.Context, client IAM, ev events.CloudWatchEvent) (bool, error) {
+func Apply(ctx context.Context, client *iam.Client, ev events.CloudWatchEvent) (bool, error) {
 	var rec record
 	if err := json.Unmarshal(ev.Detail, &rec); err != nil {
 		return false, fmt.Errorf("replay: decode record: %w", err)
 	}
-	if ev.Source != "aws.iam" || rec.EventSource != "iam.amazonaws.com" || rec.ErrorCode != "" {
+	if ev.Source != cloudtrail.Source || rec.EventSource != cloudtrail.EventSource || rec.ErrorCode != "" {
 		return false, nil
 	}
 	var p params

@@ -22,7 +22,10 @@ const (
 	Account        = iamtest.DefaultAccount // the own account
 	TrustedAccount = "444455556666"         // a partner account the operator trusts
 	TrustedOrgID   = "o-a1b2c3d4e5"         // the operator's organization
-	NamePrefix     = lockdown.DefaultNamePrefix
+	// TrustedOIDCTenants are the owners of shared OIDC issuers the operator
+	// trusts: its GitHub organization by name and by immutable owner ID.
+	TrustedOIDCTenants = "github:acme-corp,github-id:123456"
+	NamePrefix         = lockdown.DefaultNamePrefix
 	// EnforcerRole and SweeperRole are the guardrail's own roles, as the
 	// stack names them (physical names share NamePrefix).
 	EnforcerRole = NamePrefix + "-EnforcerRole"
@@ -36,6 +39,8 @@ type Deployment struct {
 	// Env is the functions' environment: the GUARDRAIL_* configuration and
 	// the AWS SDK settings that reach the stand-in with dummy credentials.
 	Env map[string]string
+	// Config is the configuration the functions read from Env.
+	Config config.Config
 }
 
 // Environ returns Env as sorted "KEY=value" strings for exec.Cmd.Env.
@@ -54,7 +59,8 @@ func (d Deployment) Getenv(k string) string { return d.Env[k] }
 const exemptRoles = "breakglass-*"
 
 // Deploy creates in srv what the stack creates in an account (the lockdown
-// policy, the guardrail's roles) and returns the functions' environment.
+// policy, the guardrail's roles) and returns the functions' environment and
+// the configuration they read from it.
 // mode is the global GUARDRAIL_MODE.
 func Deploy(srv *iamtest.Server, mode config.Mode) (Deployment, error) {
 	doc, err := lockdown.Document(lockdown.Config{Account: srv.Account(), NamePrefix: NamePrefix, ExemptRoles: []string{exemptRoles}})
@@ -72,17 +78,20 @@ func Deploy(srv *iamtest.Server, mode config.Mode) (Deployment, error) {
 			return Deployment{}, fmt.Errorf("sandbox: seed %s: %w", name, err)
 		}
 	}
-	return Deployment{
+	dep := Deployment{
 		LockdownPolicyARN: arn,
 		Env: map[string]string{
-			config.EnvMode:              string(mode),
-			config.EnvTrustedAccounts:   TrustedAccount,
-			config.EnvTrustedOrgIDs:     TrustedOrgID,
-			config.EnvExemptRoles:       exemptRoles,
-			config.EnvProtectedRoleARNs: fmt.Sprintf("arn:aws:iam::%s:role/%s-*", srv.Account(), NamePrefix),
-			config.EnvLockdownPolicyARN: arn,
-			config.EnvRevokeSessions:    "true",
-			config.EnvMetricsNamespace:  config.DefaultMetricsNamespace,
+			config.EnvMode:            string(mode),
+			config.EnvTrustedAccounts: TrustedAccount,
+			config.EnvTrustedOrgIDs:   TrustedOrgID,
+			// The GitHub owner the operator trusts, by name and by
+			// immutable ID (events/CreateRole-github-oidc-tenants.json).
+			config.EnvTrustedOIDCTenants: TrustedOIDCTenants,
+			config.EnvExemptRoles:        exemptRoles,
+			config.EnvProtectedRoleARNs:  fmt.Sprintf("arn:aws:iam::%s:role/%s-*", srv.Account(), NamePrefix),
+			config.EnvLockdownPolicyARN:  arn,
+			config.EnvRevokeSessions:     "true",
+			config.EnvMetricsNamespace:   config.DefaultMetricsNamespace,
 			// The SDK reaches the stand-in the standard way; nothing in the
 			// product knows it is not IAM.
 			"AWS_ENDPOINT_URL_IAM":  srv.URL,
@@ -95,7 +104,11 @@ func Deploy(srv *iamtest.Server, mode config.Mode) (Deployment, error) {
 			"AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 			"AWS_EC2_METADATA_DISABLED":   "true",
 		},
-	}, nil
+	}
+	if dep.Config, err = config.FromEnv(dep.Getenv); err != nil {
+		return Deployment{}, fmt.Errorf("sandbox: configuration: %w", err)
+	}
+	return dep, nil
 }
 
 // ExistingRoles are roles that were in the account before the guardrail was

@@ -42,8 +42,7 @@ const (
 type handler struct {
 	engine      sweeper
 	cfg         config.Config
-	log         *slog.Logger
-	metrics     io.Writer
+	out         *decision.Writer
 	version     string
 	concurrency int
 	now         func() time.Time
@@ -58,15 +57,10 @@ type handler struct {
 	left []string
 }
 
-func newHandler(engine sweeper, cfg config.Config, out io.Writer, version string) *handler {
-	return &handler{
-		engine:  engine,
-		cfg:     cfg,
-		log:     decision.NewLogger(out),
-		metrics: out,
-		version: version,
-		now:     time.Now,
-	}
+// newHandler makes the handler around a started engine (function.Setup
+// calls it).
+func newHandler(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
+	return &handler{engine: engine, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
 }
 
 // budget returns the last moment an evaluation may start and the moment
@@ -115,12 +109,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		defer cancel()
 	}
 
-	sum, err := h.engine.Sweep(sweepCtx, opts, func(rec decision.Record) {
-		rec.Log(ctx, h.log)
-		if merr := decision.EmitMetrics(h.metrics, h.cfg.MetricsNamespace, rec); merr != nil {
-			h.log.LogAttrs(ctx, slog.LevelError, "metrics", slog.String("error", merr.Error()), slog.String("role_arn", rec.RoleARN))
-		}
-	})
+	sum, err := h.engine.Sweep(sweepCtx, opts, func(rec decision.Record) { h.out.Write(ctx, rec) })
 	if sum.Listed > 0 {
 		// A sweep that listed the account knows exactly what it left.
 		h.mu.Lock()
@@ -130,7 +119,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 	if err == nil && errors.Is(sweepCtx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("sweep: %w", sweepCtx.Err())
 	}
-	h.summary(ctx, ev, opts, sum, err)
+	h.summary(ctx, ev, sum, err)
 	switch {
 	case err != nil && sum.Listed == 0:
 		return fmt.Errorf("sweep failed before evaluating any role: %w", err)
@@ -145,44 +134,30 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 }
 
 // summary logs the sweep's summary record.
-func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, opts guardrail.SweepOptions, sum guardrail.SweepSummary, err error) {
+func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum guardrail.SweepSummary, err error) {
 	level := slog.LevelInfo
 	if err != nil || sum.Left > 0 || sum.Errors > 0 {
 		level = slog.LevelError
 	}
-	left := sum.LeftRoles
-	if left == nil {
-		left = []string{} // one JSON type per field for saved queries
+	if sum.LeftRoles == nil {
+		sum.LeftRoles = []string{} // one JSON type per field for saved queries
 	}
-	// The names are SweepSummary's JSON names, snake_case like the records'.
-	attrs := []slog.Attr{
+	// SweepSummary is plain data, so its encoding cannot fail; its JSON
+	// names are snake_case like the records'.
+	fields, _ := decision.JSONAttrs(sum)
+	attrs := append([]slog.Attr{
 		slog.String("event_id", ev.ID),
 		slog.String("event_name", "Sweep"),
 		slog.Any("mode", decision.Modes{Trust: h.cfg.TrustMode, Lockdown: h.cfg.LockdownMode}),
-		slog.Int("listed", sum.Listed),
-		slog.Int("evaluated", sum.Evaluated),
-		slog.Int("compliant", sum.Compliant),
-		slog.Int("changed", sum.Changed),
-		slog.Int("would_change", sum.WouldChange),
-		slog.Int("skipped", sum.Skipped),
-		slog.Int("gone", sum.Gone),
-		slog.Int("errors", sum.Errors),
-		slog.Int("left", sum.Left),
-		slog.Any("left_roles", left),
-		slog.Int("started_with_left", len(opts.First)),
-		slog.Int("list_calls", sum.ListCalls),
-		slog.String("lockdown_policy", sum.LockdownPolicy),
-		slog.Int("api_calls", sum.APICalls),
-		slog.Int64("duration_ms", sum.DurationMS),
-		slog.String("version", h.version),
-	}
+	}, fields...)
+	attrs = append(attrs, slog.String("version", h.version))
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	// The summary has no metrics of its own (issue 20): a sweep that leaves
 	// roles or fails evaluations returns an error, which the function's
 	// AWS/Lambda Errors alarm reports at no cost; the counts are here.
-	h.log.LogAttrs(ctx, level, SummaryMessage, attrs...)
+	h.out.Logger().LogAttrs(ctx, level, SummaryMessage, attrs...)
 }
 
 // scheduleActor names what started the sweep: the schedule rule's ARN for a

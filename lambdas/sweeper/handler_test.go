@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/iamguardrail/guardrail/lambdas/internal/function"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
@@ -62,13 +63,13 @@ func newWorld(t testing.TB, mode config.Mode) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.FromEnv(dep.Getenv)
+	cfg := dep.Config
+	out := &bytes.Buffer{}
+	engine, err := guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &bytes.Buffer{}
-	return &world{srv: srv, dep: dep, out: out,
-		h: newHandler(guardrail.New(srv.Client(), cfg, guardrail.WithVersion("test")), cfg, out, "test")}
+	return &world{srv: srv, dep: dep, out: out, h: newHandler(engine, cfg, out, "test")}
 }
 
 const lambdaTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
@@ -258,9 +259,9 @@ func TestSweepListingFails(t *testing.T) {
 func TestSetup(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	var out bytes.Buffer
-	if _, err := setup(context.Background(), func(k string) string {
+	if _, err := function.Setup(context.Background(), func(k string) string {
 		return map[string]string{config.EnvRevokeSessions: "maybe"}[k]
-	}, &out); err == nil || !strings.Contains(out.String(), config.EnvRevokeSessions) {
+	}, &out, version, newHandler); err == nil || !strings.Contains(out.String(), config.EnvRevokeSessions) {
 		t.Errorf("invalid configuration: err %v, log %s", err, out.String())
 	}
 }

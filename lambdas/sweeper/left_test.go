@@ -1,68 +1,88 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"slices"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iamguardrail/guardrail/pkg/config"
-	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
 )
 
-// recordingSweeper answers each Sweep with the next summary and keeps the
-// options it was given.
-type recordingSweeper struct {
-	sums []guardrail.SweepSummary
-	errs []error
-	opts []guardrail.SweepOptions
-}
-
-func (r *recordingSweeper) Sweep(_ context.Context, opts guardrail.SweepOptions, _ func(decision.Record)) (guardrail.SweepSummary, error) {
-	i := len(r.opts)
-	r.opts = append(r.opts, opts)
-	return r.sums[i], r.errs[i]
-}
-
-// An invocation that runs out of time remembers exactly the roles it left,
-// and the next invocation in the same environment starts with them; one
-// that finishes, or whose listing fails, hands on what it knows.
+// An invocation that runs out of time names exactly the roles it left, and
+// the next invocation in the same environment starts with them (issue 14,
+// item 4). Time is counted in IAM calls: the engine's and the handler's
+// clock advance one second per request the stand-in receives, so the budget
+// runs out after the same work on every machine.
 func TestSweepStartsWithWhatWasLeft(t *testing.T) {
-	left := []string{"app-1500", "app-1501", "app-1999"}
-	fake := &recordingSweeper{
-		sums: []guardrail.SweepSummary{
-			{Listed: 2000, Evaluated: 1997, Left: 3, LeftRoles: left},
-			{}, // the listing failed: nothing known about what is left
-			{Listed: 2000, Evaluated: 2000},
-			{Listed: 2000, Evaluated: 2000},
-		},
-		errs: []error{nil, errors.New("list roles: Throttling"), nil, nil},
+	w := newWorld(t, config.Enforce)
+	var open []string
+	for i := range 60 {
+		open = append(open, fmt.Sprintf("open-%02d", i))
 	}
-	out := &bytes.Buffer{}
-	h := newHandler(fake, config.Config{MetricsNamespace: "T"}, out, "test")
-	ctx := context.Background()
-	if err := h.Handle(ctx, schedule); err == nil || !strings.Contains(err.Error(), "3 of 2000 roles left") {
-		t.Fatalf("first run: %v, want the incomplete sweep reported", err)
-	}
-	if err := h.Handle(ctx, schedule); err == nil {
-		t.Fatal("second run: a failed listing must fail the invocation")
-	}
-	if err := h.Handle(ctx, schedule); err != nil {
+	w.seed(t, 40, open...)
+	base := time.Now()
+	clock := func() time.Time { return base.Add(time.Duration(w.srv.Calls("")) * time.Second) }
+	engine, err := guardrail.New(w.srv.Client(), w.dep.Config, guardrail.WithVersion("test"), guardrail.WithClock(clock))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Handle(ctx, schedule); err != nil {
-		t.Fatal(err)
-	}
-	want := [][]string{nil, left, left, nil}
-	for i, o := range fake.opts {
-		if !slices.Equal(o.First, want[i]) {
-			t.Errorf("run %d started with %v, want %v", i+1, o.First, want[i])
+	w.h.engine, w.h.now, w.h.concurrency = engine, clock, 1
+
+	var prevLeft []string
+	for run := 1; ; run++ {
+		if run > 20 {
+			t.Fatal("20 runs and roles still left")
 		}
+		// 100 s of calls before the deadline: the handler keeps 10 s in
+		// reserve, so no evaluation starts after the 90th call.
+		ctx, cancel := context.WithDeadline(context.Background(), clock().Add(100*time.Second))
+		err := w.h.Handle(ctx, schedule)
+		cancel()
+		o := w.take(t)
+		left := strings.Fields(strings.Trim(fmt.Sprint(o.summary["left_roles"]), "[]"))
+		evaluated := map[string]bool{}
+		var order []string
+		for _, d := range o.decisions {
+			if name, _ := d["role_name"].(string); name != "" {
+				evaluated[name] = true
+				order = append(order, name)
+			}
+		}
+		if got := len(evaluated) + len(left); got != 102 { // 100 seeded, the guardrail's two
+			t.Fatalf("run %d: %d evaluated + %d left = %d, want every role accounted for", run, len(evaluated), len(left), got)
+		}
+		for _, name := range left {
+			if evaluated[name] {
+				t.Fatalf("run %d: %s both evaluated and left", run, name)
+			}
+		}
+		if o.summary["first_roles"] != float64(len(prevLeft)) {
+			t.Errorf("run %d: first_roles %v, want %d", run, o.summary["first_roles"], len(prevLeft))
+		}
+		if len(prevLeft) > 0 && (len(order) == 0 || order[0] != prevLeft[0]) {
+			t.Errorf("run %d started with %v, want %s, the first role the previous run left", run, order[:min(1, len(order))], prevLeft[0])
+		}
+		if run == 1 && len(left) == 0 {
+			t.Fatal("the first run finished: the budget is too generous to test anything")
+		}
+		t.Logf("run %d: %d evaluated, %d left", run, len(evaluated), len(left))
+		if len(left) == 0 {
+			if err != nil {
+				t.Fatalf("run %d: %v", run, err)
+			}
+			break
+		}
+		if err == nil || !strings.Contains(err.Error(), "sweep incomplete") {
+			t.Fatalf("run %d: Handle = %v, want an incomplete sweep", run, err)
+		}
+		prevLeft = left
 	}
-	if !strings.Contains(out.String(), `"started_with_left":3`) {
-		t.Errorf("summary does not say the run started with the 3 left roles:\n%s", out.String())
+	for _, name := range open {
+		if st, _ := w.srv.Role(name); strings.Contains(st.TrustPolicy, "999988887777") || len(st.AttachedPolicyARNs) == 0 {
+			t.Errorf("%s not compliant after the runs: %+v", name, st)
+		}
 	}
 }

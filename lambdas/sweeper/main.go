@@ -8,36 +8,9 @@
 // Build it with -tags lambda.norpc (see the Makefile's build target).
 package main
 
-import (
-	"context"
-	"io"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/iamguardrail/guardrail/pkg/decision"
-	"github.com/iamguardrail/guardrail/pkg/guardrail"
-)
+import "github.com/iamguardrail/guardrail/lambdas/internal/function"
 
 // version is the build version, set with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	h, err := setup(context.Background(), os.Getenv, os.Stdout)
-	if err != nil {
-		// Exit before lambda.Start: Lambda reports the init failure on every
-		// invocation instead of sweeping with a guessed configuration.
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
-}
-
-// setup starts the engine from the environment (guardrail.Start) and builds
-// the handler; on error the reason is already logged.
-func setup(ctx context.Context, getenv func(string) string, out io.Writer) (*handler, error) {
-	engine, cfg, err := guardrail.Start(ctx, getenv, decision.NewLogger(out), version)
-	if err != nil {
-		return nil, err
-	}
-	return newHandler(engine, cfg, out, version), nil
-}
+func main() { function.Main(version, newHandler) }

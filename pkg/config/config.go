@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/iamguardrail/guardrail/pkg/trust"
 )
 
 // Mode says what one control (trusted access or lockdown) does.
@@ -41,6 +43,17 @@ const (
 	EnvTrustedAccounts = "GUARDRAIL_TRUSTED_ACCOUNTS"
 	// EnvTrustedOrgIDs lists trusted organization IDs (o-…), comma-separated.
 	EnvTrustedOrgIDs = "GUARDRAIL_TRUSTED_ORG_IDS"
+	// EnvTrustedAudiences lists the application IDs (audiences) of public
+	// web identity providers (Cognito identity pool IDs, Google client IDs,
+	// Facebook app IDs, Login with Amazon app IDs), comma-separated, that
+	// trust policies may admit.
+	EnvTrustedAudiences = "GUARDRAIL_TRUSTED_AUDIENCES"
+	// EnvTrustedOIDCTenants lists the owners of shared OIDC issuers
+	// (GitHub, GitLab.com, HCP Terraform, …) that trust policies may admit,
+	// comma-separated KIND:IDENTIFIER entries such as
+	// github:acme-corp,github-id:123456,gitlab:acme-group (trust.ValidateTenant).
+	// Empty keeps any owner a statement names, flagged as unchecked.
+	EnvTrustedOIDCTenants = "GUARDRAIL_TRUSTED_OIDC_TENANTS"
 	// EnvExemptRoles lists exemption globs on role name or path, comma-separated.
 	EnvExemptRoles = "GUARDRAIL_EXEMPT_ROLES"
 	// EnvProtectedRoleARNs lists the guardrail's own role ARNs ('*' and '?'
@@ -111,6 +124,13 @@ type Config struct {
 	// TrustedOrgIDs holds organization IDs that restricting conditions
 	// (aws:PrincipalOrgID) may name.
 	TrustedOrgIDs []string
+	// TrustedAudiences holds the audiences (application IDs) of public web
+	// identity providers that may stay: such a provider is kept only when
+	// every audience it may receive is listed.
+	TrustedAudiences []string
+	// TrustedOIDCTenants holds the owners of shared OIDC issuers that may
+	// stay (trust.Zone.TrustedOIDCTenants); empty checks no tenant.
+	TrustedOIDCTenants []string
 	// ExemptRoles holds globs (path.Match syntax): without '/' they match
 	// the role name, starting with '/' they match the role path.
 	ExemptRoles []string
@@ -198,6 +218,23 @@ func ValidateAccountID(s string) error {
 func ValidateOrgID(s string) error {
 	if !orgIDRe.MatchString(s) {
 		return fmt.Errorf("%q is not an organization ID (o- followed by 10-32 lowercase letters or digits)", s)
+	}
+	return nil
+}
+
+// ValidateAudience reports whether s can be a trusted audience: an
+// application ID as the provider issues it (a Cognito identity pool ID such
+// as us-east-1:…, a Google client ID, a Facebook or Login with Amazon app
+// ID). It must be literal: no wildcard, white space or comma, at most 256
+// characters, so that a setting can never trust every application.
+func ValidateAudience(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty audience")
+	case len(s) > 256:
+		return fmt.Errorf("%q is longer than 256 characters", s)
+	case strings.ContainsAny(s, "*?, \t\n"):
+		return fmt.Errorf("%q holds a wildcard, comma or white space; list each application ID literally", s)
 	}
 	return nil
 }
@@ -368,6 +405,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.TrustedAccounts = list(EnvTrustedAccounts, ValidateAccountID)
 	c.TrustedOrgIDs = list(EnvTrustedOrgIDs, ValidateOrgID)
+	c.TrustedAudiences = list(EnvTrustedAudiences, ValidateAudience)
+	c.TrustedOIDCTenants = list(EnvTrustedOIDCTenants, trust.ValidateTenant)
 	c.ExemptRoles = list(EnvExemptRoles, ValidateGlob)
 	c.ProtectedRoleARNs = list(EnvProtectedRoleARNs, ValidateRoleARNPattern)
 
@@ -446,10 +485,10 @@ func splitList(s string) []string {
 // String renders the configuration on one line for start-up logs. It holds
 // no secrets: every value is an identifier an operator configured.
 func (c Config) String() string {
-	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] lockdown_alarm_key_arn=%s lockdown_protected_buckets=[%s] allowed_token_audiences=[%s] consistency_window=%s",
+	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] trusted_audiences=[%s] trusted_oidc_tenants=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] lockdown_alarm_key_arn=%s lockdown_protected_buckets=[%s] allowed_token_audiences=[%s] consistency_window=%s",
 		c.TrustMode, c.LockdownMode,
-		strings.Join(c.TrustedAccounts, ","), strings.Join(c.TrustedOrgIDs, ","),
-		strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
+		strings.Join(c.TrustedAccounts, ","), strings.Join(c.TrustedOrgIDs, ","), strings.Join(c.TrustedAudiences, ","),
+		strings.Join(c.TrustedOIDCTenants, ","), strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
 		c.LockdownPolicyARN, c.RevokeSessions, c.MetricsNamespace,
 		strings.Join(c.LockdownExtraActions, ","), c.LockdownAlarmKeyARN, strings.Join(c.LockdownProtectedBuckets, ","), strings.Join(c.AllowedTokenAudiences, ","), c.ConsistencyWindow)
 }
@@ -462,6 +501,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("lockdown_mode", string(c.LockdownMode)),
 		slog.Any("trusted_accounts", nonNil(c.TrustedAccounts)),
 		slog.Any("trusted_org_ids", nonNil(c.TrustedOrgIDs)),
+		slog.Any("trusted_audiences", nonNil(c.TrustedAudiences)),
+		slog.Any("trusted_oidc_tenants", nonNil(c.TrustedOIDCTenants)),
 		slog.Any("exempt_roles", nonNil(c.ExemptRoles)),
 		slog.Any("protected_role_arns", nonNil(c.ProtectedRoleARNs)),
 		slog.String("lockdown_policy_arn", c.LockdownPolicyARN),

@@ -78,6 +78,17 @@ func TestFromEnvValid(t *testing.T) {
 					t.Errorf("TrustedAccounts = %q, want %q", c.TrustedAccounts, want)
 				}
 			}},
+		{"audiences", map[string]string{EnvTrustedAudiences: " us-east-1:12345678-abcd-abcd-abcd-123456789012 ,1234567890,1234567890"}, func(t *testing.T, c Config) {
+			if want := []string{"us-east-1:12345678-abcd-abcd-abcd-123456789012", "1234567890"}; !reflect.DeepEqual(c.TrustedAudiences, want) {
+				t.Errorf("TrustedAudiences = %q, want %q", c.TrustedAudiences, want)
+			}
+		}},
+		// Issue 22 §5: owners of shared OIDC issuers, KIND:IDENTIFIER.
+		{"OIDC tenants", map[string]string{EnvTrustedOIDCTenants: "github:acme-corp, github-id:123456,github-repo-id:987654,github-enterprise-id:42,gitlab:acme-group,terraform:acme"}, func(t *testing.T, c Config) {
+			if want := []string{"github:acme-corp", "github-id:123456", "github-repo-id:987654", "github-enterprise-id:42", "gitlab:acme-group", "terraform:acme"}; !reflect.DeepEqual(c.TrustedOIDCTenants, want) {
+				t.Errorf("TrustedOIDCTenants = %q, want %q", c.TrustedOIDCTenants, want)
+			}
+		}},
 		{"org IDs", map[string]string{EnvTrustedOrgIDs: "o-a1b2c3d4e5,o-abcdefghij0123456789abcdefghij01"}, func(t *testing.T, c Config) {
 			if len(c.TrustedOrgIDs) != 2 {
 				t.Errorf("TrustedOrgIDs = %q", c.TrustedOrgIDs)
@@ -153,6 +164,12 @@ func TestFromEnvInvalid(t *testing.T) {
 		{"account with letters", map[string]string{EnvTrustedAccounts: "11112222333a"}, EnvTrustedAccounts, `"11112222333a" is not a 12-digit account ID`},
 		{"account as ARN", map[string]string{EnvTrustedAccounts: "arn:aws:iam::111122223333:root"}, EnvTrustedAccounts, `is not a 12-digit account ID`},
 		{"org ID too short", map[string]string{EnvTrustedOrgIDs: "o-abc"}, EnvTrustedOrgIDs, `"o-abc" is not an organization ID`},
+		{"audience with a wildcard", map[string]string{EnvTrustedAudiences: "us-east-1:*"}, EnvTrustedAudiences, `holds a wildcard`},
+		{"OIDC tenant with a wildcard", map[string]string{EnvTrustedOIDCTenants: "github:acme*"}, EnvTrustedOIDCTenants, `holds a wildcard`},
+		{"OIDC tenant of unknown kind", map[string]string{EnvTrustedOIDCTenants: "bitbucket:acme"}, EnvTrustedOIDCTenants, `unknown tenant kind`},
+		{"OIDC tenant without kind", map[string]string{EnvTrustedOIDCTenants: "acme-corp"}, EnvTrustedOIDCTenants, `KIND:IDENTIFIER`},
+		{"GitHub owner ID not a number", map[string]string{EnvTrustedOIDCTenants: "github-id:acme"}, EnvTrustedOIDCTenants, `is a number`},
+		{"audience with white space", map[string]string{EnvTrustedAudiences: "my app"}, EnvTrustedAudiences, `white space`},
 		{"org ID upper case", map[string]string{EnvTrustedOrgIDs: "o-A1B2C3D4E5"}, EnvTrustedOrgIDs, `is not an organization ID`},
 		{"org root ID instead of org ID", map[string]string{EnvTrustedOrgIDs: "r-ab12"}, EnvTrustedOrgIDs, `is not an organization ID`},
 		{"bad glob", map[string]string{EnvExemptRoles: "ci-[a-"}, EnvExemptRoles, `"ci-[a-" is not a valid glob`},
@@ -290,6 +307,8 @@ func TestLogValue(t *testing.T) {
 		"lockdown_mode":              "check",
 		"trusted_accounts":           []any{"111122223333"},
 		"trusted_org_ids":            []any{},
+		"trusted_audiences":          []any{},
+		"trusted_oidc_tenants":       []any{},
 		"exempt_roles":               []any{},
 		"protected_role_arns":        []any{},
 		"lockdown_policy_arn":        testPolicyARN,

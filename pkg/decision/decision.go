@@ -13,76 +13,100 @@ import (
 	"time"
 
 	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/trust"
 )
 
 // Message is the slog message of every decision line, so a Logs Insights
 // query can select decisions with `filter msg = "decision"`.
 const Message = "decision"
 
-// Outcome values: the one-word summary of an evaluation.
+// Outcome is the one-word summary of an evaluation.
+type Outcome string
+
+// The outcomes of a role the controls apply to.
 const (
 	// OutcomeCompliant: the role already satisfied every control that applies.
-	OutcomeCompliant = "compliant"
+	OutcomeCompliant Outcome = "compliant"
 	// OutcomeChanged: the guardrail wrote at least one change and none failed.
-	OutcomeChanged = "changed"
+	OutcomeChanged Outcome = "changed"
 	// OutcomeWouldChange: a control in check mode found something to change
 	// and nothing was written.
-	OutcomeWouldChange = "would-change"
+	OutcomeWouldChange Outcome = "would-change"
+)
+
+// The outcomes of an evaluation that decided nothing about the controls.
+const (
 	// OutcomeSkipped: no control applies (the role's class is not "service",
 	// or both controls are in skip mode).
-	OutcomeSkipped = "skipped"
+	OutcomeSkipped Outcome = "skipped"
 	// OutcomeRoleGone: the role no longer exists (NoSuchEntity); a normal
 	// outcome, not an error (DESIGN.md §8).
-	OutcomeRoleGone = "role-gone"
+	OutcomeRoleGone Outcome = "role-gone"
 	// OutcomeError: the evaluation or a write failed; Error says why.
-	OutcomeError = "error"
+	OutcomeError Outcome = "error"
 	// OutcomeIgnored: the caller decided the event needs no evaluation
 	// (wrong source, failed call, the guardrail's own change…); set by the
 	// Lambda, never by the engine.
-	OutcomeIgnored = "ignored"
+	OutcomeIgnored Outcome = "ignored"
 )
 
-// Lockdown values: the state of the lockdown control after the evaluation.
+// Lockdown is the state of the lockdown control after an evaluation.
+type Lockdown string
+
+// The lockdown states of a role where the lockdown is in place.
 const (
 	// LockdownAttached: the guardrail attached the managed lockdown policy.
-	LockdownAttached = "attached"
+	LockdownAttached Lockdown = "attached"
 	// LockdownPresent: the managed lockdown policy was already attached.
-	LockdownPresent = "present"
+	LockdownPresent Lockdown = "present"
 	// LockdownInline: the role carries the lockdown document inline, because
 	// it had the maximum number of managed policies (LimitExceeded).
-	LockdownInline = "inline"
+	LockdownInline Lockdown = "inline"
+)
+
+// The lockdown states of a role where it is not.
+const (
 	// LockdownWouldAttach: check mode found the lockdown missing.
-	LockdownWouldAttach = "would-attach"
+	LockdownWouldAttach Lockdown = "would-attach"
 	// LockdownSkipped: the control does not apply (skip mode, or a role
 	// class that is never touched).
-	LockdownSkipped = "skipped"
-	// LockdownFailed: the lockdown is missing and putting it in place failed.
-	LockdownFailed = "failed"
+	LockdownSkipped Lockdown = "skipped"
+	// LockdownFailed: the lockdown is missing and putting it in place
+	// failed (on the lockdown policy's record: restoring it failed).
+	LockdownFailed Lockdown = "failed"
+)
+
+// The lockdown states of the lockdown policy itself (its record, PolicyARN
+// set); present, skipped and failed apply too.
+const (
 	// LockdownRestored: the lockdown policy's default version had another
 	// document and the guardrail made the configured one the default again
 	// (records of the lockdown policy itself, PolicyARN set).
-	LockdownRestored = "restored"
+	LockdownRestored Lockdown = "restored"
 	// LockdownWouldRestore: check mode found the lockdown policy's default
 	// version changed.
-	LockdownWouldRestore = "would-restore"
+	LockdownWouldRestore Lockdown = "would-restore"
 )
 
-// Action results.
+// Result is what became of one action.
+type Result string
+
+// Result values.
 const (
 	// ResultDone: the call was made and succeeded.
-	ResultDone = "done"
+	ResultDone Result = "done"
 	// ResultWould: the call would be made in enforce mode (check mode).
-	ResultWould = "would"
+	ResultWould Result = "would"
 	// ResultSkipped: the call was needed but deliberately not made; Error
 	// says why (e.g. the trust write before it failed).
-	ResultSkipped = "skipped"
+	ResultSkipped Result = "skipped"
 	// ResultFailed: the call was made and failed; Error holds the API error.
-	ResultFailed = "failed"
+	ResultFailed Result = "failed"
 )
 
 // Controls named in findings and actions.
 const (
-	ControlTrust    = "trust"
+	ControlTrust    = trust.ControlTrust
 	ControlLockdown = "lockdown"
 )
 
@@ -93,38 +117,23 @@ type Modes struct {
 }
 
 // Principal is one principal of the trust policy with the verdict of the
-// trust engine, so a reviewer sees what the policy admits and why.
-type Principal struct {
-	Statement int    `json:"statement"`         // index of the statement in the document
-	Sid       string `json:"sid,omitempty"`     // the statement's Sid, if any
-	Effect    string `json:"effect"`            // the statement's effect
-	Type      string `json:"type"`              // AWS, Service, Federated, CanonicalUser, or * for the bare wildcard
-	Value     string `json:"value"`             // the principal value as written
-	Kind      string `json:"kind"`              // wildcard, same-account, trusted-account, foreign-account, service, federated, dangling, invalid, not-principal
-	Account   string `json:"account,omitempty"` // the account the principal belongs to, when known
-	Trusted   bool   `json:"trusted"`           // kept by the trust control
-	Reason    string `json:"reason"`            // why it is (not) trusted
-	Risk      string `json:"risk,omitempty"`    // why a kept principal still deserves a look
-}
+// trust engine, so a reviewer sees what the policy admits and why. It is
+// trust.Principal: `guardrail check` prints the same type, so a check and
+// a decision record describe a principal in the same JSON shape.
+type Principal = trust.Principal
 
 // Finding is one thing a control found wrong: an untrusted principal, a
 // service principal without a source condition, a missing lockdown policy.
-type Finding struct {
-	Control   string `json:"control"`             // "trust" or "lockdown"
-	Principal string `json:"principal,omitempty"` // the principal concerned (trust)
-	Policy    string `json:"policy,omitempty"`    // the policy concerned (lockdown)
-	Kind      string `json:"kind,omitempty"`      // principal kind (trust)
-	Statement *int   `json:"statement,omitempty"` // statement index (trust)
-	Reason    string `json:"reason"`              // why it is a finding
-	Removed   bool   `json:"removed"`             // the rewrite removes it (in check mode: would remove)
-}
+// It is trust.Finding, shared with `guardrail check`; the engine's findings
+// about a policy set Policy instead of Principal, Kind and Statement.
+type Finding = trust.Finding
 
 // Action is one IAM write the evaluation made, would make, or skipped.
 type Action struct {
 	Control string `json:"control"`          // "trust" or "lockdown"
 	API     string `json:"api"`              // IAM action, e.g. UpdateAssumeRolePolicy
 	Target  string `json:"target,omitempty"` // policy ARN or inline policy name, when the API takes one
-	Result  string `json:"result"`           // done, would, skipped or failed
+	Result  Result `json:"result"`           // done, would, skipped or failed
 	Error   string `json:"error,omitempty"`  // the API error (failed) or the reason (skipped)
 }
 
@@ -146,7 +155,7 @@ type Record struct {
 	ClassReason string `json:"class_reason"` // why the role has that class
 	Mode        Modes  `json:"mode"`         // mode of each control
 
-	Outcome    string      `json:"outcome"`    // see the Outcome constants
+	Outcome    Outcome     `json:"outcome"`    // see the Outcome constants
 	Principals []Principal `json:"principals"` // every principal of the trust policy with its verdict
 	Findings   []Finding   `json:"findings"`   // what the controls found
 	Actions    []Action    `json:"actions"`    // writes done, would be done, skipped or failed
@@ -157,7 +166,7 @@ type Record struct {
 	TrustPolicyBefore json.RawMessage `json:"trust_policy_before"`
 	TrustPolicyAfter  json.RawMessage `json:"trust_policy_after"`
 
-	Lockdown              string     `json:"lockdown"`                // see the Lockdown constants
+	Lockdown              Lockdown   `json:"lockdown"`                // see the Lockdown constants
 	RevokedSessionsBefore *time.Time `json:"revoked_sessions_before"` // sessions issued before this time were revoked
 	// Undo lists AWS CLI commands that reverse every write the evaluation
 	// made. Running them while the guardrail enforces re-triggers it; set the
@@ -171,6 +180,9 @@ type Record struct {
 	APICalls       int    `json:"api_calls"`       // IAM calls the evaluation made (SDK retries not counted)
 	Version        string `json:"version"`         // build version of the guardrail
 	Error          string `json:"error,omitempty"` // why the evaluation failed, when it did
+	// Reason says why an event was acknowledged without evaluation
+	// (outcome ignored); "" otherwise.
+	Reason string `json:"reason,omitempty"`
 
 	// PolicyARN is set on the record of the lockdown policy itself (its
 	// default version checked, and restored when changed); RoleARN is then

@@ -136,7 +136,7 @@ func TestAttrsMatchStructTags(t *testing.T) {
 	}
 	var attrs []string
 	r := sample()
-	r.Error = "written only when set"
+	r.Error, r.Reason = "written only when set", "written only when set"
 	r.PolicyARN, r.PolicyBefore, r.PolicyVersionAfter = "arn:aws:iam::111122223333:policy/GuardrailLockdown", []byte(`{"Version":"2012-10-17"}`), "v3"
 	for _, a := range r.Attrs() {
 		attrs = append(attrs, a.Key)
@@ -231,7 +231,7 @@ func TestEmitMetricsShape(t *testing.T) {
 					t.Errorf("metric %s %s with dimensions %v is not declared by Metrics: %+v", m.Name, m.Unit, d.Dimensions[0], dm)
 				}
 			}
-			if root["role_arn"] != tc.r.RoleARN || root["outcome"] != tc.r.Outcome {
+			if root["role_arn"] != tc.r.RoleARN || root["outcome"] != string(tc.r.Outcome) {
 				t.Errorf("properties role_arn=%v outcome=%v", root["role_arn"], root["outcome"])
 			}
 		})
@@ -309,5 +309,29 @@ func BenchmarkEmitMetrics(b *testing.B) {
 		if err := decision.EmitMetrics(io.Discard, "IamRoleGuardrail", r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// JSONAttrs lists a struct's JSON members in order with their JSON values,
+// and refuses what does not encode as an object.
+func TestJSONAttrs(t *testing.T) {
+	v := struct {
+		B     int      `json:"b"`
+		A     string   `json:"a"`
+		Names []string `json:"names"`
+	}{B: 2, A: "x", Names: []string{}}
+	attrs, err := decision.JSONAttrs(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range attrs {
+		got = append(got, a.Key+"="+string(a.Value.Any().(json.RawMessage)))
+	}
+	if want := []string{"b=2", `a="x"`, "names=[]"}; !slices.Equal(got, want) {
+		t.Errorf("attrs %v, want %v", got, want)
+	}
+	if _, err := decision.JSONAttrs([]int{1}); err == nil {
+		t.Error("a list accepted")
 	}
 }

@@ -38,62 +38,28 @@ func (r Record) Log(ctx context.Context, l *slog.Logger) {
 	l.LogAttrs(ctx, level, Message, r.Attrs()...)
 }
 
-// Attrs returns the record's fields as slog attributes in a fixed order,
-// with the JSON names of the Record struct tags.
+// Attrs returns the record's fields as slog attributes, named and ordered
+// by the Record's JSON struct tags (the one list of its field names), with
+// times in UTC, empty lists as [] and unknown values as null.
 func (r Record) Attrs() []slog.Attr {
-	var eventTime slog.Value
-	if r.EventTime.IsZero() {
-		eventTime = slog.AnyValue(nil)
-	} else {
-		eventTime = slog.StringValue(r.EventTime.UTC().Format(time.RFC3339Nano))
-	}
-	var revoked slog.Value = slog.AnyValue(nil)
+	r.EventTime = r.EventTime.UTC()
 	if r.RevokedSessionsBefore != nil {
-		revoked = slog.StringValue(r.RevokedSessionsBefore.UTC().Format(time.RFC3339))
+		t := r.RevokedSessionsBefore.UTC()
+		r.RevokedSessionsBefore = &t
 	}
-	var lag slog.Value = slog.AnyValue(nil)
-	if r.DeliveryLagMS != nil {
-		lag = slog.Int64Value(*r.DeliveryLagMS)
+	r.Principals, r.Findings, r.Actions, r.Undo = nonNil(r.Principals), nonNil(r.Findings), nonNil(r.Actions), nonNil(r.Undo)
+	r.TrustPolicyBefore, r.TrustPolicyAfter, r.PolicyBefore = rawOrNil(r.TrustPolicyBefore), rawOrNil(r.TrustPolicyAfter), rawOrNil(r.PolicyBefore)
+	attrs, err := JSONAttrs(r)
+	if err != nil {
+		// Only a document that is not JSON gets here; the line still
+		// says which record it was and why it is incomplete.
+		return []slog.Attr{slog.String("event_id", r.EventID), slog.String("role_name", r.RoleName),
+			slog.String("outcome", string(r.Outcome)), slog.String("error", err.Error())}
 	}
-	attrs := []slog.Attr{
-		slog.String("event_id", r.EventID),
-		slog.String("event_name", r.EventName),
-		{Key: "event_time", Value: eventTime},
-		slog.String("actor", r.Actor),
-		slog.String("account", r.Account),
-		slog.String("role_arn", r.RoleARN),
-		slog.String("role_name", r.RoleName),
-		slog.String("role_path", r.RolePath),
-		slog.String("class", r.Class),
-		slog.String("class_reason", r.ClassReason),
-		slog.Any("mode", r.Mode),
-		slog.String("outcome", r.Outcome),
-		slog.Any("principals", nonNil(r.Principals)),
-		slog.Any("findings", nonNil(r.Findings)),
-		slog.Any("actions", nonNil(r.Actions)),
-		slog.Any("trust_policy_before", rawOrNull(r.TrustPolicyBefore)),
-		slog.Any("trust_policy_after", rawOrNull(r.TrustPolicyAfter)),
-		slog.String("lockdown", r.Lockdown),
-		{Key: "revoked_sessions_before", Value: revoked},
-		slog.Any("undo", nonNil(r.Undo)),
-		slog.Bool("read_consistent", r.ReadConsistent),
-		slog.Int("stale_reads", r.StaleReads),
-		{Key: "delivery_lag_ms", Value: lag},
-		slog.Int64("duration_ms", r.DurationMS),
-		slog.Int("api_calls", r.APICalls),
-		slog.String("version", r.Version),
-	}
-	if r.Error != "" {
-		attrs = append(attrs, slog.String("error", r.Error))
-	}
-	if r.PolicyARN != "" {
-		attrs = append(attrs, slog.String("policy_arn", r.PolicyARN))
-	}
-	if len(r.PolicyBefore) > 0 {
-		attrs = append(attrs, slog.Any("policy_before", json.RawMessage(r.PolicyBefore)))
-	}
-	if r.PolicyVersionAfter != "" {
-		attrs = append(attrs, slog.String("policy_version_after", r.PolicyVersionAfter))
+	for i, a := range attrs {
+		if a.Key == "event_time" && r.EventTime.IsZero() {
+			attrs[i].Value = slog.AnyValue(nil)
+		}
 	}
 	return attrs
 }
@@ -106,11 +72,11 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// rawOrNull returns nil for an empty document so the handler writes null;
-// a json.RawMessage of length zero would be invalid JSON.
-func rawOrNull(m []byte) any {
+// rawOrNil returns nil for an empty document, which encodes as null (or
+// is omitted); a json.RawMessage of length zero would be invalid JSON.
+func rawOrNil(m json.RawMessage) json.RawMessage {
 	if len(m) == 0 {
 		return nil
 	}
-	return json.RawMessage(m)
+	return m
 }

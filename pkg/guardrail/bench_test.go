@@ -15,41 +15,40 @@ import (
 // BenchmarkEvaluateCompliant measures one evaluation of a compliant role
 // through the real SDK against the local endpoint (HTTP on loopback).
 func BenchmarkEvaluateCompliant(b *testing.B) {
-	v := newEnv(b)
-	v.seed(b, iamtest.Role{Name: "app", TrustPolicy: lambdaTrust, AttachedPolicyARNs: []string{v.lockdownARN}})
-	e := v.engine()
-	ctx := context.Background()
-	calls := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		rec, err := e.Evaluate(ctx, "app", guardrail.Trigger{}, guardrail.Claim{})
-		if err != nil || rec.Outcome != decision.OutcomeCompliant {
-			b.Fatalf("%v %s", err, rec.Outcome)
-		}
-		calls += rec.APICalls
-	}
-	b.ReportMetric(float64(calls)/float64(b.N), "calls/op")
+	benchEvaluate(b, func(v *env) iamtest.Role {
+		return iamtest.Role{Name: "app", TrustPolicy: lambdaTrust, AttachedPolicyARNs: []string{v.lockdownARN}}
+	}, decision.OutcomeCompliant, nil)
 }
 
 // BenchmarkEvaluateNonCompliant measures the evaluation of a role with a
 // foreign principal and no lockdown: strip, revoke, attach. The role is
 // broken again between iterations, outside the timer.
 func BenchmarkEvaluateNonCompliant(b *testing.B) {
+	benchEvaluate(b, func(*env) iamtest.Role { return iamtest.Role{Name: "app", TrustPolicy: foreignTrust} },
+		decision.OutcomeChanged, breakRole)
+}
+
+// benchEvaluate evaluates the role seed returns once per iteration, wants
+// outcome, and calls reset (if any) between iterations outside the timer.
+func benchEvaluate(b *testing.B, seed func(*env) iamtest.Role, outcome decision.Outcome, reset func(*testing.B, *env, string)) {
 	v := newEnv(b)
-	v.seed(b, iamtest.Role{Name: "app", TrustPolicy: foreignTrust})
+	role := seed(v)
+	v.seed(b, role)
 	e := v.engine()
 	ctx := context.Background()
 	calls := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		rec, err := e.Evaluate(ctx, "app", guardrail.Trigger{}, guardrail.Claim{})
-		if err != nil || rec.Outcome != decision.OutcomeChanged {
+		rec, err := e.Evaluate(ctx, role.Name, guardrail.Trigger{}, guardrail.Claim{})
+		if err != nil || rec.Outcome != outcome {
 			b.Fatalf("%v %s %v", err, rec.Outcome, rec.Actions)
 		}
 		calls += rec.APICalls
-		b.StopTimer()
-		breakRole(b, v, "app")
-		b.StartTimer()
+		if reset != nil {
+			b.StopTimer()
+			reset(b, v, role.Name)
+			b.StartTimer()
+		}
 	}
 	b.ReportMetric(float64(calls)/float64(b.N), "calls/op")
 }

@@ -40,7 +40,7 @@ func (f *fakeTime) sleep(ctx context.Context, d time.Duration) error {
 }
 
 func (v *env) timedEngine(ft *fakeTime, mods ...func(*config.Config)) *guardrail.Engine {
-	return guardrail.New(v.client, v.config(mods...), guardrail.WithVersion("test"),
+	return v.newEngine(v.client, v.config(mods...), guardrail.WithVersion("test"),
 		guardrail.WithClock(ft.now), guardrail.WithSleep(ft.sleep),
 		guardrail.WithStaleReadBackoff([]time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}))
 }
@@ -59,7 +59,7 @@ func TestEvaluateRoleNotVisible(t *testing.T) {
 		eventName string
 		deadline  time.Duration // 0: none
 		wantErr   error
-		outcome   string
+		outcome   decision.Outcome
 		minWait   time.Duration
 		maxCalls  int
 	}{
@@ -157,7 +157,7 @@ func TestEvaluateSeenRoleIsNeverGone(t *testing.T) {
 		name       string
 		staleLists int
 		wantErr    error
-		outcome    string
+		outcome    decision.Outcome
 	}{
 		{"list catches up", 2, nil, decision.OutcomeChanged},
 		{"list stays stale", 100, guardrail.ErrStaleRead, decision.OutcomeError},
@@ -171,7 +171,7 @@ func TestEvaluateSeenRoleIsNeverGone(t *testing.T) {
 			}
 			ft := &fakeTime{t: time.Now()}
 			client := &staleAttached{Client: v.client, n: tc.staleLists}
-			e := guardrail.New(client, v.config(), guardrail.WithClock(ft.now), guardrail.WithSleep(ft.sleep),
+			e := v.newEngine(client, v.config(), guardrail.WithClock(ft.now), guardrail.WithSleep(ft.sleep),
 				guardrail.WithStaleReadBackoff([]time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}))
 			rec, err := e.Evaluate(ctx, "open", guardrail.Trigger{EventName: "CreateRole", EventTime: ft.now(), Account: account}, guardrail.Claim{TrustPolicy: star})
 			if tc.wantErr == nil && err != nil || tc.wantErr != nil && (!errors.Is(err, tc.wantErr) || !guardrail.IsRetryable(err)) {

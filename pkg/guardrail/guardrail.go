@@ -6,6 +6,17 @@
 // `guardrail scan` call Sweep, which lists every role in a handful of calls
 // and evaluates them with bounded concurrency.
 //
+// One evaluation is one pass in four stages, each in its file, in call
+// order: read (read.go, converge.go: the role's state read once into one
+// value, each document parsed once), plan (plan.go: both controls decided
+// from that value, without an IAM call), apply (apply.go: the writes), and
+// record (record.go: the decision record written once, outcome and lockdown
+// state derived there from the applied actions). evaluate.go strings them
+// together for an event's role (Evaluate) and a sweep's snapshot
+// (EvaluateRole); lockdowndoc.go does the same for the lockdown policy
+// itself; run.go holds what a pass carries (IAM calls counted by SDK
+// middleware, stale reads, failures).
+//
 // The engine does not log: callers log the returned decision.Record, which is
 // always filled, also when an error is returned. The error is only for the
 // retry decision (IsRetryable).
@@ -23,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/policy"
 )
 
 // IAM is the part of the IAM API the engine calls; *iam.Client satisfies it.
@@ -31,18 +43,36 @@ import (
 // DeletePolicyVersion, which frees a slot of the lockdown policy's five
 // versions for its restore).
 type IAM interface {
+	RoleReader
+	RoleWriter
+	LockdownPolicyVersions
+}
+
+// RoleReader reads roles: one by name (the event path) or all of them with
+// their policies (the sweep).
+type RoleReader interface {
 	GetRole(ctx context.Context, in *iam.GetRoleInput, optFns ...func(*iam.Options)) (*iam.GetRoleOutput, error)
 	ListAttachedRolePolicies(ctx context.Context, in *iam.ListAttachedRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error)
 	ListRolePolicies(ctx context.Context, in *iam.ListRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
 	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, optFns ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
+	GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
+}
+
+// RoleWriter makes the two controls' writes: the restricted trust policy,
+// the session revocation or inline lockdown, the managed lockdown.
+type RoleWriter interface {
+	UpdateAssumeRolePolicy(ctx context.Context, in *iam.UpdateAssumeRolePolicyInput, optFns ...func(*iam.Options)) (*iam.UpdateAssumeRolePolicyOutput, error)
+	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+	AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error)
+}
+
+// LockdownPolicyVersions reads the lockdown policy's versions and restores
+// its document (EvaluateLockdownPolicy).
+type LockdownPolicyVersions interface {
 	ListPolicyVersions(ctx context.Context, in *iam.ListPolicyVersionsInput, optFns ...func(*iam.Options)) (*iam.ListPolicyVersionsOutput, error)
 	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, optFns ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
 	CreatePolicyVersion(ctx context.Context, in *iam.CreatePolicyVersionInput, optFns ...func(*iam.Options)) (*iam.CreatePolicyVersionOutput, error)
 	DeletePolicyVersion(ctx context.Context, in *iam.DeletePolicyVersionInput, optFns ...func(*iam.Options)) (*iam.DeletePolicyVersionOutput, error)
-	GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
-	UpdateAssumeRolePolicy(ctx context.Context, in *iam.UpdateAssumeRolePolicyInput, optFns ...func(*iam.Options)) (*iam.UpdateAssumeRolePolicyOutput, error)
-	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
-	AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error)
 }
 
 var _ IAM = (*iam.Client)(nil)
@@ -75,31 +105,6 @@ func NewIAMClient(ctx context.Context, optFns ...func(*awsconfig.LoadOptions) er
 	return iam.NewFromConfig(cfg), nil
 }
 
-// EventNames are the IAM API calls that can make a role non-compliant or
-// remove its lockdown (DESIGN.md §2): the stack's event rule matches exactly
-// these, and the enforcer handles exactly these. CreateServiceLinkedRole is
-// absent on purpose: service-linked roles are aws-managed and never touched.
-var EventNames = []string{
-	"CreateRole",
-	"UpdateAssumeRolePolicy",
-	"AttachRolePolicy",
-	"DetachRolePolicy",
-	"PutRolePolicy",
-	"DeleteRolePolicy",
-	"PutRolePermissionsBoundary",
-	"DeleteRolePermissionsBoundary",
-	"UpdateRole",
-}
-
-// LockdownPolicyEventNames are the IAM API calls that change a managed
-// policy's document: the rule matches them only for the lockdown policy's
-// ARN, and the enforcer restores the lockdown document.
-var LockdownPolicyEventNames = []string{
-	"CreatePolicyVersion",
-	"SetDefaultPolicyVersion",
-	"DeletePolicyVersion",
-}
-
 // Start is the shared start-up of both Lambdas: it reads and validates the
 // configuration from getenv once, builds the IAM client and the engine, and
 // logs the configuration. On error it has already logged a message naming
@@ -116,10 +121,10 @@ func Start(ctx context.Context, getenv func(string) string, log *slog.Logger, ve
 		log.Error("cannot build the IAM client, not starting", "error", err.Error(), "version", version)
 		return nil, config.Config{}, err
 	}
-	e := New(client, cfg, WithVersion(version))
-	if e.cfgErr != nil {
-		log.Error("invalid configuration, not starting", "error", e.cfgErr.Error(), "version", version)
-		return nil, config.Config{}, fmt.Errorf("configuration: %w", e.cfgErr)
+	e, err := New(client, cfg, WithVersion(version))
+	if err != nil {
+		log.Error("invalid configuration, not starting", "error", err.Error(), "version", version)
+		return nil, config.Config{}, fmt.Errorf("configuration: %w", err)
 	}
 	log.Info("configuration", "config", cfg, "version", version)
 	return e, cfg, nil
@@ -149,10 +154,9 @@ type Engine struct {
 	// lockdown is the document the lockdown policy must hold, built from
 	// the configuration (LockdownConfig); unset when the control is off.
 	lockdown lockdownDocument
-	// cfgErr is set when cfg cannot be applied safely (an unknown mode, a
-	// lockdown document that cannot be built); every evaluation then fails
-	// with it instead of guessing.
-	cfgErr error
+	// parse parses every policy document the engine reads or is claimed:
+	// policy.Parse, replaced by a counting one in tests.
+	parse func([]byte) (*policy.Document, error)
 }
 
 // Option changes an Engine's defaults.
@@ -180,11 +184,10 @@ func WithStaleReadBackoff(b []time.Duration) Option {
 // New returns an engine that talks to IAM through client (normally from
 // NewIAMClient) and applies cfg, which must come from config.FromEnv (or be
 // equally valid): an invalid mode, or a lockdown policy ARN from which no
-// lockdown document can be built while the lockdown control is on, is
-// reported as an error on every evaluation rather than guessed (Start
-// refuses to start with it). A zero cfg.ConsistencyWindow means
-// config.DefaultConsistencyWindow.
-func New(client IAM, cfg config.Config, opts ...Option) *Engine {
+// lockdown document can be built while the lockdown control is on, is an
+// error rather than guessed at (Start refuses to start with it). A zero
+// cfg.ConsistencyWindow means config.DefaultConsistencyWindow.
+func New(client IAM, cfg config.Config, opts ...Option) (*Engine, error) {
 	e := &Engine{
 		client:  client,
 		cfg:     cfg,
@@ -192,6 +195,7 @@ func New(client IAM, cfg config.Config, opts ...Option) *Engine {
 		now:     time.Now,
 		backoff: DefaultStaleReadBackoff,
 		sleep:   sleepCtx,
+		parse:   policy.Parse,
 	}
 	for _, o := range opts {
 		o(e)
@@ -200,15 +204,19 @@ func New(client IAM, cfg config.Config, opts ...Option) *Engine {
 	if e.window <= 0 {
 		e.window = config.DefaultConsistencyWindow
 	}
-	e.cfgErr = checkModes(cfg)
-	if e.cfgErr == nil && cfg.LockdownMode != config.Skip {
+	if err := checkModes(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.LockdownMode != config.Skip {
 		if cfg.LockdownPolicyARN == "" {
-			e.cfgErr = fmt.Errorf("lockdown mode is %s but no lockdown policy ARN is configured (%s)", cfg.LockdownMode, config.EnvLockdownPolicyARN)
-		} else if e.lockdown, e.cfgErr = buildLockdown(cfg); e.cfgErr != nil {
-			e.cfgErr = fmt.Errorf("invalid engine configuration: %w; nothing evaluated or written", e.cfgErr)
+			return nil, fmt.Errorf("lockdown mode is %s but no lockdown policy ARN is configured (%s)", cfg.LockdownMode, config.EnvLockdownPolicyARN)
+		}
+		var err error
+		if e.lockdown, err = buildLockdown(cfg); err != nil {
+			return nil, fmt.Errorf("invalid engine configuration: %w; nothing evaluated or written", err)
 		}
 	}
-	return e
+	return e, nil
 }
 
 // checkModes rejects a mode other than enforce, check and skip. The engine

@@ -86,34 +86,55 @@ func buildLockdown(cfg config.Config) (lockdownDocument, error) {
 // Calls: ListPolicyVersions and GetPolicyVersion when compliant; then
 // DeletePolicyVersion (only at five versions) and CreatePolicyVersion.
 func (e *Engine) EvaluateLockdownPolicy(ctx context.Context, t Trigger, claimedDefault string) (decision.Record, error) {
-	r := e.newRun(t)
-	r.rec.PolicyARN = e.cfg.LockdownPolicyARN
-	if a, err := arn.Parse(e.cfg.LockdownPolicyARN); err == nil {
-		r.rec.Account = a.AccountID
-	}
-	if e.cfgErr != nil {
-		r.fail(e.cfgErr)
-		return r.finish()
-	}
+	r := e.newRun("", t)
 	if e.cfg.LockdownMode == config.Skip {
-		r.rec.Outcome, r.rec.Lockdown = decision.OutcomeSkipped, decision.LockdownSkipped
-		return r.finish()
+		return r.recordLockdownPolicy(nil, nil)
 	}
-	versions, def, err := r.readLockdownDefault(ctx, t, claimedDefault)
+	versions, def, err := r.readLockdownDefault(ctx, claimedDefault)
 	if err != nil {
-		r.rec.Lockdown = decision.LockdownFailed
 		r.fail(err)
-		return r.finish()
+		return r.recordLockdownPolicy(nil, nil)
 	}
-	r.rec.PolicyBefore = mustJSON(def.doc)
 	if policy.Equivalent(def.doc, e.lockdown.doc) {
-		r.rec.Lockdown = decision.LockdownPresent
-		return r.finish()
+		return r.recordLockdownPolicy(&def, &applied{})
 	}
-	r.rec.Findings = append(r.rec.Findings, decision.Finding{Control: decision.ControlLockdown, Policy: e.cfg.LockdownPolicyARN,
-		Reason: fmt.Sprintf("default version %s is not the configured lockdown document", def.id)})
-	r.restoreLockdownPolicy(ctx, versions, def.id)
-	return r.finish()
+	return r.recordLockdownPolicy(&def, r.restoreLockdownPolicy(ctx, versions, def.id))
+}
+
+// recordLockdownPolicy is the record stage of EvaluateLockdownPolicy: def is
+// the default version read (nil when skipped or the read failed), a what the
+// restore did (nil when skipped or not reached).
+func (r *run) recordLockdownPolicy(def *defaultVersion, a *applied) (decision.Record, error) {
+	rec := r.base()
+	rec.PolicyARN = r.e.cfg.LockdownPolicyARN
+	if pa, err := arn.Parse(rec.PolicyARN); err == nil {
+		rec.Account = pa.AccountID
+	}
+	switch {
+	case r.e.cfg.LockdownMode == config.Skip:
+		rec.Outcome, rec.Lockdown = decision.OutcomeSkipped, decision.LockdownSkipped
+		return r.finish(rec)
+	case def == nil:
+		rec.Lockdown = decision.LockdownFailed
+		return r.finish(rec)
+	}
+	rec.PolicyBefore = mustJSON(def.doc)
+	rec.Lockdown = decision.LockdownPresent
+	if len(a.actions) > 0 {
+		rec.Findings = []decision.Finding{{Control: decision.ControlLockdown, Policy: rec.PolicyARN,
+			Reason: fmt.Sprintf("default version %s is not the configured lockdown document", def.id)}}
+		rec.Lockdown = decision.LockdownRestored
+	}
+	for _, act := range a.actions {
+		switch act.Result {
+		case decision.ResultWould:
+			rec.Lockdown = decision.LockdownWouldRestore
+		case decision.ResultFailed:
+			rec.Lockdown = decision.LockdownFailed
+		}
+	}
+	rec.Actions, rec.Undo, rec.PolicyVersionAfter = a.actions, a.undo, a.versionAfter
+	return r.finish(rec)
 }
 
 type defaultVersion struct {
@@ -124,7 +145,7 @@ type defaultVersion struct {
 // readLockdownDefault lists the lockdown policy's versions and reads the
 // default one, re-reading while the default is older than the version the
 // event claims it set.
-func (r *run) readLockdownDefault(ctx context.Context, t Trigger, claimed string) ([]types.PolicyVersion, defaultVersion, error) {
+func (r *run) readLockdownDefault(ctx context.Context, claimed string) ([]types.PolicyVersion, defaultVersion, error) {
 	arnL := r.e.cfg.LockdownPolicyARN
 	for i := 0; ; i++ {
 		versions, err := r.listPolicyVersions(ctx)
@@ -136,13 +157,13 @@ func (r *run) readLockdownDefault(ctx context.Context, t Trigger, claimed string
 			return nil, defaultVersion{}, fmt.Errorf("lockdown policy %s: no default version listed", arnL)
 		}
 		cur := versions[i0]
-		if claimed == "" || aws.ToString(cur.VersionId) == claimed || supersedes(cur, t.EventTime) {
+		if claimed == "" || aws.ToString(cur.VersionId) == claimed || supersedes(cur, r.t.EventTime) {
 			doc, err := r.policyVersion(ctx, aws.ToString(cur.VersionId))
 			return versions, defaultVersion{id: aws.ToString(cur.VersionId), doc: doc}, err
 		}
-		r.rec.StaleReads++
+		r.staleReads++
 		if i == len(r.e.backoff) {
-			r.rec.ReadConsistent = false
+			r.consistent = false
 			return nil, defaultVersion{}, fmt.Errorf("lockdown policy %s: the event set version %s as default, the reads show %s: %w",
 				arnL, claimed, aws.ToString(cur.VersionId), ErrStaleRead)
 		}
@@ -161,31 +182,28 @@ func supersedes(v types.PolicyVersion, eventTime time.Time) bool {
 	return !eventTime.IsZero() && v.CreateDate != nil && v.CreateDate.After(eventTime.Truncate(time.Second))
 }
 
+// listPolicyVersions lists the lockdown policy's versions with the SDK's
+// paginator.
 func (r *run) listPolicyVersions(ctx context.Context) ([]types.PolicyVersion, error) {
 	arnL := r.e.cfg.LockdownPolicyARN
 	var out []types.PolicyVersion
-	in := &iam.ListPolicyVersionsInput{PolicyArn: aws.String(arnL)}
-	for {
-		r.calls++
-		page, err := r.e.client.ListPolicyVersions(ctx, in)
+	p := iam.NewListPolicyVersionsPaginator(r.e.client, &iam.ListPolicyVersionsInput{PolicyArn: aws.String(arnL)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx, r.count)
+		if isNoSuchEntity(err) {
+			return nil, fmt.Errorf("list versions of lockdown policy %s: %w: %w", arnL, ErrLockdownPolicyMissing, err)
+		}
 		if err != nil {
-			if isNoSuchEntity(err) {
-				return nil, fmt.Errorf("list versions of lockdown policy %s: %w: %w", arnL, ErrLockdownPolicyMissing, err)
-			}
 			return nil, fmt.Errorf("list versions of lockdown policy %s: %w", arnL, err)
 		}
 		out = append(out, page.Versions...)
-		if !page.IsTruncated || page.Marker == nil {
-			return out, nil
-		}
-		in.Marker = page.Marker
 	}
+	return out, nil
 }
 
 func (r *run) policyVersion(ctx context.Context, id string) (*policy.Document, error) {
 	arnL := r.e.cfg.LockdownPolicyARN
-	r.calls++
-	v, err := r.e.client.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arnL), VersionId: aws.String(id)})
+	v, err := r.e.client.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arnL), VersionId: aws.String(id)}, r.count)
 	if err != nil {
 		return nil, fmt.Errorf("get lockdown policy %s version %s: %w", arnL, id, err)
 	}
@@ -193,60 +211,57 @@ func (r *run) policyVersion(ctx context.Context, id string) (*policy.Document, e
 		return nil, fmt.Errorf("get lockdown policy %s version %s: no document in the response", arnL, id)
 	}
 	// The document arrives URL-encoded (RFC 3986); Parse decodes it.
-	doc, err := policy.Parse([]byte(aws.ToString(v.PolicyVersion.Document)))
+	doc, err := r.parse(aws.ToString(v.PolicyVersion.Document))
 	if err != nil {
 		return nil, fmt.Errorf("parse lockdown policy %s version %s: %w", arnL, id, err)
 	}
 	return doc, nil
 }
 
-// restoreLockdownPolicy makes the configured document the default version
-// again, deleting the oldest non-default version first when the policy has
-// IAM's maximum of five.
-func (r *run) restoreLockdownPolicy(ctx context.Context, versions []types.PolicyVersion, tampered string) {
+// restoreLockdownPolicy is the apply stage of EvaluateLockdownPolicy: it
+// makes the configured document the default version again, deleting the
+// oldest non-default version first when the policy has IAM's maximum of
+// five.
+func (r *run) restoreLockdownPolicy(ctx context.Context, versions []types.PolicyVersion, tampered string) *applied {
+	a := &applied{}
 	arnL := r.e.cfg.LockdownPolicyARN
 	var drop string
 	if len(versions) >= maxPolicyVersions {
 		drop = oldestNonDefault(versions)
 	}
 	if r.e.cfg.LockdownMode != config.Enforce {
-		r.rec.Lockdown = decision.LockdownWouldRestore
 		if drop != "" {
-			r.action(decision.ControlLockdown, "DeletePolicyVersion", drop, decision.ResultWould, "")
+			a.act(decision.ControlLockdown, "DeletePolicyVersion", drop, decision.ResultWould, "")
 		}
-		r.action(decision.ControlLockdown, "CreatePolicyVersion", arnL, decision.ResultWould, "")
-		return
+		a.act(decision.ControlLockdown, "CreatePolicyVersion", arnL, decision.ResultWould, "")
+		return a
 	}
-	fail := func(api, target string, err error) {
-		r.rec.Lockdown = decision.LockdownFailed
-		r.action(decision.ControlLockdown, api, target, decision.ResultFailed, err.Error())
+	fail := func(api, target string, err error) *applied {
+		a.act(decision.ControlLockdown, api, target, decision.ResultFailed, err.Error())
 		r.fail(err)
+		return a
 	}
 	if drop != "" {
-		r.calls++
-		_, err := r.e.client.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: aws.String(arnL), VersionId: aws.String(drop)})
+		_, err := r.e.client.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: aws.String(arnL), VersionId: aws.String(drop)}, r.count)
 		if err != nil && !isNoSuchEntity(err) { // already gone: the slot is free
-			fail("DeletePolicyVersion", drop, fmt.Errorf("delete version %s of lockdown policy %s: %w", drop, arnL, err))
-			return
+			return fail("DeletePolicyVersion", drop, fmt.Errorf("delete version %s of lockdown policy %s: %w", drop, arnL, err))
 		}
-		r.action(decision.ControlLockdown, "DeletePolicyVersion", drop, decision.ResultDone, "")
+		a.act(decision.ControlLockdown, "DeletePolicyVersion", drop, decision.ResultDone, "")
 	}
-	r.calls++
 	out, err := r.e.client.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{
 		PolicyArn: aws.String(arnL), PolicyDocument: aws.String(string(r.e.lockdown.raw)), SetAsDefault: true,
-	})
+	}, r.count)
 	if err != nil {
-		fail("CreatePolicyVersion", arnL, fmt.Errorf("restore lockdown policy %s: %w", arnL, err))
-		return
+		return fail("CreatePolicyVersion", arnL, fmt.Errorf("restore lockdown policy %s: %w", arnL, err))
 	}
-	r.rec.Lockdown = decision.LockdownRestored
-	r.action(decision.ControlLockdown, "CreatePolicyVersion", arnL, decision.ResultDone, "")
+	a.act(decision.ControlLockdown, "CreatePolicyVersion", arnL, decision.ResultDone, "")
 	if out.PolicyVersion != nil {
-		r.rec.PolicyVersionAfter = aws.ToString(out.PolicyVersion.VersionId)
+		a.versionAfter = aws.ToString(out.PolicyVersion.VersionId)
 	}
 	if tampered != drop {
-		r.undo(fmt.Sprintf("aws iam set-default-policy-version --policy-arn %s --version-id %s", arnL, tampered))
+		a.undo = append(a.undo, fmt.Sprintf("aws iam set-default-policy-version --policy-arn %s --version-id %s", arnL, tampered))
 	}
+	return a
 }
 
 // oldestNonDefault returns the non-default version created first (by

@@ -40,8 +40,8 @@ func TestEvaluateLockdownPolicy(t *testing.T) {
 		name        string
 		versions    int // weak versions added, the last one default
 		mode        config.Mode
-		wantOutcome string
-		wantLock    string
+		wantOutcome decision.Outcome
+		wantLock    decision.Lockdown
 		wantActions []string
 		wantCalls   int
 	}{

@@ -49,7 +49,8 @@ func TestEvaluateStaleReadCompliantClaimNoStaleWrite(t *testing.T) {
 
 // An engine built from a configuration that did not come from
 // config.FromEnv (an empty or misspelt mode) must not fall through to
-// enforce: it writes nothing and says why.
+// enforce: New refuses it with a permanent error that says why, so nothing
+// is evaluated or written.
 func TestEvaluateInvalidModeWritesNothing(t *testing.T) {
 	tests := []struct {
 		name            string
@@ -63,17 +64,12 @@ func TestEvaluateInvalidModeWritesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v := newEnv(t)
 			v.seed(t, iamtest.Role{Name: "app", TrustPolicy: foreignTrust})
-			e := v.engine(func(c *config.Config) { c.TrustMode, c.LockdownMode = tc.trust, tc.lockdown })
-			rec, err := e.Evaluate(context.Background(), "app", guardrail.Trigger{}, guardrail.Claim{})
-			if err == nil || guardrail.IsRetryable(err) {
-				t.Errorf("Evaluate err = %v, want a permanent error", err)
+			e, err := guardrail.New(v.client, v.config(func(c *config.Config) { c.TrustMode, c.LockdownMode = tc.trust, tc.lockdown }))
+			if err == nil || e != nil || guardrail.IsRetryable(err) {
+				t.Errorf("New = %v, %v; want no engine and a permanent error", e, err)
 			}
-			if rec.Outcome != decision.OutcomeError {
-				t.Errorf("Evaluate outcome %s", rec.Outcome)
-			}
-			rec, err = e.EvaluateRole(context.Background(), guardrail.Role{Name: "app", Path: "/", ARN: "arn:aws:iam::" + account + ":role/app", TrustPolicy: foreignTrust}, guardrail.Trigger{})
-			if err == nil || rec.Outcome != decision.OutcomeError {
-				t.Errorf("EvaluateRole err = %v outcome %s, want an error", err, rec.Outcome)
+			if err != nil && !strings.Contains(err.Error(), "nothing evaluated or written") {
+				t.Errorf("error %q does not say nothing is written", err)
 			}
 			if w := v.srv.WriteCalls(); w != 0 {
 				t.Errorf("%d writes with an invalid mode: %v", w, v.srv.CallLog())
@@ -146,7 +142,7 @@ func TestEvaluateRevocationTimeAfterTrustWrite(t *testing.T) {
 		// 10 s pass during the trust write; 0.5 s before it.
 		return evalTime.Add(500*time.Millisecond + time.Duration(v.srv.Calls("UpdateAssumeRolePolicy"))*10*time.Second)
 	}
-	e := guardrail.New(v.client, v.config(), guardrail.WithClock(clock))
+	e := v.newEngine(v.client, v.config(), guardrail.WithClock(clock))
 	rec, err := e.Evaluate(context.Background(), "app", guardrail.Trigger{}, guardrail.Claim{})
 	if err != nil {
 		t.Fatal(err)

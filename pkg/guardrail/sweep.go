@@ -59,13 +59,14 @@ type SweepSummary struct {
 	Errors      int      `json:"errors"`       // outcome error
 	Left        int      `json:"left"`         // not evaluated: deadline reached or cancelled
 	LeftRoles   []string `json:"left_roles"`   // names of the roles left
+	FirstRoles  int      `json:"first_roles"`  // roles of SweepOptions.First evaluated before the others
 	ListCalls   int      `json:"list_calls"`   // GetAccountAuthorizationDetails pages
 	// LockdownPolicy is the lockdown state of the lockdown policy itself
 	// (present, restored, would-restore, failed, skipped), checked first
 	// on every full sweep; "" when the sweep named its roles.
-	LockdownPolicy string `json:"lockdown_policy"`
-	APICalls       int    `json:"api_calls"`   // every IAM call, listing included
-	DurationMS     int64  `json:"duration_ms"` // wall time of the sweep
+	LockdownPolicy decision.Lockdown `json:"lockdown_policy"`
+	APICalls       int               `json:"api_calls"`   // every IAM call, listing included
+	DurationMS     int64             `json:"duration_ms"` // wall time of the sweep
 }
 
 // Sweep evaluates every role of the account (or opts.RoleNames) and calls
@@ -85,29 +86,12 @@ type SweepSummary struct {
 func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decision.Record)) (SweepSummary, error) {
 	start := e.now()
 	var sum SweepSummary
-	type job struct {
-		name string
-		role *Role
+	jobs, err := e.sweepJobs(ctx, opts, emit, &sum)
+	if err != nil {
+		sum.DurationMS = e.now().Sub(start).Milliseconds()
+		return sum, err
 	}
-	var jobs []job
-	if len(opts.RoleNames) > 0 {
-		for _, n := range opts.RoleNames {
-			jobs = append(jobs, job{name: n})
-		}
-	} else {
-		e.sweepLockdownPolicy(ctx, opts.Trigger, emit, &sum)
-		roles, calls, err := e.listRoles(ctx)
-		sum.ListCalls = calls
-		sum.APICalls += calls
-		if err != nil {
-			sum.DurationMS = e.now().Sub(start).Milliseconds()
-			return sum, err
-		}
-		for i := range roles {
-			jobs = append(jobs, job{name: roles[i].Name, role: &roles[i]})
-		}
-	}
-	jobs = firstJobs(jobs, opts.First, func(j job) string { return j.name })
+	jobs, sum.FirstRoles = firstJobs(jobs, opts.First, func(j sweepJob) string { return j.name })
 	sum.Listed = len(jobs)
 
 	workers := opts.Concurrency
@@ -119,11 +103,11 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 		next int
 		wg   sync.WaitGroup
 	)
-	take := func() (job, bool) {
+	take := func() (sweepJob, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if next == len(jobs) {
-			return job{}, false
+			return sweepJob{}, false
 		}
 		if ctx.Err() != nil || (!opts.Deadline.IsZero() && !e.now().Before(opts.Deadline)) {
 			for _, j := range jobs[next:] {
@@ -131,7 +115,7 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 			}
 			sum.Left += len(jobs) - next
 			next = len(jobs)
-			return job{}, false
+			return sweepJob{}, false
 		}
 		j := jobs[next]
 		next++
@@ -169,9 +153,10 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 
 // firstJobs moves the jobs whose names are in first (IAM role names are
 // case-insensitive) to the front, in first's order; the rest keep theirs.
-func firstJobs[J any](jobs []J, first []string, name func(J) string) []J {
+// It also returns how many it moved.
+func firstJobs[J any](jobs []J, first []string, name func(J) string) ([]J, int) {
 	if len(first) == 0 {
-		return jobs
+		return jobs, 0
 	}
 	rank := make(map[string]int, len(first))
 	for i, n := range first {
@@ -188,7 +173,37 @@ func firstJobs[J any](jobs []J, first []string, name func(J) string) []J {
 		}
 	}
 	slices.SortStableFunc(front, func(a, b J) int { return rank[strings.ToLower(name(a))] - rank[strings.ToLower(name(b))] })
-	return append(front, rest...)
+	return append(front, rest...), len(front)
+}
+
+// sweepJob is one role to evaluate: named (read with GetRole) or from the
+// listing's snapshot.
+type sweepJob struct {
+	name string
+	role *Role
+}
+
+// sweepJobs returns the roles of a sweep: the named ones, or, for a full
+// sweep, every role listed, after the lockdown policy's own check.
+func (e *Engine) sweepJobs(ctx context.Context, opts SweepOptions, emit func(decision.Record), sum *SweepSummary) ([]sweepJob, error) {
+	var jobs []sweepJob
+	if len(opts.RoleNames) > 0 {
+		for _, n := range opts.RoleNames {
+			jobs = append(jobs, sweepJob{name: n})
+		}
+		return jobs, nil
+	}
+	e.sweepLockdownPolicy(ctx, opts.Trigger, emit, sum)
+	roles, calls, err := e.listRoles(ctx)
+	sum.ListCalls = calls
+	sum.APICalls += calls
+	if err != nil {
+		return nil, err
+	}
+	for i := range roles {
+		jobs = append(jobs, sweepJob{name: roles[i].Name, role: &roles[i]})
+	}
+	return jobs, nil
 }
 
 // sweepLockdownPolicy checks (and restores) the lockdown policy's default
@@ -223,28 +238,25 @@ func (s *SweepSummary) count(rec decision.Record) {
 }
 
 // listRoles reads every role with GetAccountAuthorizationDetails (filter
-// Role), paginated. It returns the roles and the number of calls made.
+// Role) and the SDK's paginator. It returns the roles and the number of
+// calls made.
 func (e *Engine) listRoles(ctx context.Context) ([]Role, int, error) {
 	var roles []Role
-	calls := 0
-	in := &iam.GetAccountAuthorizationDetailsInput{
+	r := e.newRun("", Trigger{})
+	p := iam.NewGetAccountAuthorizationDetailsPaginator(e.client, &iam.GetAccountAuthorizationDetailsInput{
 		Filter:   []types.EntityType{types.EntityTypeRole},
 		MaxItems: aws.Int32(listPageSize),
-	}
-	for {
-		calls++
-		out, err := e.client.GetAccountAuthorizationDetails(ctx, in)
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx, r.count)
 		if err != nil {
-			return nil, calls, fmt.Errorf("list roles (GetAccountAuthorizationDetails page %d): %w", calls, err)
+			return nil, r.calls, fmt.Errorf("list roles (GetAccountAuthorizationDetails page %d): %w", r.calls, err)
 		}
 		for _, rd := range out.RoleDetailList {
 			roles = append(roles, roleFromDetail(rd))
 		}
-		if !out.IsTruncated || out.Marker == nil {
-			return roles, calls, nil
-		}
-		in.Marker = out.Marker
 	}
+	return roles, r.calls, nil
 }
 
 func roleFromDetail(rd types.RoleDetail) Role {

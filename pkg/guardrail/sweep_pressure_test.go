@@ -58,8 +58,11 @@ func TestSweepUnderPressure(t *testing.T) {
 		})
 	})
 	clock := &callClock{srv: v.srv, start: evalTime, perCall: 50 * time.Millisecond}
-	e := guardrail.New(client, v.config(), guardrail.WithVersion("test"), guardrail.WithClock(clock.now),
+	e, err := guardrail.New(client, v.config(), guardrail.WithVersion("test"), guardrail.WithClock(clock.now),
 		guardrail.WithStaleReadBackoff([]time.Duration{time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var first []string
 	for run := 1; ; run++ {

@@ -53,7 +53,7 @@ func init() {
 }
 
 // Actions lists the IAM actions the server implements, sorted.
-func Actions() []string {
+func implementedActions() []string {
 	return slices.Sorted(maps.Keys(actions))
 }
 
@@ -460,8 +460,8 @@ func (s *Server) addPolicy(name, path, desc, doc string) (*managedPolicy, *apiEr
 	if err := checkIdentityDoc(doc); err != nil {
 		return nil, err
 	}
-	if policySize(doc) > ManagedPolicySizeQuota {
-		return nil, errLimit("Cannot exceed quota for PolicySize: %d", ManagedPolicySizeQuota)
+	if policySize(doc) > managedPolicySizeQuota {
+		return nil, errLimit("Cannot exceed quota for PolicySize: %d", managedPolicySizeQuota)
 	}
 	arn := "arn:" + s.st.partition + ":iam::" + s.st.account + ":policy" + path + name
 	mp := newManagedPolicy(arn, name, path, s.st.newID("ANPA"), desc, doc, s.opts.clock().UTC().Truncate(1e9))
@@ -572,7 +572,7 @@ func versionID(p params) (string, *apiError) {
 var versionIDRe = regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`)
 
 // createPolicyVersion adds a version. A policy holds at most
-// MaxPolicyVersions; the sixth is LimitExceeded with IAM's message (IAM API
+// maxPolicyVersions; the sixth is LimitExceeded with IAM's message (IAM API
 // reference, CreatePolicyVersion: "delete an existing version using
 // DeletePolicyVersion before you create a new version").
 func (s *Server) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
@@ -587,8 +587,8 @@ func (s *Server) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 	if err := checkIdentityDoc(doc); err != nil {
 		return nil, err
 	}
-	if policySize(doc) > ManagedPolicySizeQuota {
-		return nil, errLimit("Cannot exceed quota for PolicySize: %d", ManagedPolicySizeQuota)
+	if policySize(doc) > managedPolicySizeQuota {
+		return nil, errLimit("Cannot exceed quota for PolicySize: %d", managedPolicySizeQuota)
 	}
 	setDefault := false
 	if p.has("SetAsDefault") {
@@ -600,8 +600,8 @@ func (s *Server) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 			return nil, constraintErr(v, "setAsDefault", "Member must be a boolean")
 		}
 	}
-	if len(mp.versions) >= MaxPolicyVersions {
-		return nil, errLimit("A managed policy can have up to %d versions. Before you create a new version, you must delete an existing version.", MaxPolicyVersions)
+	if len(mp.versions) >= maxPolicyVersions {
+		return nil, errLimit("A managed policy can have up to %d versions. Before you create a new version, you must delete an existing version.", maxPolicyVersions)
 	}
 	now := s.opts.clock().UTC().Truncate(1e9)
 	v := policyVersion{id: "v" + strconv.Itoa(mp.nextVersion), doc: doc, created: now}
@@ -741,7 +741,7 @@ func (s *Server) attachRolePolicy(p params) (func(*xmlWriter), *apiError) {
 			return false, s.policyNotFound(arn)
 		}
 		if mp.serviceRolePolicy {
-			return false, newErr(http.StatusBadRequest, CodePolicyNotAttachable,
+			return false, newErr(http.StatusBadRequest, codePolicyNotAttachable,
 				"Cannot attach a Service Role Policy to a Customer Role.")
 		}
 		if slices.Contains(r.attached, arn) {
@@ -841,8 +841,8 @@ func (s *Server) putRolePolicy(p params) (func(*xmlWriter), *apiError) {
 		// Inline policies of a role share one 10,240-character budget;
 		// observed error: "Maximum policy size of 10240 bytes exceeded for
 		// role …" (LimitExceeded).
-		if inlineSize(next) > InlineRolePolicySizeQuota {
-			return false, errLimit("Maximum policy size of %d bytes exceeded for role %s", InlineRolePolicySizeQuota, r.name)
+		if inlineSize(next) > inlineRolePolicySizeQuota {
+			return false, errLimit("Maximum policy size of %d bytes exceeded for role %s", inlineRolePolicySizeQuota, r.name)
 		}
 		r.inline = next
 		return true, nil

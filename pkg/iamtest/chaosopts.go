@@ -94,15 +94,15 @@ func ParseFaults(rate float64, codes string, latency time.Duration, seed uint64)
 	f := Faults{Latency: latency, Seed: seed}
 	set := func(code string, r float64) error {
 		switch code {
-		case CodeThrottling:
+		case codeThrottling:
 			f.ThrottleRate += r
-		case CodeServiceFailure:
+		case codeServiceFailure:
 			f.ServerErrorRate += r
-		case CodeServiceUnavailable:
+		case codeServiceUnavailable:
 			f.UnavailableRate += r
 		default:
 			return fmt.Errorf("iamtest: fault code %q is not one of %s, %s, %s",
-				code, CodeThrottling, CodeServiceFailure, CodeServiceUnavailable)
+				code, codeThrottling, codeServiceFailure, codeServiceUnavailable)
 		}
 		return nil
 	}
@@ -129,7 +129,7 @@ func ParseFaults(rate float64, codes string, latency time.Duration, seed uint64)
 		}
 	}
 	if len(shared) == 0 && rate > 0 && strings.TrimSpace(codes) == "" {
-		shared = []string{CodeThrottling}
+		shared = []string{codeThrottling}
 	}
 	if len(shared) == 0 && rate > 0 {
 		return Faults{}, fmt.Errorf("iamtest: fault rate %v given but every code in %q has its own rate", rate, codes)

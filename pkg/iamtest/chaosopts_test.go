@@ -59,7 +59,7 @@ func TestWithFaultsAndCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := c.GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String("app")}, noBackoff)
-	if code, status := apiCode(err); code != CodeThrottling || status != 400 {
+	if code, status := apiCode(err); code != codeThrottling || status != 400 {
 		t.Fatalf("GetRole error = %v (%s, %d), want Throttling 400", err, code, status)
 	}
 	log := srv.CallLog()
@@ -85,7 +85,7 @@ func TestStaleModes(t *testing.T) {
 		t.Helper()
 		_, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("app")})
 		code, _ := apiCode(err)
-		if err != nil && code != CodeNoSuchEntity {
+		if err != nil && code != codeNoSuchEntity {
 			t.Fatal(err)
 		}
 		if code != "" {
@@ -130,11 +130,11 @@ func TestStaleModes(t *testing.T) {
 	t.Run("independent: NoSuchEntity after CreateRole per API", func(t *testing.T) {
 		_, c := newTestServer(t, WithStaleMode(StaleIndependent), WithStaleReads(1))
 		mustCreateRole(t, c, "app", lambdaTrust)
-		if got := getRole(t, c); got != CodeNoSuchEntity {
+		if got := getRole(t, c); got != codeNoSuchEntity {
 			t.Errorf("first GetRole = %s, want NoSuchEntity", got)
 		}
 		_, err := c.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String("app")})
-		if code, _ := apiCode(err); code != CodeNoSuchEntity {
+		if code, _ := apiCode(err); code != codeNoSuchEntity {
 			t.Errorf("first ListAttachedRolePolicies = %v, want NoSuchEntity: its own stale read", err)
 		}
 		if got := getRole(t, c); got != "found" {

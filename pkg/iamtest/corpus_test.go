@@ -35,7 +35,7 @@ func TestCorpusTrustPolicies(t *testing.T) {
 		_, err = c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(doc)})
 		if err != nil {
 			code, status := apiCode(err)
-			if code != CodeMalformedPolicyDocument && code != CodeLimitExceeded || status >= 500 {
+			if code != codeMalformedPolicyDocument && code != codeLimitExceeded || status >= 500 {
 				t.Errorf("%s: %v", filepath.Base(f), err)
 			}
 			msg := err.Error()

@@ -10,21 +10,21 @@ import (
 // traits) declares, so the real SDK decodes each into its typed error
 // (types.NoSuchEntityException, types.LimitExceededException, ...).
 const (
-	CodeNoSuchEntity            = "NoSuchEntity"            // 404
-	CodeEntityAlreadyExists     = "EntityAlreadyExists"     // 409
-	CodeMalformedPolicyDocument = "MalformedPolicyDocument" // 400
-	CodeLimitExceeded           = "LimitExceeded"           // 409
-	CodeUnmodifiableEntity      = "UnmodifiableEntity"      // 400
-	CodeDeleteConflict          = "DeleteConflict"          // 409
-	CodeInvalidInput            = "InvalidInput"            // 400
-	CodePolicyNotAttachable     = "PolicyNotAttachable"     // 400
-	CodeServiceFailure          = "ServiceFailure"          // 500
-	CodeServiceUnavailable      = "ServiceUnavailable"      // 503
-	CodeThrottling              = "Throttling"              // 400
-	CodeValidationError         = "ValidationError"         // 400
-	CodeInvalidAction           = "InvalidAction"           // 400
-	CodeMissingAuthToken        = "MissingAuthenticationToken"
-	CodeAccessDenied            = "AccessDenied" // 403
+	codeNoSuchEntity            = "NoSuchEntity"            // 404
+	codeEntityAlreadyExists     = "EntityAlreadyExists"     // 409
+	codeMalformedPolicyDocument = "MalformedPolicyDocument" // 400
+	codeLimitExceeded           = "LimitExceeded"           // 409
+	codeUnmodifiableEntity      = "UnmodifiableEntity"      // 400
+	codeDeleteConflict          = "DeleteConflict"          // 409
+	codeInvalidInput            = "InvalidInput"            // 400
+	codePolicyNotAttachable     = "PolicyNotAttachable"     // 400
+	codeServiceFailure          = "ServiceFailure"          // 500
+	codeServiceUnavailable      = "ServiceUnavailable"      // 503
+	codeThrottling              = "Throttling"              // 400
+	codeValidationError         = "ValidationError"         // 400
+	codeInvalidAction           = "InvalidAction"           // 400
+	codeMissingAuthToken        = "MissingAuthenticationToken"
+	codeAccessDenied            = "AccessDenied" // 403
 )
 
 // apiError is one IAM error response: code, HTTP status and message, written
@@ -50,36 +50,36 @@ func newErr(status int, code, format string, args ...any) *apiError {
 }
 
 func errNoSuchEntity(format string, args ...any) *apiError {
-	return newErr(http.StatusNotFound, CodeNoSuchEntity, format, args...)
+	return newErr(http.StatusNotFound, codeNoSuchEntity, format, args...)
 }
 
 func errAlreadyExists(format string, args ...any) *apiError {
-	return newErr(http.StatusConflict, CodeEntityAlreadyExists, format, args...)
+	return newErr(http.StatusConflict, codeEntityAlreadyExists, format, args...)
 }
 
 func errMalformed(format string, args ...any) *apiError {
-	return newErr(http.StatusBadRequest, CodeMalformedPolicyDocument, format, args...)
+	return newErr(http.StatusBadRequest, codeMalformedPolicyDocument, format, args...)
 }
 
 func errLimit(format string, args ...any) *apiError {
-	return newErr(http.StatusConflict, CodeLimitExceeded, format, args...)
+	return newErr(http.StatusConflict, codeLimitExceeded, format, args...)
 }
 
 func errValidation(format string, args ...any) *apiError {
-	return newErr(http.StatusBadRequest, CodeValidationError, format, args...)
+	return newErr(http.StatusBadRequest, codeValidationError, format, args...)
 }
 
 func errInvalidInput(format string, args ...any) *apiError {
-	return newErr(http.StatusBadRequest, CodeInvalidInput, format, args...)
+	return newErr(http.StatusBadRequest, codeInvalidInput, format, args...)
 }
 
 func errDeleteConflict(format string, args ...any) *apiError {
-	return newErr(http.StatusConflict, CodeDeleteConflict, format, args...)
+	return newErr(http.StatusConflict, codeDeleteConflict, format, args...)
 }
 
 // errProtected is what IAM answers for a change to a role only AWS may modify
 // (service-linked roles, IAM Identity Center roles): UnmodifiableEntity.
 func errProtected(roleName string) *apiError {
-	return newErr(http.StatusBadRequest, CodeUnmodifiableEntity,
+	return newErr(http.StatusBadRequest, codeUnmodifiableEntity,
 		"Cannot perform the operation on the protected role '%s' - this role is only modifiable by AWS", roleName)
 }

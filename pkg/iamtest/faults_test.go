@@ -47,7 +47,7 @@ func TestFaultsRetriedBySDK(t *testing.T) {
 	n := srv.Calls("GetRole")
 	throttled := 0
 	for _, call := range srv.CallLog() {
-		if call.Injected && call.ErrorCode == CodeThrottling && call.Status == 400 {
+		if call.Injected && call.ErrorCode == codeThrottling && call.Status == 400 {
 			throttled++
 		}
 	}
@@ -80,9 +80,9 @@ func TestPermanentServerError(t *testing.T) {
 		code   string
 		status int
 	}{
-		{Faults{ServerErrorRate: 1}, CodeServiceFailure, 500},
-		{Faults{UnavailableRate: 1}, CodeServiceUnavailable, 503},
-		{Faults{ThrottleRate: 1}, CodeThrottling, 400},
+		{Faults{ServerErrorRate: 1}, codeServiceFailure, 500},
+		{Faults{UnavailableRate: 1}, codeServiceUnavailable, 503},
+		{Faults{ThrottleRate: 1}, codeThrottling, 400},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			srv, _ := newTestServer(t)

@@ -110,7 +110,7 @@ func TestMarkerSurvivesChanges(t *testing.T) {
 		t.Errorf("second page = %v, want %v", got, want)
 	}
 	_, err = c.ListRoles(ctx, &iam.ListRolesInput{Marker: aws.String("not-a-marker!")})
-	if code, _ := apiCode(err); code != CodeInvalidInput {
+	if code, _ := apiCode(err); code != codeInvalidInput {
 		t.Errorf("bad marker: %v", err)
 	}
 }

@@ -146,32 +146,21 @@ func parseFrom(dec *json.Decoder, raw string, tok json.Token, off int) (*node, e
 }
 
 // policySize counts a document the way IAM applies its size quotas: white
-// space outside string literals is not counted ("IAM doesn't count white
-// space", IAM quotas page; GetAccountSummary: AssumeRolePolicySizeQuota is in
-// non-whitespace characters); every other character counts once.
+// space is not counted ("IAM doesn't count white space when calculating the
+// size of a policy against these limits", IAM User Guide, "IAM and AWS STS
+// quotas"; GetAccountSummary reports AssumeRolePolicySizeQuota and
+// PolicySizeQuota in non-whitespace characters), that is the white space
+// between JSON tokens, which encoding/json's Compact removes; every other
+// character, string contents included, counts once. It is written apart from
+// pkg/lockdown's Size (a hand-written scanner) so that a test comparing the
+// two checks one against the other. Text that is not JSON counts every
+// character, which never makes the stand-in accept what IAM would refuse.
 func policySize(raw string) int {
-	n, inStr, esc := 0, false, false
-	for _, r := range raw {
-		switch {
-		case inStr:
-			n++
-			switch {
-			case esc:
-				esc = false
-			case r == '\\':
-				esc = true
-			case r == '"':
-				inStr = false
-			}
-		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
-		default:
-			n++
-			if r == '"' {
-				inStr = true
-			}
-		}
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(raw)); err != nil {
+		return utf8.RuneCountInString(raw)
 	}
-	return n
+	return utf8.RuneCount(b.Bytes())
 }
 
 // docKind says which grammar a document follows.
@@ -358,8 +347,126 @@ func validateStatement(s *node, kind docKind, pd *parsedDoc) *apiError {
 		if e := collectPrincipals(p, pd); e != nil {
 			return e
 		}
+		if eff.str == "Allow" && s.get("Principal") != nil {
+			if e := checkIdentityProviderControls(p, s.get("Condition")); e != nil {
+				return e
+			}
+		}
 	}
 	return nil
+}
+
+// identityProviderControl is one row of IAM's table of shared OIDC
+// providers: the issuer (host, and path when the issuer has one) and the
+// condition key a trust policy that trusts it must evaluate.
+//
+// "For recognized shared OpenID Connect (OIDC) identity providers (IdPs), IAM
+// requires explicit evaluation of specific claims in role trust policies.
+// These required claims, called identity-provider controls, are evaluated by
+// IAM during role creation and trust policy updates. If the role trust policy
+// does not evaluate the controls required by the shared OIDC IdP, the role
+// creation or update would fail." (IAM User Guide, "Identity-provider
+// controls for shared OIDC providers",
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_oidc_secure-by-default.html;
+// since June 2025). The per-provider claims follow that page's table (as
+// transcribed by two independent sources that agree row for row). Where
+// AWS's RCP sample "Limit-access-to-trusted-OIDC-identity-providers/
+// Shared-Issuers.json" uses sub instead (Pulumi, Vercel), the page is
+// followed: it states the write rule, the sample is a perimeter policy.
+// Amazon Cognito identity pools follow the older rule of the STS API
+// Reference (AssumeRoleWithWebIdentity, RoleArn: the trust policy "must
+// contain the cognito-identity.amazonaws.com:aud condition key").
+type identityProviderControl struct {
+	issuer string // host[/path], compared without regard to case
+	key    string // the condition key, compared without regard to case
+}
+
+var identityProviderControls = func() []identityProviderControl {
+	sub := []string{"token.actions.githubusercontent.com", "vstoken.actions.githubusercontent.com",
+		"oidc-configuration.audit-log.githubusercontent.com", "gitlab.com", "app.terraform.io", "agent.buildkite.com",
+		"oidc.codefresh.io", "studio.datachain.ai/api", "scalr.io", "tokens.cloud.shisho.dev", "proidc.upbound.io",
+		"rh-oidc.s3.us-east-1.amazonaws.com/22ejnvnnturfmt6km08idd0nt4hekbn7", "rh-oidc.s3.us-east-1.amazonaws.com/23e3sd27sju1hoou6ohfs68vbno607tr",
+		"rh-oidc.s3.us-east-1.amazonaws.com/23ne21h005qjl3n33d8dui5dlrmv2tmg", "rh-oidc.s3.us-east-1.amazonaws.com/24jrf12m5dj7ljlfb4ta2frhrcoadm26",
+		"oidc.op1.openshiftapps.com/2f785sojlpb85i7402pk3qogugim5nfb", "oidc.op1.openshiftapps.com/2c51blsaqa9gkjt0o9rt11mle8mmropu"}
+	var out []identityProviderControl
+	for _, i := range sub {
+		out = append(out, identityProviderControl{i, i + ":sub"})
+	}
+	for _, i := range []string{"api.pulumi.com/oidc", "oidc.vercel.com", "sandboxes.cloud", "cognito-identity.amazonaws.com"} {
+		out = append(out, identityProviderControl{i, i + ":aud"})
+	}
+	// Microsoft Sentinel: the control is the global key sts:RoleSessionName.
+	return append(out, identityProviderControl{"sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d", "sts:RoleSessionName"})
+}()
+
+// checkIdentityProviderControls refuses an Allow statement that trusts a
+// shared OIDC provider on IAM's list without evaluating the provider's
+// control. The page documents neither the error code nor the operator forms
+// that satisfy it; the stand-in answers MalformedPolicyDocument with a
+// message of its own, and counts only a positive string operator
+// (StringEquals, StringEqualsIgnoreCase, StringLike, optionally prefixed
+// ForAnyValue:) on the key with a value that is not only wildcards, so that
+// it never accepts what IAM might refuse. …IfExists, ForAllValues: (both
+// true when the claim is absent), negated operators and wildcard-only values
+// do not count.
+func checkIdentityProviderControls(p, cond *node) *apiError {
+	if p.kind != 'o' {
+		return nil
+	}
+	fed := p.get("Federated")
+	if fed == nil {
+		return nil
+	}
+	vals, _ := fed.stringsOf()
+	for _, v := range vals {
+		name := v.str
+		if i := strings.Index(name, ":oidc-provider/"); strings.HasPrefix(name, "arn:") && i >= 0 {
+			name = name[i+len(":oidc-provider/"):]
+		} else if strings.HasPrefix(name, "arn:") {
+			continue
+		}
+		host, path, _ := strings.Cut(name, "/")
+		issuer := host
+		if path = strings.TrimRight(path, "/"); path != "" {
+			issuer += "/" + path
+		}
+		for _, ctl := range identityProviderControls {
+			if strings.EqualFold(issuer, ctl.issuer) && !evaluatesKey(cond, ctl.key) {
+				return errMalformed("The trust policy trusts the shared OIDC identity provider %s but does not evaluate %s (identity-provider controls for shared OIDC providers).", name, ctl.key)
+			}
+		}
+	}
+	return nil
+}
+
+// evaluatesKey reports whether a Condition element evaluates key with a
+// positive string operator and a value that is not only wildcards.
+func evaluatesKey(cond *node, key string) bool {
+	if cond == nil || cond.kind != 'o' {
+		return false
+	}
+	for i, op := range cond.keys {
+		base := strings.TrimPrefix(op, "ForAnyValue:")
+		if base != "StringEquals" && base != "StringEqualsIgnoreCase" && base != "StringLike" {
+			continue
+		}
+		blk := cond.vals[i]
+		for j, k := range blk.keys {
+			if !strings.EqualFold(k, key) {
+				continue
+			}
+			vals, ok := blk.vals[j].stringsOf()
+			if !ok {
+				continue
+			}
+			for _, v := range vals {
+				if strings.Trim(v.str, "*?") != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // trustActions are the actions a role trust policy may name, lower-cased

@@ -1,12 +1,16 @@
 package iamtest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
 )
 
 func TestValidateTrustPolicy(t *testing.T) {
@@ -23,7 +27,7 @@ func TestValidateTrustPolicy(t *testing.T) {
 		{"wildcard AWS", stmt(`[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}]`), ""},
 		{"bare star accepted by default", stmt(`[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]`), ""},
 		{"github oidc", stmt(`[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/r:*"}}}]`), ""},
-		{"cognito", stmt(`[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]`), ""},
+		{"cognito", stmt(`[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:12345678-abcd-abcd-abcd-123456789012"}}}]`), ""},
 		{"deny with NotPrincipal", stmt(`[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"sts:AssumeRole"}]`), ""},
 		{"latin-1 in condition", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:RequestTag/team":"café"}}}]`), ""},
 		{"not an object", `[]`, "Syntax errors in policy."},
@@ -49,7 +53,7 @@ func TestValidateTrustPolicy(t *testing.T) {
 		{"bad federated", stmt(`[{"Effect":"Allow","Principal":{"Federated":"example.com"},"Action":"sts:AssumeRole"}]`), `"FEDERATED":"example.com"`},
 		{"empty principal list", stmt(`[{"Effect":"Allow","Principal":{"AWS":[]},"Action":"sts:AssumeRole"}]`), "Syntax errors in policy."},
 		{"condition not object", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Condition":"x"}]`), "Syntax errors in policy."},
-		{"every trust action", stmt(`[{"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity","sts:SetContext"]},{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":["sts:AssumeRoleWithWebIdentity"]},{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:saml-provider/idp"},"Action":"sts:AssumeRoleWithSAML"}]`), ""},
+		{"every trust action", stmt(`[{"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity","sts:SetContext"]},{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":["sts:AssumeRoleWithWebIdentity"],"Condition":{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:12345678-abcd-abcd-abcd-123456789012"}}},{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:saml-provider/idp"},"Action":"sts:AssumeRoleWithSAML"}]`), ""},
 		{"action case ignored", stmt(`[{"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":"STS:TagSession"}]`), ""},
 		{"non-sts action", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"s3:GetObject"}]`), "AssumeRole policy may only specify STS AssumeRole actions."},
 		{"other sts action", stmt(`[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":["sts:AssumeRole","sts:GetCallerIdentity"]}]`), "AssumeRole policy may only specify STS AssumeRole actions."},
@@ -67,7 +71,7 @@ func TestValidateTrustPolicy(t *testing.T) {
 				t.Errorf("rejected: %v", err)
 			case tc.msg != "" && err == nil:
 				t.Errorf("accepted, want %q", tc.msg)
-			case tc.msg != "" && (err.code != CodeMalformedPolicyDocument || !strings.Contains(err.message, tc.msg)):
+			case tc.msg != "" && (err.code != codeMalformedPolicyDocument || !strings.Contains(err.message, tc.msg)):
 				t.Errorf("got %v, want MalformedPolicyDocument %q", err, tc.msg)
 			}
 		})
@@ -111,6 +115,36 @@ func TestPolicySize(t *testing.T) {
 	}
 }
 
+// The stand-in's size count (encoding/json's Compact) and pkg/lockdown's
+// (a hand-written scanner) are written apart from the same documented rule:
+// they agree on the lockdown documents the stack deploys, on indented and
+// escaped text, and both stay under IAM's 6,144 for the largest lockdown.
+func TestPolicySizeAgreesWithLockdown(t *testing.T) {
+	docs := []string{
+		"{ \n\t\"a\" : \"b c\" }", `{"a":"\" x","b":["\u0026",1,true,null]}`, `{"é":"ü ß"}`,
+	}
+	for _, c := range []lockdown.Config{
+		{Partition: "aws", Account: DefaultAccount},
+		{Partition: "aws", Account: DefaultAccount, ExemptRoles: []string{"breakglass-*", "/exempt/"},
+			ExtraDeniedActions: []string{"s3:DeleteBucket"}, AllowedTokenAudiences: []string{"https://api.example.com"}},
+	} {
+		doc, err := lockdown.Document(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var indented bytes.Buffer
+		if err := json.Indent(&indented, doc, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(doc), indented.String())
+	}
+	for _, d := range docs {
+		if got, want := policySize(d), lockdown.Size([]byte(d)); got != want {
+			t.Errorf("policySize = %d, lockdown.Size = %d for %.80q", got, want, d)
+		}
+	}
+}
+
 // TestDeletedPrincipalShowsUniqueID follows IAM's documented behaviour: a
 // role or user named in a trust policy is stored by unique ID; after it is
 // deleted the policy shows the bare ID, a same-named replacement does not
@@ -143,7 +177,7 @@ func TestDeletedPrincipalShowsUniqueID(t *testing.T) {
 	if _, err := c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("caller")}); err != nil {
 		t.Fatal(err)
 	}
-	srv.DeleteUser("alice")
+	srv.deleteUser("alice")
 	userID := ""
 	for id := range srv.st.ids {
 		if strings.HasPrefix(id, "AIDA") {
@@ -166,7 +200,7 @@ func TestDeletedPrincipalShowsUniqueID(t *testing.T) {
 	}
 	// Writing back the document with a dangling ID fails, as IAM does.
 	err = updateTrust(c, "target", want)()
-	if code, _ := apiCode(err); code != CodeMalformedPolicyDocument || !strings.Contains(err.Error(), *caller.Role.RoleId) {
+	if code, _ := apiCode(err); code != codeMalformedPolicyDocument || !strings.Contains(err.Error(), *caller.Role.RoleId) {
 		t.Errorf("writing a dangling ID: %v", err)
 	}
 	// A unique ID of a live role is accepted and shown as that role's ARN.
@@ -187,7 +221,7 @@ func TestBareWildcardPrincipalOption(t *testing.T) {
 
 	_, strict := newTestServer(t, WithBareWildcardPrincipalRejected())
 	_, err := strict.CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String("open"), AssumeRolePolicyDocument: aws.String(doc)})
-	if code, _ := apiCode(err); code != CodeMalformedPolicyDocument {
+	if code, _ := apiCode(err); code != codeMalformedPolicyDocument {
 		t.Errorf("strict server accepted a bare wildcard: %v", err)
 	}
 }
@@ -226,7 +260,7 @@ func TestSeedRole(t *testing.T) {
 			t.Errorf("SeedRole(%+v) succeeded", r)
 		}
 	}
-	if names := srv.RoleNames(); len(names) != 1 || names[0] != "legacy" {
+	if names := srv.roleNames(); len(names) != 1 || names[0] != "legacy" {
 		t.Errorf("RoleNames = %v", names)
 	}
 }

@@ -183,7 +183,7 @@ func (s *Server) SeedUser(name string) (string, error) {
 
 // DeleteUser removes a seeded user; trust policies that named it then show
 // its unique ID. It reports whether the user existed.
-func (s *Server) DeleteUser(name string) bool {
+func (s *Server) deleteUser(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := strings.ToLower(name)
@@ -232,7 +232,7 @@ func (s *Server) Role(name string) (RoleState, bool) {
 }
 
 // RoleNames returns the names of all roles, sorted case-insensitively.
-func (s *Server) RoleNames() []string {
+func (s *Server) roleNames() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys := slices.Sorted(maps.Keys(s.st.roles))

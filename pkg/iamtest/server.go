@@ -25,10 +25,10 @@ const DefaultAccount = "111122223333"
 // Default quotas, as IAM applies them to a new account (IAM and AWS STS
 // quotas page; see also shared/reference/aws-facts.md §2.1).
 const (
-	DefaultTrustPolicySizeQuota    = 2048  // role trust policy, non-whitespace characters
+	defaultTrustPolicySizeQuota    = 2048  // role trust policy, non-whitespace characters
 	DefaultManagedPoliciesPerRole  = 10    // managed policies attached to one role
-	ManagedPolicySizeQuota         = 6144  // managed policy document, non-whitespace characters
-	InlineRolePolicySizeQuota      = 10240 // all inline policies of one role together
+	managedPolicySizeQuota         = 6144  // managed policy document, non-whitespace characters
+	inlineRolePolicySizeQuota      = 10240 // all inline policies of one role together
 	maxRequestBody                 = 1 << 20
 	maxCallLog                     = 100_000
 	iamAPIVersion                  = "2010-05-08"
@@ -122,7 +122,7 @@ func WithBareWildcardPrincipalRejected() Option { return func(o *options) { o.re
 func NewServer(opts ...Option) *Server {
 	o := options{
 		account:      DefaultAccount,
-		trustQuota:   DefaultTrustPolicySizeQuota,
+		trustQuota:   defaultTrustPolicySizeQuota,
 		perRoleQuota: DefaultManagedPoliciesPerRole,
 		clock:        time.Now,
 		seed:         1,
@@ -327,12 +327,12 @@ func (s *Server) drawFault(action string) (time.Duration, *apiError) {
 	x := fs.rng.Float64()
 	switch {
 	case x < f.ThrottleRate:
-		return f.Latency, newErr(http.StatusBadRequest, CodeThrottling, "Rate exceeded")
+		return f.Latency, newErr(http.StatusBadRequest, codeThrottling, "Rate exceeded")
 	case x < f.ThrottleRate+f.ServerErrorRate:
-		return f.Latency, newErr(http.StatusInternalServerError, CodeServiceFailure,
+		return f.Latency, newErr(http.StatusInternalServerError, codeServiceFailure,
 			"The request processing has failed because of an unknown error, exception or failure.")
 	case x < f.ThrottleRate+f.ServerErrorRate+f.UnavailableRate:
-		return f.Latency, newErr(http.StatusServiceUnavailable, CodeServiceUnavailable, "Service is unavailable")
+		return f.Latency, newErr(http.StatusServiceUnavailable, codeServiceUnavailable, "Service is unavailable")
 	}
 	return f.Latency, nil
 }
@@ -364,7 +364,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		apiErr = newErr(http.StatusMethodNotAllowed, CodeInvalidAction, "Method %s is not supported", r.Method)
+		apiErr = newErr(http.StatusMethodNotAllowed, codeInvalidAction, "Method %s is not supported", r.Method)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
@@ -378,7 +378,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	spec, ok := actions[action]
 	if action == "" || !ok || r.Form.Get("Version") != iamAPIVersion {
-		apiErr = newErr(http.StatusBadRequest, CodeInvalidAction,
+		apiErr = newErr(http.StatusBadRequest, codeInvalidAction,
 			"Could not find operation %s for version %s", action, r.Form.Get("Version"))
 		return
 	}
@@ -448,7 +448,7 @@ func (s *Server) finish(r *http.Request, action string, status int, code string,
 func checkAuth(r *http.Request) *apiError {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return newErr(http.StatusForbidden, CodeMissingAuthToken, "Request is missing Authentication Token")
+		return newErr(http.StatusForbidden, codeMissingAuthToken, "Request is missing Authentication Token")
 	}
 	if !strings.HasPrefix(h, "AWS4-HMAC-SHA256 ") || !strings.Contains(h, "/iam/aws4_request") {
 		return newErr(http.StatusForbidden, "IncompleteSignature",

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -59,7 +60,7 @@ func TestCallAccounting(t *testing.T) {
 		t.Errorf("GetRole %d CreateRole %d writes %d all %d", srv.Calls("GetRole"), srv.Calls("CreateRole"), srv.WriteCalls(), srv.Calls(""))
 	}
 	log := srv.CallLog()
-	if len(log) != 4 || log[2].ErrorCode != CodeNoSuchEntity || log[2].Status != 404 || log[3].PolicyARN != denyAllARN || log[3].RoleName != "app" {
+	if len(log) != 4 || log[2].ErrorCode != codeNoSuchEntity || log[2].Status != 404 || log[3].PolicyARN != denyAllARN || log[3].RoleName != "app" {
 		t.Errorf("call log = %+v", log)
 	}
 	if !IsWriteAction("AttachRolePolicy") || IsWriteAction("GetRole") {
@@ -80,12 +81,12 @@ func TestProtocolErrors(t *testing.T) {
 		status           int
 		code             string
 	}{
-		{"unsigned", "", "Action=GetRole&Version=2010-05-08&RoleName=x", 403, CodeMissingAuthToken},
+		{"unsigned", "", "Action=GetRole&Version=2010-05-08&RoleName=x", 403, codeMissingAuthToken},
 		{"wrong service", strings.Replace(signed, "/iam/", "/sts/", 1), "Action=GetRole&Version=2010-05-08&RoleName=x", 403, "IncompleteSignature"},
-		{"unknown action", signed, "Action=CreateUser&Version=2010-05-08&UserName=x", 400, CodeInvalidAction},
-		{"wrong version", signed, "Action=GetRole&Version=2011-01-01&RoleName=x", 400, CodeInvalidAction},
-		{"missing parameter", signed, "Action=GetRole&Version=2010-05-08", 400, CodeValidationError},
-		{"bad role name", signed, "Action=GetRole&Version=2010-05-08&RoleName=" + url.QueryEscape("a b"), 400, CodeValidationError},
+		{"unknown action", signed, "Action=CreateUser&Version=2010-05-08&UserName=x", 400, codeInvalidAction},
+		{"wrong version", signed, "Action=GetRole&Version=2011-01-01&RoleName=x", 400, codeInvalidAction},
+		{"missing parameter", signed, "Action=GetRole&Version=2010-05-08", 400, codeValidationError},
+		{"bad role name", signed, "Action=GetRole&Version=2010-05-08&RoleName=" + url.QueryEscape("a b"), 400, codeValidationError},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,14 +115,19 @@ func TestListenerAndLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf syncBuffer
-	srv := NewServer(WithListener(l), WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+	lines := make(chan string, 8) // the server logs from its own goroutine
+	srv := NewServer(WithListener(l), WithLogger(slog.New(slog.NewTextHandler(lineWriter(lines), nil))))
 	defer srv.Close()
 	if srv.URL != "http://"+l.Addr().String() {
 		t.Errorf("URL %s, listener %s", srv.URL, l.Addr())
 	}
 	srv.Client().GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String("nope")})
-	line := buf.String()
+	var line string
+	select {
+	case line = <-lines:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no log line")
+	}
 	for _, want := range []string{"msg=\"iam call\"", "action=GetRole", "role=nope", "status=404", "error=NoSuchEntity", "duration_ms="} {
 		if !strings.Contains(line, want) {
 			t.Errorf("log line %q lacks %q", line, want)
@@ -129,17 +135,17 @@ func TestListenerAndLogger(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// lineWriter sends each write (one log line) to a channel, dropping lines
+// beyond its buffer so the server never blocks on the test.
+type lineWriter chan<- string
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (w lineWriter) Write(p []byte) (int, error) {
+	select {
+	case w <- string(p):
+	default:
+	}
+	return len(p), nil
 }
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestConcurrentClients hammers one server from many goroutines; run with
 // -race it proves the server is safe for concurrent use.
@@ -179,10 +185,10 @@ func TestConcurrentClients(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := len(srv.RoleNames()); n != workers*perWorker {
+	if n := len(srv.roleNames()); n != workers*perWorker {
 		t.Fatalf("%d roles, want %d", n, workers*perWorker)
 	}
-	for _, name := range srv.RoleNames() {
+	for _, name := range srv.roleNames() {
 		st, _ := srv.Role(name)
 		if st.TrustPolicy != foreignTrust || len(st.AttachedPolicyARNs) != 1 {
 			t.Fatalf("role %s ended as %+v", name, st)

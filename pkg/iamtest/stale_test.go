@@ -68,7 +68,7 @@ func TestStaleReads(t *testing.T) {
 		mustCreateRole(t, c, "new", lambdaTrust)
 		// Right after CreateRole the role may not be visible yet.
 		_, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("new")})
-		if code, _ := apiCode(err); code != CodeNoSuchEntity {
+		if code, _ := apiCode(err); code != codeNoSuchEntity {
 			t.Fatalf("first read after create: %v", err)
 		}
 		if trustOf(t, c, "new") != lambdaTrust {
@@ -86,7 +86,7 @@ func TestStaleReads(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String("new"), PolicyName: aws.String("p")})
-		if code, _ := apiCode(err); code != CodeNoSuchEntity {
+		if code, _ := apiCode(err); code != codeNoSuchEntity {
 			t.Errorf("stale GetRolePolicy: %v", err)
 		}
 		lp, _ := c.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("new")})

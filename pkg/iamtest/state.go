@@ -65,10 +65,10 @@ type policyVersion struct {
 	created time.Time
 }
 
-// MaxPolicyVersions is how many versions a managed policy may have (IAM
+// maxPolicyVersions is how many versions a managed policy may have (IAM
 // quotas page, "Versions of a managed policy": 5; CreatePolicyVersion
 // answers LimitExceeded beyond it).
-const MaxPolicyVersions = 5
+const maxPolicyVersions = 5
 
 // newManagedPolicy returns a policy whose only version, v1, holds doc.
 func newManagedPolicy(arn, name, path, id, desc, doc string, created time.Time) *managedPolicy {

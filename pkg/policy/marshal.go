@@ -71,25 +71,52 @@ func (s *Statement) AppendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, '{')
 	first := true
+	// A statement whose NotPrincipal was replaced by a Principal writes the
+	// Principal where the NotPrincipal stood.
+	hadPrincipal := s.src.data != nil && s.hasMember("Principal")
 	for i := range s.members {
 		m := &s.members[i]
 		key := s.src.key(m)
-		if key == "Principal" && s.Principal == nil {
-			continue
+		var p *Principal
+		switch key {
+		case "Principal":
+			if p = s.Principal; p == nil {
+				continue
+			}
+		case "NotPrincipal":
+			p = s.NotPrincipal
+			if p == nil && !hadPrincipal && s.Principal != nil {
+				key, p = "Principal", s.Principal
+			}
+			if p == nil {
+				continue
+			}
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = append(dst, s.src.rawKey(m)...)
-		dst = append(dst, ':')
-		if key == "Principal" {
-			dst = s.Principal.appendJSON(dst)
+		if p != nil {
+			dst = appendString(dst, key)
+			dst = append(dst, ':')
+			dst = p.appendJSON(dst)
 			continue
 		}
+		dst = append(dst, s.src.rawKey(m)...)
+		dst = append(dst, ':')
 		dst = appendCompact(dst, s.src.bytes(&m.val))
 	}
 	return append(dst, '}')
+}
+
+// hasMember reports whether the statement's source has a member named key.
+func (s *Statement) hasMember(key string) bool {
+	for i := range s.members {
+		if s.src.key(&s.members[i]) == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Principal) appendJSON(dst []byte) []byte {

@@ -487,6 +487,17 @@ func (s *Statement) WithPrincipal(p *Principal) *Statement {
 	return &c
 }
 
+// WithNotPrincipal returns a copy of s whose NotPrincipal is p. Every other
+// member keeps its exact source bytes. A nil p removes the NotPrincipal
+// member; combined with WithPrincipal it turns the statement into one with a
+// Principal written where the NotPrincipal stood.
+func (s *Statement) WithNotPrincipal(p *Principal) *Statement {
+	c := *s
+	c.NotPrincipal = p
+	c.principalChanged = true
+	return &c
+}
+
 // WithStatements returns a copy of d holding stmts. Every other top-level
 // member keeps its exact source bytes; a Statement written as one object stays
 // one object while exactly one statement remains.

@@ -307,3 +307,16 @@ func BenchmarkParseCorpus(b *testing.B) {
 		}
 	}
 }
+
+func TestWithNotPrincipal(t *testing.T) {
+	d := mustParse(t, `{"Statement":[{"Sid":"D","Effect":"Deny","NotPrincipal":{"AWS":["a","b"]},"Action":"sts:AssumeRole"}]}`)
+	s := d.Statements[0]
+	np := s.NotPrincipal.Filter(func(_, v string) bool { return v != "a" })
+	if got, want := d.WithStatements([]*Statement{s.WithNotPrincipal(np)}).String(), `{"Statement":[{"Sid":"D","Effect":"Deny","NotPrincipal":{"AWS":["b"]},"Action":"sts:AssumeRole"}]}`; got != want {
+		t.Errorf("filtered NotPrincipal\n got: %s\nwant: %s", got, want)
+	}
+	star := &Principal{Types: []PrincipalType{{Name: "AWS", Values: []string{"*"}}}}
+	if got, want := d.WithStatements([]*Statement{s.WithNotPrincipal(nil).WithPrincipal(star)}).String(), `{"Statement":[{"Sid":"D","Effect":"Deny","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`; got != want {
+		t.Errorf("NotPrincipal replaced by Principal\n got: %s\nwant: %s", got, want)
+	}
+}

@@ -34,7 +34,7 @@ func ExampleRestrict() {
 	}
 	// Output:
 	// {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root"]},"Action":"sts:AssumeRole"}]}
-	// removed=true AWS:arn:aws:iam::999988887777:root: account 999988887777 is neither this account nor a trusted one and no Condition confines it to trusted accounts or organizations
+	// removed=true AWS:arn:aws:iam::999988887777:root: account 999988887777 is neither this account nor a trusted one; neither a Condition nor a Deny statement confines it to trusted accounts or organizations
 }
 
 // "Principal": "*" stays when a condition confines it to the organization.
@@ -43,7 +43,7 @@ func ExampleRestrict_organization() {
 	res, _ := trust.Restrict(doc, zone)
 	fmt.Println(res.Changed, res.Principals[0].Reason)
 	// Output:
-	// false "Principal": "*" admits every AWS principal, but the Condition StringEquals aws:PrincipalOrgID o-a1b2c3d4e5 confines it to trusted accounts or organizations
+	// false "Principal": "*" admits every principal, but the Condition StringEquals aws:PrincipalOrgID o-a1b2c3d4e5 confines it to trusted accounts or organizations
 }
 
 // A GitHub OIDC role without a subject condition admits every repository on
@@ -71,5 +71,20 @@ func ExampleAnalyze() {
 	fmt.Println(res.Findings[0].Removed, res.Findings[0].Reason)
 	// Output:
 	// service true
-	// false no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition confines the service to this account (confused-deputy risk)
+	// false no aws:SourceAccount, aws:SourceArn, aws:SourceOrgID or aws:SourceOrgPaths condition confines the service to this account (confused-deputy risk)
+}
+
+// A wildcard Allow stays when a Deny statement of the same policy refuses
+// every principal outside the organization; the finding names that Deny.
+func ExampleRestrict_denyOutsideOrganization() {
+	doc, _ := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"},
+	  {"Sid":"OnlyMyOrg","Effect":"Deny","Principal":"*","Action":"sts:AssumeRole",
+	   "Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}]}`))
+	res, _ := trust.Restrict(doc, zone)
+	fmt.Println(res.Changed)
+	fmt.Println(res.Findings[0].Reason)
+	// Output:
+	// false
+	// kept only because Deny statement 1 ("OnlyMyOrg") with StringNotEqualsIfExists aws:PrincipalOrgID o-a1b2c3d4e5 refuses every principal outside trusted accounts and organizations; changing that statement opens the role
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/policy"
 )
 
@@ -70,8 +71,9 @@ func checkInvariants(t testing.TB, doc *policy.Document, z Zone) {
 			continue
 		}
 		if p.Kind == KindForeignAccount || p.Kind == KindWildcard {
-			if principalRestriction(again.Statements[p.Statement].Condition, z) == "" {
-				t.Fatalf("%s remains without a restricting condition: %s", p, out)
+			c := stmtCtx{doc: again, s: again.Statements[p.Statement], z: &z}
+			if by, _ := c.confinedAWS(); by == "" {
+				t.Fatalf("%s remains without a restricting condition or Deny: %s", p, out)
 			}
 		}
 	}
@@ -173,48 +175,24 @@ func corpusFiles(t testing.TB) map[string][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if doc, ok := trustFromRecord(t, data); ok {
+		if doc, ok := trustFromRecord(data); ok {
 			out[filepath.Base(f)] = doc
 		}
 	}
 	if len(out) == 0 {
-		t.Skipf("corpus at %s holds no trust policies", root)
+		t.Fatalf("corpus at %s holds no trust policies; `make corpus` refreshes testdata/corpus", root)
 	}
 	return out
 }
 
 // trustFromRecord extracts the trust policy a CloudTrail record (bare or in
-// an EventBridge envelope) carries in its request.
-func trustFromRecord(t testing.TB, data []byte) ([]byte, bool) {
-	var env struct {
-		Detail json.RawMessage `json:"detail"`
-	}
-	_ = json.Unmarshal(data, &env)
-	if env.Detail != nil {
-		data = env.Detail
-	}
-	var rec struct {
-		EventName         string `json:"eventName"`
-		RequestParameters struct {
-			AssumeRolePolicyDocument json.RawMessage `json:"assumeRolePolicyDocument"`
-			PolicyDocument           json.RawMessage `json:"policyDocument"`
-		} `json:"requestParameters"`
-	}
-	if err := json.Unmarshal(data, &rec); err != nil {
+// an EventBridge envelope) carries in its request (cloudtrail.TrustDocument).
+func trustFromRecord(data []byte) ([]byte, bool) {
+	rec, err := cloudtrail.TrustDocument(data)
+	if err != nil || rec.TrustPolicy == "" {
 		return nil, false
 	}
-	raw := rec.RequestParameters.AssumeRolePolicyDocument
-	if raw == nil && rec.EventName == "UpdateAssumeRolePolicy" {
-		raw = rec.RequestParameters.PolicyDocument
-	}
-	if raw == nil {
-		return nil, false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return []byte(s), true
-	}
-	return raw, true
+	return []byte(rec.TrustPolicy), true
 }
 
 // invalidCorpus lists corpus documents IAM itself would refuse, and why.
@@ -278,6 +256,11 @@ var (
 		`{"StringEquals":{"aws:SourceAccount":"111122223333"}}`,
 		`{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:org/*"}}`,
 		`{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:x","sts:ExternalId":"e"}}`,
+		`{"StringNotEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
+		`{"StringNotEqualsIfExists":{"aws:PrincipalAccount":["111122223333","999988887777"]}}`,
+		`{"Null":{"aws:PrincipalOrgID":"false"},"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
+		`{"StringLike":{"aws:SourceAccount":"9999*"}}`,
+		`{"StringNotLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}`,
 	}
 )
 
@@ -362,6 +345,11 @@ func FuzzRestrict(f *testing.F) {
 	for range 50 {
 		f.Add([]byte(genPolicy(r)))
 	}
+	// Issue 22: shared-issuer subjects in both GitHub forms and STS claim keys.
+	for _, cond := range []string{ghCond("StringLike", "sub", "repo:acme-corp@123456/*"), ghCond("StringLike", "sub", "repo:evil/*"),
+		ghCond("StringEquals", "repository_owner_id", "123456"), ghCond("StringEquals", "repository", "acme-corp/app")} {
+		f.Add([]byte(web(ghIssuer, cond)))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := policy.Parse(data)
 		if err != nil {
@@ -371,7 +359,25 @@ func FuzzRestrict(f *testing.F) {
 			t.Fatalf("Parse accepted invalid JSON: %q", data)
 		}
 		checkInvariants(t, doc, testZone)
+		checkInvariants(t, doc, tenantZone)
+		checkTenantsOnlyRemove(t, doc)
 	})
+}
+
+// checkTenantsOnlyRemove: configuring trusted OIDC tenants only ever keeps
+// fewer principals (issue 22 §5).
+func checkTenantsOnlyRemove(t *testing.T, doc *policy.Document) {
+	t.Helper()
+	without, err1 := Restrict(doc, testZone)
+	with, err2 := Restrict(doc, tenantZone)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("Restrict: %v / %v", err1, err2)
+	}
+	for i := range with.Principals {
+		if with.Principals[i].Trusted && !without.Principals[i].Trusted {
+			t.Fatalf("principal %s kept only with trusted tenants: %s", with.Principals[i].String(), with.Principals[i].Reason)
+		}
+	}
 }
 
 func corpusFilesForFuzz() [][]byte {

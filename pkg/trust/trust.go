@@ -28,6 +28,21 @@ type Zone struct {
 	TrustedOrgIDs []string
 	// Partition is the role's partition; "" means "aws".
 	Partition string
+	// TrustedAudiences are the application IDs (audiences) of public web
+	// identity providers (Cognito identity pools, Google, Facebook, Login
+	// with Amazon) that may stay: such a provider is kept only when every
+	// audience it may receive is listed here, because an application ID may
+	// belong to anyone.
+	TrustedAudiences []string
+	// TrustedOIDCTenants are the owners of shared OIDC issuers (GitHub,
+	// GitLab.com, HCP Terraform, …) the organization trusts, as
+	// KIND:IDENTIFIER entries (github:acme-corp, github-id:123456,
+	// github-repo-id:987654, github-enterprise-id:42, gitlab:acme-group,
+	// terraform:acme; see ValidateTenant and ISSUERS.md). When set, a
+	// statement of a shared issuer is inside the zone only if the tenant its
+	// condition names is listed; when empty, any named tenant is kept and
+	// flagged as unchecked.
+	TrustedOIDCTenants []string
 }
 
 // isOrgID reports whether s is an AWS Organizations ID: o- and 10 to 32
@@ -79,6 +94,16 @@ func (z Zone) Validate() error {
 			return fmt.Errorf("trust: trusted organization %q is not an organization ID (o-…)", o)
 		}
 	}
+	for _, a := range z.TrustedAudiences {
+		if a == "" || strings.ContainsAny(a, "*?") {
+			return fmt.Errorf("trust: trusted audience %q is empty or holds a wildcard", a)
+		}
+	}
+	for _, t := range z.TrustedOIDCTenants {
+		if err := ValidateTenant(t); err != nil {
+			return fmt.Errorf("trust: trusted OIDC tenant: %w", err)
+		}
+	}
 	if z.Partition != "" && !isPartition(z.Partition) {
 		return fmt.Errorf("trust: partition %q is not an AWS partition", z.Partition)
 	}
@@ -98,7 +123,7 @@ func isAccountID(s string) bool {
 	return true
 }
 
-func (z Zone) partition() string {
+func (z *Zone) partition() string {
 	if z.Partition == "" {
 		return "aws"
 	}
@@ -106,7 +131,7 @@ func (z Zone) partition() string {
 }
 
 // accountKind says whether id is the own account, a trusted one, or foreign.
-func (z Zone) accountKind(id string) Kind {
+func (z *Zone) accountKind(id string) Kind {
 	switch {
 	case id == z.Account:
 		return KindSameAccount
@@ -116,9 +141,22 @@ func (z Zone) accountKind(id string) Kind {
 	return KindForeignAccount
 }
 
-func (z Zone) trustsAccount(id string) bool { return z.accountKind(id) != KindForeignAccount }
+func (z *Zone) trustsAccount(id string) bool { return z.accountKind(id) != KindForeignAccount }
 
-func (z Zone) trustsOrg(id string) bool { return slices.Contains(z.TrustedOrgIDs, id) }
+func (z *Zone) trustsOrg(id string) bool { return slices.Contains(z.TrustedOrgIDs, id) }
+
+// trustsOrgFold is trustsOrg, without regard to case when fold is set.
+func (z *Zone) trustsOrgFold(id string, fold bool) bool {
+	if !fold {
+		return z.trustsOrg(id)
+	}
+	for _, o := range z.TrustedOrgIDs {
+		if strings.EqualFold(o, id) {
+			return true
+		}
+	}
+	return false
+}
 
 // Kind classifies a principal value.
 type Kind string
@@ -154,6 +192,10 @@ type Principal struct {
 	// Risk, when set, is why a kept principal still deserves a reviewer's
 	// look (for example a service principal without a source condition).
 	Risk string `json:"risk,omitempty"`
+
+	// unwritable marks a kept principal that IAM would refuse to save
+	// (see checkWritable).
+	unwritable bool
 }
 
 // String returns the principal as "Type:Value", the form findings use.
@@ -165,17 +207,35 @@ func (p Principal) String() string {
 }
 
 // Finding is something a reviewer must see: a principal removed, or a
-// principal kept that carries a risk.
+// principal kept that carries a risk. It is the one finding type of the
+// guardrail's output: `guardrail check` prints this package's findings, and
+// the decision records (pkg/decision) hold them with the engine's own
+// findings about a policy (the lockdown, the session revocation), in the
+// same JSON shape.
 type Finding struct {
-	// Control is always "trust" here; the lockdown control adds its own.
-	Control   string `json:"control"`
-	Principal string `json:"principal"`
-	Kind      Kind   `json:"kind"`
-	Statement int    `json:"statement"`
+	// Control names the control that found it: ControlTrust for every
+	// finding of this package.
+	Control string `json:"control"`
+	// Principal is the principal concerned, as "Type:Value"; "" for a
+	// finding about a policy.
+	Principal string `json:"principal,omitempty"`
+	// Policy is the policy concerned (a managed policy ARN or an inline
+	// policy name) when the finding is about a policy rather than a
+	// principal; never set by this package.
+	Policy string `json:"policy,omitempty"`
+	// Kind is the principal's kind; "" for a finding about a policy.
+	Kind Kind `json:"kind,omitempty"`
+	// Statement is the index of the principal's statement in the input
+	// document; nil for a finding about a policy.
+	Statement *int   `json:"statement,omitempty"`
 	Reason    string `json:"reason"`
-	// Removed is true when the restricted policy no longer holds the principal.
+	// Removed is true when the restricted policy no longer holds the
+	// principal (in check mode: would no longer hold it).
 	Removed bool `json:"removed"`
 }
+
+// statementIndex returns a Finding's Statement for statement i.
+func statementIndex(i int) *int { return &i }
 
 // Result is what Analyze and Restrict report.
 type Result struct {
@@ -255,6 +315,23 @@ func run(doc *policy.Document, z Zone, rewrite bool) (Result, error) {
 	if err := z.Validate(); err != nil {
 		return Result{}, err
 	}
+	res := judgeAll(doc, &z, rewrite, false)
+	if res.Changed {
+		// The policy must be written: judge again without what IAM would
+		// refuse to save, if anything kept is such.
+		for i := range res.Principals {
+			if res.Principals[i].unwritable {
+				res = judgeAll(doc, &z, rewrite, true)
+				break
+			}
+		}
+	}
+	return res, nil
+}
+
+// judgeAll judges every statement of doc and, with rewrite, builds the
+// restricted policy; strict removes what IAM would refuse to save.
+func judgeAll(doc *policy.Document, z *Zone, rewrite, strict bool) Result {
 	n := 0
 	for _, s := range doc.Statements {
 		n += s.Principal.Len() + s.NotPrincipal.Len()
@@ -265,83 +342,102 @@ func run(doc *policy.Document, z Zone, rewrite bool) (Result, error) {
 		kept = make([]*policy.Statement, 0, len(doc.Statements))
 	}
 	for i, s := range doc.Statements {
-		out := analyzeStatement(&res, i, s, z, rewrite)
+		out := analyzeStatement(&res, doc, i, s, z, rewrite, strict)
 		if rewrite && out != nil {
 			kept = append(kept, out)
 		}
 	}
 	if !rewrite {
-		return res, nil
+		return res
 	}
 	if !res.Changed {
 		res.Policy = doc
-		return res, nil
+		return res
 	}
 	kept = dropDanglingDenies(&res, kept)
 	if len(kept) == 0 {
 		kept = append(kept, fallback)
 	}
 	res.Policy = doc.WithStatements(kept)
-	return res, nil
+	return res
 }
 
-// dropDanglingDenies removes bare unique IDs from the Principal of Deny
-// statements in a policy that is about to be written. IAM refuses to save a
-// trust policy naming a unique ID whose principal was deleted ("Invalid
-// principal in policy"), so leaving one in a Deny would make every repair of
-// the role fail. Such an ID matches no principal, so removing it denies no one
-// less; a Deny left without principals matched no one and is dropped. Deny
-// statements are otherwise kept byte for byte, and NotPrincipal is never
-// touched (emptying it would lift a deny).
+// dropDanglingDenies removes bare unique IDs from the Principal and
+// NotPrincipal of Deny statements in a policy that is about to be written.
+// IAM refuses to save a trust policy naming a unique ID whose principal was
+// deleted ("Invalid principal in policy"), so leaving one in a Deny would
+// make every repair of the role fail. Such an ID matches no principal: in a
+// Principal it denies no one, so removing it changes nothing, and a Deny left
+// without principals is dropped; in a NotPrincipal it excepts no one from
+// the deny, so removing it changes nothing either, and a NotPrincipal left
+// empty denied everyone, which the same statement with "Principal":
+// {"AWS": "*"} says in a form IAM accepts (IAM User Guide,
+// reference_policies_elements_principal: "*" and {"AWS": "*"} both name
+// every principal). Deny statements are otherwise kept byte for byte.
 func dropDanglingDenies(res *Result, stmts []*policy.Statement) []*policy.Statement {
 	out := stmts[:0]
 	for _, s := range stmts {
-		if s.Effect != policy.Deny || s.Principal == nil || s.Principal.Wildcard {
+		if s.Effect != policy.Deny {
 			out = append(out, s)
 			continue
 		}
 		dangling := 0
-		p := s.Principal.Filter(func(typ, val string) bool {
+		drop := func(typ, val string) bool {
 			if typ == "AWS" && isUniqueID(val) {
 				dangling++
 				return false
 			}
 			return true
-		})
+		}
+		var p, np *policy.Principal
+		if s.Principal != nil && !s.Principal.Wildcard {
+			p = s.Principal.Filter(drop)
+		}
+		if s.NotPrincipal != nil && !s.NotPrincipal.Wildcard {
+			np = s.NotPrincipal.Filter(drop)
+		}
 		if dangling == 0 {
 			out = append(out, s)
 			continue
 		}
 		for i := range res.Principals {
 			v := &res.Principals[i]
-			if v.Effect == string(policy.Deny) && v.Type == "AWS" && v.Kind == KindDangling && v.Trusted {
+			if v.Effect == string(policy.Deny) && (v.Type == "AWS" || v.Type == "NotPrincipal.AWS") && v.Kind == KindDangling && v.Trusted {
 				v.Trusted = false
 				v.Reason = "bare unique ID in a Deny statement: it matches no one, and IAM refuses to save a policy that names it"
-				res.Findings = append(res.Findings, Finding{Control: ControlTrust, Principal: v.String(), Kind: KindDangling, Statement: v.Statement, Reason: v.Reason, Removed: true})
+				res.Findings = append(res.Findings, Finding{Control: ControlTrust, Principal: v.String(), Kind: KindDangling, Statement: statementIndex(v.Statement), Reason: v.Reason, Removed: true})
 			}
 		}
-		if p != nil {
+		switch {
+		case s.NotPrincipal != nil && np == nil:
+			out = append(out, s.WithNotPrincipal(nil).WithPrincipal(everyone))
+		case s.NotPrincipal != nil:
+			out = append(out, s.WithNotPrincipal(np))
+		case p != nil:
 			out = append(out, s.WithPrincipal(p))
 		}
 	}
 	return out
 }
 
+// everyone is {"AWS": "*"}.
+var everyone = &policy.Principal{Types: []policy.PrincipalType{{Name: "AWS", Values: []string{"*"}}}}
+
 // analyzeStatement records the verdicts of one statement's principals and
 // returns the statement to keep (s itself, a copy with fewer principals, or
 // nil to drop it).
-func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone, rewrite bool) *policy.Statement {
+func analyzeStatement(res *Result, doc *policy.Document, idx int, s *policy.Statement, z *Zone, rewrite, strict bool) *policy.Statement {
 	base := Principal{Statement: idx, Sid: s.Sid, Effect: string(s.Effect)}
 	if s.Effect != policy.Allow {
-		// A Deny never grants access: keep it byte for byte, but list what it names.
-		c := readConditions(s.Condition, z)
+		// A Deny never grants access: keep it, but list what it names.
+		c := stmtCtx{s: s, z: z}
 		for _, el := range []struct {
 			prefix string
 			p      *policy.Principal
 		}{{"", s.Principal}, {"NotPrincipal.", s.NotPrincipal}} {
 			eachValue(el.p, func(typ, val string) {
 				v := res.next(base, typ, val)
-				judge(v, &c, z)
+				judge(v, &c)
 				v.Type, v.Trusted, v.Risk = el.prefix+typ, true, ""
 				v.Reason = "kept: a Deny statement grants nothing"
 			})
@@ -364,12 +460,12 @@ func analyzeStatement(res *Result, idx int, s *policy.Statement, z Zone, rewrite
 	if s.Principal == nil {
 		return s // admits no one
 	}
-	c := readConditions(s.Condition, z)
+	c := stmtCtx{doc: doc, s: s, z: z, strict: strict}
 	first := len(res.Principals)
 	removed := 0
 	eachValue(s.Principal, func(typ, val string) {
 		v := res.next(base, typ, val)
-		judge(v, &c, z)
+		judge(v, &c)
 		res.record(v)
 		if !v.Trusted {
 			removed++
@@ -409,12 +505,12 @@ func (r *Result) record(p *Principal) {
 	}
 	switch {
 	case !p.Trusted:
-		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: p.Statement, Reason: p.Reason, Removed: true})
+		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: statementIndex(p.Statement), Reason: p.Reason, Removed: true})
 		if p.Kind != KindDangling {
 			r.RemovedExternal = true
 		}
 	case p.Risk != "":
-		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: p.Statement, Reason: p.Risk})
+		r.Findings = append(r.Findings, Finding{Control: ControlTrust, Principal: p.String(), Kind: p.Kind, Statement: statementIndex(p.Statement), Reason: p.Risk})
 	}
 }
 

@@ -16,6 +16,8 @@ var testZone = Zone{
 	TrustedAccounts: []string{"444455556666"},
 	TrustedOrgIDs:   []string{"o-a1b2c3d4e5"},
 	Partition:       "aws",
+	TrustedAudiences: []string{"us-east-1:12345678-abcd-abcd-abcd-123456789012", "66677788899.apps.googleusercontent.com", "1234567890",
+		"amzn1.application-oa2-client.trusted"},
 }
 
 const denyAll = `{"Version":"2012-10-17","Statement":[{"Sid":"GuardrailNoTrustedPrincipals","Effect":"Deny","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:AssumeRoleWithSAML","sts:AssumeRoleWithWebIdentity"]}]}`
@@ -40,9 +42,17 @@ type restrictCase struct {
 	external bool
 	// flagged lists kept principals that carry a risk finding.
 	flagged []string
+	// why, when set, must appear in some principal's reason or risk.
+	why string
 }
 
 func runCases(t *testing.T, cases []restrictCase) {
+	t.Helper()
+	runCasesIn(t, testZone, cases)
+}
+
+// runCasesIn runs cases in zone z.
+func runCasesIn(t *testing.T, z Zone, cases []restrictCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,9 +60,18 @@ func runCases(t *testing.T, cases []restrictCase) {
 			if err != nil {
 				t.Fatalf("parse input: %v", err)
 			}
-			res, err := Restrict(doc, testZone)
+			res, err := Restrict(doc, z)
 			if err != nil {
 				t.Fatalf("Restrict: %v", err)
+			}
+			if tc.why != "" {
+				found := false
+				for _, p := range res.Principals {
+					found = found || strings.Contains(p.Reason, tc.why) || strings.Contains(p.Risk, tc.why)
+				}
+				if !found {
+					t.Errorf("no principal's reason or risk holds %q: %+v", tc.why, res.Principals)
+				}
 			}
 			want := tc.want
 			if want == "" {
@@ -69,9 +88,13 @@ func runCases(t *testing.T, cases []restrictCase) {
 				if f.Control != ControlTrust || f.Reason == "" {
 					t.Errorf("finding without control or reason: %+v", f)
 				}
-				if f.Removed {
+				switch {
+				case f.Removed:
 					removed = append(removed, f.Principal)
-				} else {
+				case len(z.TrustedOIDCTenants) == 0 && strings.HasPrefix(f.Reason, tenantUnchecked):
+					// The unchecked-tenant note alone (no trusted tenants in
+					// testZone); TestTrustedTenants asserts it.
+				default:
 					flagged = append(flagged, f.Principal)
 				}
 			}
@@ -84,7 +107,7 @@ func runCases(t *testing.T, cases []restrictCase) {
 			if res.RemovedExternal != tc.external {
 				t.Errorf("RemovedExternal = %v, want %v", res.RemovedExternal, tc.external)
 			}
-			checkInvariants(t, doc, testZone)
+			checkInvariants(t, doc, z)
 		})
 	}
 }
@@ -174,7 +197,7 @@ func TestPrincipalTable(t *testing.T) {
 			want: denyAll, removed: []string{"Federated:arn:aws:iam::999988887777:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X"}, external: true},
 
 		// Public web identity: only with an audience condition.
-		{name: "Cognito with audience", in: stmt(`{"Federated":"cognito-identity.amazonaws.com"}`, `{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:12345678-abcd-abcd-abcd-123456789012"}}`)},
+		{name: "Cognito with audience", in: stmt(`{"Federated":"cognito-identity.amazonaws.com"}`, `{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:12345678-abcd-abcd-abcd-123456789012"},"ForAnyValue:StringLike":{"cognito-identity.amazonaws.com:amr":"authenticated"}}`)},
 		{name: "Cognito without audience", in: stmt(`{"Federated":"cognito-identity.amazonaws.com"}`, `{"ForAnyValue:StringLike":{"cognito-identity.amazonaws.com:amr":"authenticated"}}`),
 			want: denyAll, removed: []string{"Federated:cognito-identity.amazonaws.com"}, external: true},
 		{name: "Google with audience", in: stmt(`{"Federated":"accounts.google.com"}`, `{"StringEquals":{"accounts.google.com:aud":"66677788899.apps.googleusercontent.com"}}`)},
@@ -227,7 +250,7 @@ func TestConditionForms(t *testing.T) {
 		"PrincipalAccount ForAllValues":                `{"ForAllValues:StringEquals":{"aws:PrincipalAccount":"111122223333"}}`,
 		"PrincipalAccount empty list":                  `{"StringEquals":{"aws:PrincipalAccount":[]}}`,
 		"PrincipalOrgID untrusted org":                 `{"StringEquals":{"aws:PrincipalOrgID":"o-zzzzzzzzzz"}}`,
-		"PrincipalOrgID StringLike":                    `{"StringLike":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
+		"PrincipalOrgID StringLike with wildcard":      `{"StringLike":{"aws:PrincipalOrgID":"o-a1b2c3d4e5*"}}`,
 		"PrincipalOrgID StringEqualsIfExists":          `{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
 		"PrincipalOrgID ForAllValues:StringEquals":     `{"ForAllValues:StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`,
 		"PrincipalOrgID StringNotEquals":               `{"StringNotEquals":{"aws:PrincipalOrgID":"o-zzzzzzzzzz"}}`,
@@ -397,8 +420,8 @@ func TestDanglingInDeny(t *testing.T) {
 		{
 			name:     "removed with the foreign principal",
 			in:       `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["AROAZFRV7IUIVTOGNCJUN","999988887777"]},"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"AIDAJQABLZS4A3QDU576Q"},"Action":"sts:AssumeRole"},{"Effect":"Deny","NotPrincipal":{"AWS":"AIDAJQABLZS4A3QDU576Q"},"Action":"sts:TagSession"},{"Effect":"Allow","Principal":{"AWS":["111122223333","999988887777"]},"Action":"sts:AssumeRole"}]}`,
-			want:     `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["999988887777"]},"Action":"sts:AssumeRole"},{"Effect":"Deny","NotPrincipal":{"AWS":"AIDAJQABLZS4A3QDU576Q"},"Action":"sts:TagSession"},{"Effect":"Allow","Principal":{"AWS":["111122223333"]},"Action":"sts:AssumeRole"}]}`,
-			removed:  []string{"AWS:999988887777", "AWS:AROAZFRV7IUIVTOGNCJUN", "AWS:AIDAJQABLZS4A3QDU576Q"},
+			want:     `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["999988887777"]},"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"sts:TagSession"},{"Effect":"Allow","Principal":{"AWS":["111122223333"]},"Action":"sts:AssumeRole"}]}`,
+			removed:  []string{"AWS:999988887777", "AWS:AROAZFRV7IUIVTOGNCJUN", "AWS:AIDAJQABLZS4A3QDU576Q", "NotPrincipal.AWS:AIDAJQABLZS4A3QDU576Q"},
 			external: true,
 		},
 	})

@@ -1,9 +1,15 @@
-// Package cloudtrail decodes the CloudTrail records of IAM role changes that
-// EventBridge delivers to the enforcer ("AWS API Call via CloudTrail") into the
-// few facts the engine needs: which role, who changed it, when, and what the
-// call claims to have set. Every record the enforcer cannot use is rejected
-// with an *Ignored error that says why, so the caller can log and acknowledge
-// it instead of retrying it.
+// Package cloudtrail is the guardrail's one description of the IAM events it
+// handles: the event names and the EventBridge envelope values (which the
+// stack's rule matches), the decoding of the CloudTrail records of IAM
+// changes that EventBridge delivers to the enforcer ("AWS API Call via
+// CloudTrail") into the few facts the engine needs (which role, who changed
+// it, when, and what the call claims to have set), and the extraction of a
+// trust document from a record (TrustDocument). Every record the enforcer
+// cannot use is rejected with an *Ignored error that says why, so the caller
+// can log and acknowledge it instead of retrying it.
+//
+// It links neither the engine nor the CDK: the stack, the decoder, `guardrail
+// check` and the local replay all use it.
 package cloudtrail
 
 import (
@@ -16,8 +22,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/iamguardrail/guardrail/pkg/guardrail"
 )
 
 // The envelope and record values of an IAM API call, as documented in
@@ -33,20 +37,72 @@ const (
 	EventSource = "iam.amazonaws.com"
 )
 
-// HandledEvents lists the IAM API calls that change a role in a way the
-// guardrail controls: the engine's list, which the stack's event rule
-// matches too.
-var HandledEvents = guardrail.EventNames
+// RoleEventNames are the IAM API calls that can make a role non-compliant
+// or remove its lockdown (DESIGN.md §2): the stack's event rule matches
+// exactly these, and the enforcer handles exactly these.
+// CreateServiceLinkedRole is absent on purpose: service-linked roles are
+// aws-managed and never touched.
+var RoleEventNames = []string{
+	"CreateRole",
+	"UpdateAssumeRolePolicy",
+	"AttachRolePolicy",
+	"DetachRolePolicy",
+	"PutRolePolicy",
+	"DeleteRolePolicy",
+	"PutRolePermissionsBoundary",
+	"DeleteRolePermissionsBoundary",
+	"UpdateRole",
+}
 
-// PolicyEvents lists the IAM API calls that change a managed policy's
-// document: the enforcer acts on them for the lockdown policy only.
-var PolicyEvents = guardrail.LockdownPolicyEventNames
+// LockdownPolicyEventNames are the IAM API calls that change a managed
+// policy's document: the rule matches them only for the lockdown policy's
+// ARN, and the enforcer restores the lockdown document.
+var LockdownPolicyEventNames = []string{
+	"CreatePolicyVersion",
+	"SetDefaultPolicyVersion",
+	"DeletePolicyVersion",
+}
 
-// Change is one IAM change taken from a CloudTrail record: the engine's
-// Event, so the enforcer passes it on whole. Decode fills as many fields as
-// the record allows, also when it rejects the record, so the caller's log
-// line says which event was ignored. ReceivedAt is the caller's to set.
-type Change = guardrail.Event
+// Change is one IAM change as the enforcer received it: the facts the
+// CloudTrail record holds, decoded once by Decode. The enforcer hands it to
+// the engine whole (guardrail.Event is this type), so nothing the engine
+// needs, such as the account or the event time, is lost copying fields.
+// Decode fills as many fields as the record allows, also when it rejects the
+// record, so the caller's log line says which event was ignored.
+type Change struct {
+	// EventID is CloudTrail's record ID (detail.eventID).
+	EventID string
+	// EventName is the IAM API action, e.g. "UpdateAssumeRolePolicy".
+	EventName string
+	// EventTime is when IAM accepted the call; zero when unknown.
+	EventTime time.Time
+	// ReceivedAt is when the enforcer received the event (set by the
+	// handler); with EventTime it gives delivery_lag_ms.
+	ReceivedAt time.Time
+	// Account is the account the event happened in (recipientAccountId).
+	Account string
+	// Actor names the caller (userIdentity.arn or the best substitute).
+	Actor string
+	// SessionIssuer is the ARN of the role whose session made the call.
+	SessionIssuer string
+	// RoleName is the role a role event changed; "" for policy events.
+	RoleName string
+	// TrustPolicy is the trust document CreateRole/UpdateAssumeRolePolicy set.
+	TrustPolicy string
+	// AttachedPolicyARN / DetachedPolicyARN: the managed policy an
+	// AttachRolePolicy / DetachRolePolicy event attached or detached.
+	AttachedPolicyARN, DetachedPolicyARN string
+	// PolicyName is the inline policy a PutRolePolicy or DeleteRolePolicy
+	// event wrote or deleted.
+	PolicyName string
+	// PolicyARN is the managed policy a LockdownPolicyEventNames event
+	// changed.
+	PolicyARN string
+	// DefaultVersionID is the version a policy event made the default
+	// (SetDefaultPolicyVersion, CreatePolicyVersion with SetAsDefault);
+	// "" when it claims none.
+	DefaultVersionID string
+}
 
 // Ignored is the error Decode returns for a record the enforcer must not act
 // on. Such records are acknowledged, not retried: retrying cannot make them
@@ -140,7 +196,7 @@ func Decode(ev events.CloudWatchEvent) (Change, error) {
 	if err != nil {
 		return c, ignore("requestParameters: %v", err)
 	}
-	if slices.Contains(PolicyEvents, c.EventName) {
+	if slices.Contains(LockdownPolicyEventNames, c.EventName) {
 		return decodePolicyEvent(c, req, d["responseElements"])
 	}
 	name, err := stringField(req, "roleName")
@@ -160,10 +216,8 @@ func Decode(ev events.CloudWatchEvent) (Change, error) {
 	c.RoleName = name
 
 	switch c.EventName {
-	case "CreateRole":
-		c.TrustPolicy, err = document(req, "assumeRolePolicyDocument")
-	case "UpdateAssumeRolePolicy":
-		c.TrustPolicy, err = document(req, "policyDocument")
+	case "CreateRole", "UpdateAssumeRolePolicy":
+		c.TrustPolicy, err = trustDocument(c.EventName, req)
 	case "AttachRolePolicy":
 		c.AttachedPolicyARN, err = stringField(req, "policyArn")
 	case "DetachRolePolicy":
@@ -215,7 +269,7 @@ func decodePolicyEvent(c Change, req map[string]json.RawMessage, resp json.RawMe
 }
 
 func handled(name string) bool {
-	return slices.Contains(HandledEvents, name) || slices.Contains(PolicyEvents, name)
+	return slices.Contains(RoleEventNames, name) || slices.Contains(LockdownPolicyEventNames, name)
 }
 
 // identity returns the caller and its session issuer from detail.userIdentity.
@@ -257,6 +311,54 @@ func responseRoleName(raw json.RawMessage) string {
 	}
 	name, _ := stringField(role, "roleName")
 	return name
+}
+
+// Record is what TrustDocument reads from a CloudTrail record.
+type Record struct {
+	EventName string // eventName
+	RoleName  string // requestParameters.roleName
+	// TrustPolicy is the trust document the call set, as JSON text: "" for
+	// a call that sets none.
+	TrustPolicy string
+}
+
+// TrustDocument reads the trust document a CloudTrail record's call set:
+// requestParameters.policyDocument of UpdateAssumeRolePolicy, else
+// requestParameters.assumeRolePolicyDocument (CreateRole; IAM API
+// reference, CreateRole and UpdateAssumeRolePolicy request parameters, which
+// CloudTrail records in lowerCamelCase). data is a bare CloudTrail record or
+// the EventBridge envelope that carries it as its detail.
+func TrustDocument(data []byte) (Record, error) {
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal(data, &d); err != nil || d == nil {
+		return Record{}, errors.New("not a CloudTrail record (a JSON object)")
+	}
+	if inner, err := object(d["detail"]); err == nil && inner != nil {
+		d = inner
+	}
+	var rec Record
+	var err error
+	if rec.EventName, err = stringField(d, "eventName"); err != nil {
+		return rec, err
+	}
+	req, err := object(d["requestParameters"])
+	if err != nil {
+		return rec, fmt.Errorf("requestParameters: %w", err)
+	}
+	if rec.RoleName, err = stringField(req, "roleName"); err != nil {
+		return rec, fmt.Errorf("requestParameters.%w", err)
+	}
+	rec.TrustPolicy, err = trustDocument(rec.EventName, req)
+	return rec, err
+}
+
+// trustDocument returns the trust document parameter of a call's
+// requestParameters (see TrustDocument).
+func trustDocument(eventName string, req map[string]json.RawMessage) (string, error) {
+	if eventName == "UpdateAssumeRolePolicy" {
+		return document(req, "policyDocument")
+	}
+	return document(req, "assumeRolePolicyDocument")
 }
 
 // document returns a policy document parameter as JSON text. CloudTrail

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
-	"github.com/iamguardrail/guardrail/lambdas/internal/cloudtrail"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 )
 
 // want is what Decode must make of one fixture: either a role change or an
@@ -26,6 +26,7 @@ func TestDecodeEventsDir(t *testing.T) {
 		"CreateRole-foreign-account.json":                   {role: "partner-reporting", trustContains: "999988887777", actor: "arn:aws:iam::" + acct + ":user/alice"},
 		"CreateRole-org-restricted.json":                    {role: "org-shared-readonly", trustContains: "aws:PrincipalOrgID"},
 		"CreateRole-github-oidc-no-subject.json":            {role: "github-deploy", trustContains: "oidc-provider/token.actions.githubusercontent.com"},
+		"CreateRole-github-oidc-tenants.json":               {role: "github-release", trustContains: "token.actions.githubusercontent.com:repository_owner_id"},
 		"UpdateAssumeRolePolicy-principal-star.json":        {role: "legacy-batch", trustContains: `"Principal": "*"`, actor: "arn:aws:iam::" + acct + ":root"},
 		"UpdateAssumeRolePolicy-trusted-account.json":       {role: "partner-reporting", trustContains: "444455556666"},
 		"AttachRolePolicy-basic-execution.json":             {role: "orders-api-lambda", attached: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
@@ -43,11 +44,7 @@ func TestDecodeEventsDir(t *testing.T) {
 		// roles needs the configuration, which is the handler's job.
 		"ignored-guardrail-own-change.json": {role: "partner-reporting", trustContains: "ec2.amazonaws.com", issuer: "arn:aws:iam::" + acct + ":role/IamRoleGuardrail-EnforcerRole"},
 	}
-	dir, err := fixtures.EventsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fixtures.Dir(dir)
+	files, err := fixtures.Events()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +72,7 @@ func TestDecodeEventsDir(t *testing.T) {
 			names[c.EventName] = true
 		}
 	}
-	for _, h := range cloudtrail.HandledEvents {
+	for _, h := range cloudtrail.RoleEventNames {
 		if !names[h] {
 			t.Errorf("no usable fixture in events/ for %s", h)
 		}
@@ -127,11 +124,7 @@ func check(t *testing.T, ev events.CloudWatchEvent, w want) {
 // TestDecodeCorpus runs every real CloudTrail record of the shared corpus
 // through Decode: each either names a role or is ignored with a reason.
 func TestDecodeCorpus(t *testing.T) {
-	dir, err := fixtures.CorpusDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fixtures.Dir(dir)
+	files, err := fixtures.Corpus()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,6 +295,42 @@ func TestDecodePolicyEvents(t *testing.T) {
 			}
 			if c.PolicyARN != tc.policyARN || c.DefaultVersionID != tc.version || c.PolicyName != tc.inline || c.Account != "111122223333" {
 				t.Errorf("change %+v", c)
+			}
+		})
+	}
+}
+
+// TrustDocument reads the trust document a record's call set, from a bare
+// record or its EventBridge envelope, as a JSON string or a nested object.
+func TestTrustDocument(t *testing.T) {
+	const doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	quoted, _ := json.Marshal(doc)
+	tests := []struct {
+		name, data  string
+		event, role string
+		trust       string
+		wantErr     bool
+	}{
+		{name: "CreateRole, string", data: `{"eventName":"CreateRole","requestParameters":{"roleName":"r","assumeRolePolicyDocument":` + string(quoted) + `}}`,
+			event: "CreateRole", role: "r", trust: doc},
+		{name: "CreateRole, object", data: `{"eventName":"CreateRole","requestParameters":{"roleName":"r","assumeRolePolicyDocument":` + doc + `}}`,
+			event: "CreateRole", role: "r", trust: doc},
+		{name: "UpdateAssumeRolePolicy in an envelope", data: `{"source":"aws.iam","detail":{"eventName":"UpdateAssumeRolePolicy","requestParameters":{"roleName":"u","policyDocument":` + string(quoted) + `}}}`,
+			event: "UpdateAssumeRolePolicy", role: "u", trust: doc},
+		{name: "another call", data: `{"eventName":"AttachRolePolicy","requestParameters":{"roleName":"a","policyArn":"arn:aws:iam::aws:policy/ReadOnlyAccess"}}`,
+			event: "AttachRolePolicy", role: "a"},
+		{name: "not an object", data: `[1]`, wantErr: true},
+		{name: "requestParameters not an object", data: `{"eventName":"CreateRole","requestParameters":"None"}`, event: "CreateRole", wantErr: true},
+		{name: "document neither string nor object", data: `{"eventName":"CreateRole","requestParameters":{"assumeRolePolicyDocument":7}}`, event: "CreateRole", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, err := cloudtrail.TrustDocument([]byte(tc.data))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if rec.EventName != tc.event || (!tc.wantErr && (rec.RoleName != tc.role || rec.TrustPolicy != tc.trust)) {
+				t.Errorf("got %+v", rec)
 			}
 		})
 	}
