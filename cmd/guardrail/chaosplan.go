@@ -130,7 +130,7 @@ func newChaosPlan(seed uint64, roles, events int, lockdownARN string, dupRate, r
 			if rng.Float64() < 0.3 {
 				name = created[len(created)-1-rng.IntN(len(d))]
 			}
-			op := chaosOp{Role: name, Deploy: di, Pause: time.Duration(5+rng.IntN(40)) * time.Millisecond}
+			op := chaosOp{Role: name, Deploy: di, Pause: time.Duration(2+rng.IntN(20)) * time.Millisecond}
 			switch x := rng.Float64(); {
 			case x < 0.5:
 				op.API, op.Trust = "UpdateAssumeRolePolicy", pickTrust()
