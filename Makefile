@@ -115,6 +115,26 @@ $(IAMSIM): $(IAMSIM_SRC)/package.json $(IAMSIM_SRC)/package-lock.json
 	npm ci --prefix $(IAMSIM_DIR) --prefer-offline --no-audit --no-fund
 	@touch $@
 
+# ---- chaos --------------------------------------------------------------
+
+# The whole product under the conditions it meets in production at once
+# (issue 14): the enforcer bootstrap under several emulator processes, a
+# seeded burst of role changes delivered late, duplicated and out of order,
+# against the IAM stand-in with 30 % throttling, 5 % 5xx, 20 ms latency and
+# stale reads; then one sweeper run. A benchmark, not part of `make test`
+# (which runs a short version). SEED=n picks the scenario.
+SEED ?= 1
+CHAOS_ARGS ?=
+
+.PHONY: chaos
+chaos: $(RIE) ## run the chaos and load scenario locally (SEED=n, CHAOS_ARGS=...), report in .chaos/
+	@mkdir -p .chaos/bin/enforcer .chaos/bin/sweeper
+	@for fn in $(LAMBDAS); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$(DEMO_ARCH) $(GO) build $(BOOTSTRAP_FLAGS) -o .chaos/bin/$$fn/bootstrap ./lambdas/$$fn; \
+	done
+	$(GO) run ./cmd/guardrail chaos --rie $(RIE) --enforcer .chaos/bin/enforcer/bootstrap --sweeper .chaos/bin/sweeper/bootstrap \
+	  --out .chaos --seed $(SEED) $(CHAOS_ARGS)
+
 # ---- cdk ----------------------------------------------------------------
 
 # The CDK CLI at a pinned version, from npm, under .tools/ where `go ./...`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,6 +71,7 @@ type demo struct {
 	rie, out string
 	stdout   io.Writer
 	records  *recordLog
+	timeout  time.Duration // function timeout; 60 s (the enforcer's) when zero
 }
 
 func (d *demo) run(ctx context.Context, enforcerBin, sweeperBin, eventsDir string) error {
@@ -181,7 +183,7 @@ func (d *demo) start(ctx context.Context, name, bin string, dep sandbox.Deployme
 	}}
 	return emulator.Start(ctx, emulator.Options{
 		RIE: d.rie, Bootstrap: bin, Name: sandbox.NamePrefix + "-" + name,
-		Env: dep.Environ(), Timeout: 60 * time.Second, Stdout: w, Stderr: w,
+		Env: dep.Environ(), Timeout: cmp.Or(d.timeout, 60*time.Second), Stdout: w, Stderr: w,
 	})
 }
 

@@ -25,8 +25,11 @@ func runIAMLocal(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address host:port (port 0 picks a free one)")
 	account := fs.String("account", iamtest.DefaultAccount, "12-digit account ID the endpoint plays")
+	chaos := chaosFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: guardrail iam-local [--addr 127.0.0.1:PORT] [--account 111122223333]")
+		fmt.Fprintln(stderr, "         [--fault-rate F] [--fault-codes Throttling,ServiceFailure,ServiceUnavailable] [--latency D]")
+		fmt.Fprintln(stderr, "         [--stale-reads N] [--stale-mode independent|coherent] [--seed S]")
 		fmt.Fprintln(stderr, "\nRuns a local IAM endpoint; point the AWS SDK at it with AWS_ENDPOINT_URL_IAM=<printed URL>")
 		fmt.Fprintln(stderr, "and dummy credentials. Stops on SIGINT or SIGTERM.")
 		fs.PrintDefaults()
@@ -46,14 +49,19 @@ func runIAMLocal(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "iam-local: --account %q is not a 12-digit account ID\n", *account)
 		return 2
 	}
+	chaosOpts, err := chaos.options()
+	if err != nil {
+		fmt.Fprintf(stderr, "iam-local: %v\n", err)
+		return 2
+	}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "iam-local: listen on %s: %v\n", *addr, err)
 		return 1
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	srv := iamtest.NewServer(iamtest.WithListener(l), iamtest.WithAccount(*account), iamtest.WithLogger(logger))
-	logger.Info("iam-local listening", "url", srv.URL, "account", *account)
+	srv := iamtest.NewServer(append(chaosOpts, iamtest.WithListener(l), iamtest.WithAccount(*account), iamtest.WithLogger(logger))...)
+	logger.Info("iam-local listening", "url", srv.URL, "account", *account, "faults", chaos.String())
 	// The URL on stdout is the readiness signal the demo and the end-to-end
 	// test wait for; the listener already accepts connections at this point.
 	if _, err := fmt.Fprintln(stdout, srv.URL); err != nil {

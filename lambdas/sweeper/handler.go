@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -44,6 +46,15 @@ type handler struct {
 	version     string
 	concurrency int
 	now         func() time.Time
+
+	// left holds the roles the previous invocation in this execution
+	// environment could not reach before its time budget ran out; the next
+	// invocation (Lambda's retry of the failed one, or the next schedule,
+	// usually in the same warm environment) evaluates them first. In a new
+	// environment it is empty and the sweep goes in listing order, where
+	// the roles the last run fixed cost no call.
+	mu   sync.Mutex
+	left []string
 }
 
 // newHandler makes the handler around a started engine (function.Setup
@@ -86,6 +97,9 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		},
 		Concurrency: h.concurrency,
 	}
+	h.mu.Lock()
+	opts.First = h.left
+	h.mu.Unlock()
 	sweepCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		var stopAt time.Time
@@ -96,6 +110,12 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 	}
 
 	sum, err := h.engine.Sweep(sweepCtx, opts, func(rec decision.Record) { h.out.Write(ctx, rec) })
+	if sum.Listed > 0 {
+		// A sweep that listed the account knows exactly what it left.
+		h.mu.Lock()
+		h.left = slices.Clone(sum.LeftRoles)
+		h.mu.Unlock()
+	}
 	if err == nil && errors.Is(sweepCtx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("sweep: %w", sweepCtx.Err())
 	}

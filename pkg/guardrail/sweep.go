@@ -3,6 +3,8 @@ package guardrail
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +39,11 @@ type SweepOptions struct {
 	// RoleNames, when not empty, limits the sweep to these roles, each read
 	// with GetRole (Evaluate) instead of listing the account.
 	RoleNames []string
+	// First names roles to evaluate before all others, in this order: the
+	// LeftRoles of a sweep that ran out of time, so that the next sweep
+	// starts with them instead of spending its budget on the same roles
+	// again. Names not listed are ignored (the role is gone).
+	First []string
 }
 
 // SweepSummary counts what a sweep did. Its JSON names are snake_case like
@@ -52,6 +59,7 @@ type SweepSummary struct {
 	Errors      int      `json:"errors"`       // outcome error
 	Left        int      `json:"left"`         // not evaluated: deadline reached or cancelled
 	LeftRoles   []string `json:"left_roles"`   // names of the roles left
+	FirstRoles  int      `json:"first_roles"`  // roles of SweepOptions.First evaluated before the others
 	ListCalls   int      `json:"list_calls"`   // GetAccountAuthorizationDetails pages
 	// LockdownPolicy is the lockdown state of the lockdown policy itself
 	// (present, restored, would-restore, failed, skipped), checked first
@@ -83,6 +91,7 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 		sum.DurationMS = e.now().Sub(start).Milliseconds()
 		return sum, err
 	}
+	jobs, sum.FirstRoles = firstJobs(jobs, opts.First, func(j sweepJob) string { return j.name })
 	sum.Listed = len(jobs)
 
 	workers := opts.Concurrency
@@ -140,6 +149,31 @@ func (e *Engine) Sweep(ctx context.Context, opts SweepOptions, emit func(decisio
 		return sum, fmt.Errorf("sweep: %w", err)
 	}
 	return sum, nil
+}
+
+// firstJobs moves the jobs whose names are in first (IAM role names are
+// case-insensitive) to the front, in first's order; the rest keep theirs.
+// It also returns how many it moved.
+func firstJobs[J any](jobs []J, first []string, name func(J) string) ([]J, int) {
+	if len(first) == 0 {
+		return jobs, 0
+	}
+	rank := make(map[string]int, len(first))
+	for i, n := range first {
+		if _, dup := rank[strings.ToLower(n)]; !dup {
+			rank[strings.ToLower(n)] = i
+		}
+	}
+	var front, rest []J
+	for _, j := range jobs {
+		if _, ok := rank[strings.ToLower(name(j))]; ok {
+			front = append(front, j)
+		} else {
+			rest = append(rest, j)
+		}
+	}
+	slices.SortStableFunc(front, func(a, b J) int { return rank[strings.ToLower(name(a))] - rank[strings.ToLower(name(b))] })
+	return append(front, rest...), len(front)
 }
 
 // sweepJob is one role to evaluate: named (read with GetRole) or from the

@@ -60,6 +60,8 @@
 //	srv.Calls("GetRole"); srv.WriteCalls(); srv.CallLog(); srv.ResetCalls()
 //	srv.SetStaleReads("app", 2)                 // next 2 reads after a write see the previous state
 //	srv.SetFaults(iamtest.Faults{ThrottleRate: 0.3, Seed: 1})
+//	iamtest.NewServer(iamtest.WithFaults(f), iamtest.WithStaleReads(1),
+//		iamtest.WithStaleMode(iamtest.StaleIndependent)) // the same from the start; per read API
 //
 // Product code never needs any of this: it reaches the server the standard
 // way, with AWS_ENDPOINT_URL_IAM (or AWS_ENDPOINT_URL) set to srv.URL and
