@@ -56,6 +56,12 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&o.retryBackoff, "retry-backoff", time.Second,
 		"wait before the first re-delivery of a failed invocation, doubled for the second (Lambda: about 1 and 2 minutes)")
 	fs.DurationVar(&o.budget, "budget", 178*time.Second, "stop and fail when the run takes longer")
+	// The functions' GUARDRAIL_CONSISTENCY_WINDOW. The stand-in hides a
+	// write for a number of reads, not for a time as IAM does, so a short
+	// window lets a late event conclude role-gone from a stale read, and a
+	// long one keeps superseded claims waiting in the invocation.
+	fs.DurationVar(&o.window, "consistency-window", config.DefaultConsistencyWindow,
+		"GUARDRAIL_CONSISTENCY_WINDOW for the functions")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the report, not the progress lines")
 	fs.BoolVar(&o.allowWidened, "allow-widened", false,
 		"do not fail the run for roles whose trust admits a principal the owner's latest policy did not (they are still reported; issue 19)")
@@ -115,6 +121,7 @@ type chaosOptions struct {
 	events, roles, workers      int
 	dupRate, reorderRate        float64
 	retryBackoff, budget        time.Duration
+	window                      time.Duration
 	faults                      iamtest.Faults
 	staleReads                  int
 	staleMode                   iamtest.StaleMode
@@ -199,6 +206,7 @@ func runChaosScenario(ctx context.Context, o chaosOptions) (*chaosReport, error)
 	if err != nil {
 		return nil, err
 	}
+	dep.Env[config.EnvConsistencyWindow] = o.window.String()
 	r := &chaosRun{o: o, srv: srv, dep: dep, ownerTrust: map[string]string{},
 		plan: newChaosPlan(o.seed, o.roles, o.events, dep.LockdownPolicyARN, o.dupRate, o.reorderRate)}
 	r.cond = sync.NewCond(&r.mu)

@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -116,16 +114,7 @@ func TestJudgeRole(t *testing.T) {
 // claim's restriction over a newer document: defect 3); `make chaos` runs
 // the full conditions and reports both.
 func TestChaosShort(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the Runtime Interface Emulator runs Linux binaries only")
-	}
-	rie, err := emulator.Find()
-	if errors.Is(err, emulator.ErrNoRIE) {
-		t.Skipf("%v; `make test` installs it", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rie := emulator.Require(t, testing.Short())
 	dir := t.TempDir()
 	bins := map[string]string{}
 	for _, fn := range []string{"enforcer", "sweeper"} {
