@@ -205,9 +205,11 @@ func TestHandleHostileEvents(t *testing.T) {
 			outcome: "changed"},
 		{name: "1 MB policy document", ev: withDetail(func(d map[string]any) { req(d)["assumeRolePolicyDocument"] = bigDoc }),
 			// IAM refuses such a document (2,048-character quota), so the
-			// role never shows it: the event fails, to be retried and then
-			// kept by the failure queue, and the 1 MB copy is never written.
-			outcome: "error", wantErr: true},
+			// role never shows it. The event is older than IAM's
+			// consistency window, so the read is the newer state (README
+			// "Consistency"): the role's real trust is evaluated and
+			// restricted; the 1 MB copy is never what is written.
+			outcome: "changed"},
 		{name: "invalid UTF-8 role name", ev: withRawDetail(t, base, `"partner-reporting"`, "\"partner-\xff\xfereporting\""),
 			outcome: "ignored", reason: "not a valid IAM role name"},
 		{name: "invalid UTF-8 document", ev: withRawDetail(t, base, `"maxSessionDuration"`, "\"doc\":\"\xc3\x28\",\"maxSessionDuration\""),
