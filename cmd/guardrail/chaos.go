@@ -33,6 +33,14 @@ import (
 
 // ownerAccessKeyID signs the owner's calls, so the stand-in's call log tells
 // them from the guardrail's (which use sandbox's key).
+// chaosConsistencyWindow and chaosStaleFor are the defaults of `guardrail
+// chaos` --consistency-window and --stale-for: the shortest window the
+// functions accept, and a stand-in staleness bound below it (see runChaos).
+const (
+	chaosConsistencyWindow = config.MinConsistencyWindow
+	chaosStaleFor          = 5 * time.Second
+)
+
 const ownerAccessKeyID = "AKIACHAOSOWNER000001"
 
 // runChaos drives the real enforcer bootstrap, under several emulator
@@ -56,12 +64,22 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&o.retryBackoff, "retry-backoff", time.Second,
 		"wait before the first re-delivery of a failed invocation, doubled for the second (Lambda: about 1 and 2 minutes)")
 	fs.DurationVar(&o.budget, "budget", 178*time.Second, "stop and fail when the run takes longer")
-	// The functions' GUARDRAIL_CONSISTENCY_WINDOW. The stand-in hides a
-	// write for a number of reads, not for a time as IAM does, so a short
-	// window lets a late event conclude role-gone from a stale read, and a
-	// long one keeps superseded claims waiting in the invocation.
-	fs.DurationVar(&o.window, "consistency-window", config.DefaultConsistencyWindow,
-		"GUARDRAIL_CONSISTENCY_WINDOW for the functions")
+	// The functions' GUARDRAIL_CONSISTENCY_WINDOW, and how long the stand-in
+	// may hide a write (--stale-for, below). IAM's staleness is bounded in
+	// time (IAM User Guide, "Changes that I make are not always immediately
+	// visible"), and the engine relies on that: a read made after the window
+	// must show every write older than the window, so an event older than
+	// the window whose role GetRole does not show is role-gone, and a fresh
+	// claim the reads do not show waits out the window and re-reads. A
+	// stand-in that hides writes for N reads whatever their age breaks that
+	// premise (seed 1, 10s window, no time bound: 24 role-gone records for
+	// roles that exist), and the production 2m window makes the run outlast
+	// its budget. So the defaults are a 10s window (the minimum the engine
+	// accepts) and stale-for 5s, below it: stale answers within seconds of a
+	// write, as IAM gives, and none after the window. --stale-for 0 brings
+	// back the count-only model.
+	fs.DurationVar(&o.window, "consistency-window", chaosConsistencyWindow,
+		"GUARDRAIL_CONSISTENCY_WINDOW for the functions (keep it above --stale-for)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the report, not the progress lines")
 	fs.BoolVar(&o.allowWidened, "allow-widened", false,
 		"do not fail the run for roles whose trust admits a principal the owner's latest policy did not (they are still reported; issue 19)")
@@ -74,6 +92,8 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	_ = fs.Set("latency", "20ms")
 	fs.Lookup("stale-reads").DefValue = "1"
 	_ = fs.Set("stale-reads", "1")
+	fs.Lookup("stale-for").DefValue = chaosStaleFor.String()
+	_ = fs.Set("stale-for", chaosStaleFor.String())
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -90,7 +110,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "chaos: %v\n", err)
 		return 2
 	}
-	o.staleReads, o.seed = *ff.staleReads, *ff.seed
+	o.staleReads, o.staleFor, o.seed = *ff.staleReads, *ff.staleFor, *ff.seed
 	if *rie == "" {
 		if *rie, err = emulator.Find(); err != nil {
 			fmt.Fprintf(stderr, "chaos: %v\n", err)
@@ -125,6 +145,7 @@ type chaosOptions struct {
 	faults                      iamtest.Faults
 	staleReads                  int
 	staleMode                   iamtest.StaleMode
+	staleFor                    time.Duration
 	seed                        uint64
 	quiet, allowWidened         bool
 	progress                    io.Writer // nil: no progress lines
@@ -200,7 +221,7 @@ func runChaosScenario(ctx context.Context, o chaosOptions) (*chaosReport, error)
 	defer jsonl.Close()
 	d := &demo{rie: o.rie, out: o.out, stdout: io.Discard, records: &recordLog{jsonl: jsonl}}
 
-	srv := iamtest.NewServer(iamtest.WithSeed(o.seed), iamtest.WithStaleMode(o.staleMode))
+	srv := iamtest.NewServer(iamtest.WithSeed(o.seed), iamtest.WithStaleMode(o.staleMode), iamtest.WithStaleFor(o.staleFor))
 	defer srv.Close()
 	dep, err := sandbox.Deploy(srv, config.Enforce)
 	if err != nil {
@@ -210,9 +231,9 @@ func runChaosScenario(ctx context.Context, o chaosOptions) (*chaosReport, error)
 	r := &chaosRun{o: o, srv: srv, dep: dep, ownerTrust: map[string]string{},
 		plan: newChaosPlan(o.seed, o.roles, o.events, dep.LockdownPolicyARN, o.dupRate, o.reorderRate)}
 	r.cond = sync.NewCond(&r.mu)
-	r.progressf("chaos: seed %d, plan %s: %d owner calls on %d roles; stand-in: %.0f%% throttling, %.1f%% 5xx, %v latency, %d stale read(s) per write (%s)",
+	r.progressf("chaos: seed %d, plan %s: %d owner calls on %d roles; stand-in: %.0f%% throttling, %.1f%% 5xx, %v latency, %d stale read(s) per write (%s, for at most %v; 0s: no bound); consistency window %v",
 		o.seed, r.plan.Digest(), len(r.plan.Ops), len(r.plan.Roles), o.faults.ThrottleRate*100,
-		(o.faults.ServerErrorRate+o.faults.UnavailableRate)*100, o.faults.Latency, o.staleReads, o.staleMode)
+		(o.faults.ServerErrorRate+o.faults.UnavailableRate)*100, o.faults.Latency, o.staleReads, o.staleMode, o.staleFor, o.window)
 
 	// The faults and stale reads start now: the deployment above is what
 	// the stack created before any of this traffic.

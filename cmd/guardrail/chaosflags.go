@@ -16,6 +16,7 @@ type faultFlags struct {
 	latency    *time.Duration
 	staleReads *int
 	staleMode  *string
+	staleFor   *time.Duration
 	seed       *uint64
 }
 
@@ -28,7 +29,9 @@ func chaosFlags(fs *flag.FlagSet) *faultFlags {
 		latency:    fs.Duration("latency", 0, "added to every call, e.g. 20ms"),
 		staleReads: fs.Int("stale-reads", 0, "after each write to a role, its next N reads see the role as it was before"),
 		staleMode:  fs.String("stale-mode", "independent", "independent: each read API counts its own N stale reads; coherent: the N are shared"),
-		seed:       fs.Uint64("seed", 1, "seed of the fault draws and of the unique IDs (reproducible runs)"),
+		staleFor: fs.Duration("stale-for", 0, "a write is hidden from the --stale-reads reads only while less than D has passed since it\n"+
+			"(IAM's propagation is bounded in time); 0: no time bound"),
+		seed: fs.Uint64("seed", 1, "seed of the fault draws and of the unique IDs (reproducible runs)"),
 	}
 }
 
@@ -40,6 +43,9 @@ func (f *faultFlags) faults() (iamtest.Faults, iamtest.StaleMode, error) {
 	}
 	if *f.staleReads < 0 {
 		return iamtest.Faults{}, 0, fmt.Errorf("--stale-reads %d: must not be negative", *f.staleReads)
+	}
+	if *f.staleFor < 0 {
+		return iamtest.Faults{}, 0, fmt.Errorf("--stale-for %v: must not be negative", *f.staleFor)
 	}
 	mode, err := iamtest.ParseStaleMode(*f.staleMode)
 	if err != nil {
@@ -55,11 +61,11 @@ func (f *faultFlags) options() ([]iamtest.Option, error) {
 		return nil, err
 	}
 	return []iamtest.Option{iamtest.WithSeed(*f.seed), iamtest.WithFaults(fl),
-		iamtest.WithStaleReads(*f.staleReads), iamtest.WithStaleMode(mode)}, nil
+		iamtest.WithStaleReads(*f.staleReads), iamtest.WithStaleMode(mode), iamtest.WithStaleFor(*f.staleFor)}, nil
 }
 
 // String summarises the settings for a log line.
 func (f *faultFlags) String() string {
-	return fmt.Sprintf("rate=%v codes=%q latency=%v stale-reads=%d stale-mode=%s seed=%d",
-		*f.rate, *f.codes, *f.latency, *f.staleReads, *f.staleMode, *f.seed)
+	return fmt.Sprintf("rate=%v codes=%q latency=%v stale-reads=%d stale-mode=%s stale-for=%v seed=%d",
+		*f.rate, *f.codes, *f.latency, *f.staleReads, *f.staleMode, *f.staleFor, *f.seed)
 }

@@ -24,6 +24,7 @@ func TestIAMLocalFaultFlagsRejected(t *testing.T) {
 		{"--latency", "-1s"},
 		{"--stale-reads", "-2"},
 		{"--stale-mode", "eventual"},
+		{"--stale-for", "-1s"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if got := runIAMLocal(context.Background(), args, &stdout, &stderr); got != 2 {

@@ -29,7 +29,7 @@ func runIAMLocal(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: guardrail iam-local [--addr 127.0.0.1:PORT] [--account 111122223333]")
 		fmt.Fprintln(stderr, "         [--fault-rate F] [--fault-codes Throttling,ServiceFailure,ServiceUnavailable] [--latency D]")
-		fmt.Fprintln(stderr, "         [--stale-reads N] [--stale-mode independent|coherent] [--seed S]")
+		fmt.Fprintln(stderr, "         [--stale-reads N] [--stale-mode independent|coherent] [--stale-for D] [--seed S]")
 		fmt.Fprintln(stderr, "\nRuns a local IAM endpoint; point the AWS SDK at it with AWS_ENDPOINT_URL_IAM=<printed URL>")
 		fmt.Fprintln(stderr, "and dummy credentials. Stops on SIGINT or SIGTERM.")
 		fs.PrintDefaults()

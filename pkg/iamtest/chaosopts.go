@@ -57,6 +57,33 @@ func (s *Server) SetStaleMode(m StaleMode) {
 // role, as SetStaleReads("", n) does after NewServer.
 func WithStaleReads(n int) Option { return func(o *options) { o.staleReads = n } }
 
+// WithStaleFor bounds stale-read windows in time: a write is hidden from
+// the next N reads (WithStaleReads, SetStaleReads) only while less than d
+// has passed since the write, by the server's clock (WithClock); from then
+// on every read sees it. d <= 0 (the default) means no time bound: the
+// window lasts until its reads are used up, as before this option existed.
+//
+// Why: IAM's eventual consistency is bounded in time, not in a number of
+// reads. The IAM User Guide (Troubleshooting IAM, "Changes that I make are
+// not always immediately visible";
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency)
+// says a change takes time to become visible and advises waiting before
+// relying on it: a read made seconds after the write may miss it, a read
+// made long after does not. A count-only window can serve a stale answer
+// to a read made minutes later (for instance a late-delivered event's
+// GetRole), which real IAM would not; a client that waits out a time window
+// longer than d (the guardrail's GUARDRAIL_CONSISTENCY_WINDOW) must then
+// see the write.
+func WithStaleFor(d time.Duration) Option { return func(o *options) { o.staleFor = d } }
+
+// SetStaleFor changes the time bound of stale-read windows (see
+// WithStaleFor); it applies to open windows too.
+func (s *Server) SetStaleFor(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.staleFor = d
+}
+
 // WithStaleMode sets the stale mode from the start (default StaleCoherent).
 func WithStaleMode(m StaleMode) Option { return func(o *options) { o.staleMode = m } }
 

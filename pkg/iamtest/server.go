@@ -77,6 +77,7 @@ type options struct {
 	seed           uint64
 	staleReads     int
 	staleMode      StaleMode
+	staleFor       time.Duration
 	faults         []Faults
 }
 
@@ -101,7 +102,8 @@ func WithListener(l net.Listener) Option { return func(o *options) { o.listener 
 // duration) on l.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithClock sets the clock used for create dates (default time.Now).
+// WithClock sets the clock used for create dates and for the age of
+// stale-read windows (WithStaleFor) (default time.Now).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
 
 // WithSeed seeds the generator of unique IDs (AROA…, AIDA…, ANPA…) so that a
@@ -137,6 +139,7 @@ func NewServer(opts ...Option) *Server {
 		faults: map[string]*faultState{},
 	}
 	s.st.staleDefault, s.st.staleMode = o.staleReads, o.staleMode
+	s.st.staleFor, s.st.now = o.staleFor, o.clock
 	for _, f := range o.faults {
 		if err := s.SetFaults(f); err != nil {
 			panic(err)

@@ -98,6 +98,7 @@ type staleWindow struct {
 	prev      *role
 	remaining int
 	left      map[string]int // StaleIndependent: reads left per read API
+	written   time.Time      // when the write happened, for staleFor
 }
 
 // state is the account. Every access happens with Server.mu held.
@@ -116,6 +117,8 @@ type state struct {
 	staleByRole  map[string]int // per-role setting
 	stale        map[string]*staleWindow
 	staleMode    StaleMode
+	staleFor     time.Duration    // > 0: a window closes this long after its write, reads left or not
+	now          func() time.Time // the server's clock (WithClock)
 }
 
 func newState(account string, seed uint64) *state {
@@ -131,6 +134,7 @@ func newState(account string, seed uint64) *state {
 		rng:         rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
 		staleByRole: map[string]int{},
 		stale:       map[string]*staleWindow{},
+		now:         time.Now,
 	}
 	st.seedAWSManaged()
 	return st
@@ -278,7 +282,7 @@ func (st *state) recordWrite(key string, prev *role) {
 	if prev != nil {
 		snap = prev.clone()
 	}
-	st.stale[key] = &staleWindow{prev: snap, remaining: n}
+	st.stale[key] = &staleWindow{prev: snap, remaining: n, written: st.now()}
 }
 
 // peekRole returns the role as a read by api would see it now, without
@@ -295,6 +299,10 @@ func (st *state) peekRole(key, api string) *role {
 // (StaleIndependent).
 func (st *state) readRole(key, api string) *role {
 	w, ok := st.stale[key]
+	if ok && st.staleExpired(w) {
+		delete(st.stale, key)
+		return st.roles[key]
+	}
 	if !ok || !st.staleActive(w, api) {
 		return st.roles[key]
 	}
@@ -322,10 +330,19 @@ var staleReadAPIs = []string{"GetRole", "ListRoles", "ListRoleTags", "ListAttach
 
 // staleActive reports whether w still serves the previous state to api.
 func (st *state) staleActive(w *staleWindow, api string) bool {
+	if st.staleExpired(w) {
+		return false
+	}
 	if st.staleMode == StaleIndependent {
 		return st.staleLeft(w, api) != 0
 	}
 	return w.remaining != 0
+}
+
+// staleExpired reports whether w is older than the time bound (staleFor),
+// after which every read sees the write whatever reads it had left.
+func (st *state) staleExpired(w *staleWindow) bool {
+	return st.staleFor > 0 && st.now().Sub(w.written) >= st.staleFor
 }
 
 // staleLeft is how many stale reads api has left in w (independent mode).
