@@ -7,13 +7,14 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
+
+	"github.com/iamguardrail/guardrail/lambdas/emulator"
 )
 
 func TestIAMLocalFaultFlagsRejected(t *testing.T) {
@@ -52,7 +53,7 @@ func TestIAMLocalFaultFlags(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			pr, pw := io.Pipe()
-			var stderr syncBuffer
+			var stderr emulator.Buffer // written by the server goroutine while the test reads
 			done := make(chan int, 1)
 			go func() {
 				done <- runIAMLocal(ctx, append([]string{"--addr", "127.0.0.1:0"}, tc.args...), pw, &stderr)
@@ -76,23 +77,4 @@ func TestIAMLocalFaultFlags(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's log writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

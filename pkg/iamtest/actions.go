@@ -540,8 +540,9 @@ func writeVersion(w *xmlWriter, mp *managedPolicy, v *policyVersion, withDoc boo
 }
 
 // customerPolicy returns the customer managed policy named by PolicyArn for
-// a version change; AWS managed policies cannot be changed.
-func (s *Server) customerPolicy(p params) (*managedPolicy, *apiError) {
+// a change (verb "modify" or "delete", as IAM's message words it); AWS
+// managed policies cannot be changed.
+func (s *Server) customerPolicy(p params, verb string) (*managedPolicy, *apiError) {
 	arn, err := p.policyARN("PolicyArn", "policyArn")
 	if err != nil {
 		return nil, err
@@ -551,7 +552,7 @@ func (s *Server) customerPolicy(p params) (*managedPolicy, *apiError) {
 		return nil, errNoSuchEntity("Policy %s was not found.", arn)
 	}
 	if mp.awsManaged {
-		return nil, errInvalidInput("Cannot modify AWS managed policy %s.", arn)
+		return nil, errInvalidInput("Cannot %s AWS managed policy %s.", verb, arn)
 	}
 	return mp, nil
 }
@@ -576,7 +577,7 @@ var versionIDRe = regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`)
 // reference, CreatePolicyVersion: "delete an existing version using
 // DeletePolicyVersion before you create a new version").
 func (s *Server) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
-	mp, err := s.customerPolicy(p)
+	mp, err := s.customerPolicy(p, "modify")
 	if err != nil {
 		return nil, err
 	}
@@ -618,7 +619,7 @@ func (s *Server) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 }
 
 func (s *Server) setDefaultPolicyVersion(p params) (func(*xmlWriter), *apiError) {
-	mp, err := s.customerPolicy(p)
+	mp, err := s.customerPolicy(p, "modify")
 	if err != nil {
 		return nil, err
 	}
@@ -638,7 +639,7 @@ func (s *Server) setDefaultPolicyVersion(p params) (func(*xmlWriter), *apiError)
 // DeleteConflict (IAM API reference, DeletePolicyVersion: "You cannot
 // delete the default version from a policy using this operation").
 func (s *Server) deletePolicyVersion(p params) (func(*xmlWriter), *apiError) {
-	mp, err := s.customerPolicy(p)
+	mp, err := s.customerPolicy(p, "modify")
 	if err != nil {
 		return nil, err
 	}
@@ -695,21 +696,14 @@ func (s *Server) listPolicyVersions(p params) (func(*xmlWriter), *apiError) {
 }
 
 func (s *Server) deletePolicy(p params) (func(*xmlWriter), *apiError) {
-	arn, err := p.policyARN("PolicyArn", "policyArn")
+	mp, err := s.customerPolicy(p, "delete")
 	if err != nil {
 		return nil, err
 	}
-	mp := s.st.policies[arn]
-	if mp == nil {
-		return nil, errNoSuchEntity("Policy %s was not found.", arn)
-	}
-	if mp.awsManaged {
-		return nil, errInvalidInput("Cannot delete AWS managed policy %s.", arn)
-	}
-	if a, b := s.st.policyAttachments(arn); a+b > 0 {
+	if a, b := s.st.policyAttachments(mp.arn); a+b > 0 {
 		return nil, errDeleteConflict("Cannot delete a policy attached to entities.")
 	}
-	delete(s.st.policies, arn)
+	delete(s.st.policies, mp.arn)
 	return nil, nil
 }
 
