@@ -96,8 +96,12 @@ func TestSweepCheckThenEnforce(t *testing.T) {
 	if w := v.srv.WriteCalls(); w != 0 {
 		t.Fatalf("check mode made %d writes", w)
 	}
-	if want := 1 + lockdownPolicyCalls; v.srv.Calls("") != want || sum.APICalls != want {
-		t.Errorf("check sweep made %d calls (summary %d), want the one listing page and the lockdown policy check: the snapshot holds everything", v.srv.Calls(""), sum.APICalls)
+	// The engine's own count is exact; the server may see one request more
+	// when the SDK retries a large page at the transport level (a smithy-go
+	// request-body close race on loopback, see pkg/iamtest's
+	// transportRetrySlack), which is not an IAM call the engine made.
+	if want, got := 1+lockdownPolicyCalls, v.srv.Calls(""); sum.APICalls != want || got < want || got > want+1 {
+		t.Errorf("check sweep made %d calls (summary %d), want the one listing page and the lockdown policy check: the snapshot holds everything", got, sum.APICalls)
 	}
 	if sum.Listed != 200 || sum.Evaluated != 200 || sum.Errors != 0 || sum.WouldChange != 100 || sum.Compliant != 40 || sum.Skipped != 60 {
 		t.Errorf("check summary %+v", sum)
