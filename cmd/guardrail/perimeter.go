@@ -17,15 +17,15 @@ import (
 // perimeterOutput is what `guardrail perimeter` prints: both documents as
 // AWS Organizations would store them, and their sizes against the limit.
 type perimeterOutput struct {
-	ResourceControlPolicy  json.RawMessage   `json:"resource_control_policy"`
-	ServiceControlPolicies []json.RawMessage `json:"service_control_policies"`
-	Sizes                  perimeterSizes    `json:"sizes"`
+	ResourceControlPolicies []json.RawMessage `json:"resource_control_policies"`
+	ServiceControlPolicies  []json.RawMessage `json:"service_control_policies"`
+	Sizes                   perimeterSizes    `json:"sizes"`
 }
 
 type perimeterSizes struct {
-	ResourceControlPolicy  int   `json:"resource_control_policy"`
-	ServiceControlPolicies []int `json:"service_control_policies"`
-	Limit                  int   `json:"limit"`
+	ResourceControlPolicies []int `json:"resource_control_policies"`
+	ServiceControlPolicies  []int `json:"service_control_policies"`
+	Limit                   int   `json:"limit"`
 }
 
 func runPerimeter(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -33,10 +33,10 @@ func runPerimeter(_ context.Context, args []string, stdout, stderr io.Writer) in
 		"usage: guardrail perimeter --account ID --trusted-orgs o-…[,…] [--trusted-accounts ID,…] [--trusted-audiences APP-ID,…] [--trusted-oidc-tenants KIND:ID,…]",
 		"         [--exempt-roles GLOB,…] [--protected-role-arns ARN,…] [--name-prefix P] [--policy-name N] [--extra-denied-actions A,…]",
 		"         [--protected-buckets B,…] [--allowed-token-audiences AUD,…] [--no-control-tower] [--partition aws] [--out DIR]",
-		"\nPrints, for review, the resource control policy (the trust zone as an RCP) and the",
+		"\nPrints, for review, the resource control policies (the trust zone as RCPs) and the",
 		"service control policies (the lockdown as SCPs) that organization mode deploys with",
 		"prevention=check or enforce, built from the same settings as the functions. Writes",
-		"nothing to AWS; --out DIR also writes rcp.json and scp-N.json there.")
+		"nothing to AWS; --out DIR also writes rcp-N.json and scp-N.json there.")
 	var z trust.Zone
 	var accounts, orgs, audiences, tenants, exempt, protected, extras, buckets, tokenAudiences, out string
 	var l lockdown.Config
@@ -86,7 +86,7 @@ func runPerimeter(_ context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 
-	rcp, err := perimeter.RCP(z)
+	rcps, err := perimeter.RCPs(z, l.ExemptRoles)
 	if err != nil {
 		return fail(err)
 	}
@@ -94,13 +94,17 @@ func runPerimeter(_ context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return fail(err)
 	}
-	res := perimeterOutput{ResourceControlPolicy: rcp, Sizes: perimeterSizes{ResourceControlPolicy: len(rcp), Limit: perimeter.MaxSize}}
+	res := perimeterOutput{Sizes: perimeterSizes{Limit: perimeter.MaxSize}}
+	for _, d := range rcps {
+		res.ResourceControlPolicies = append(res.ResourceControlPolicies, d)
+		res.Sizes.ResourceControlPolicies = append(res.Sizes.ResourceControlPolicies, len(d))
+	}
 	for _, d := range scps {
 		res.ServiceControlPolicies = append(res.ServiceControlPolicies, d)
 		res.Sizes.ServiceControlPolicies = append(res.Sizes.ServiceControlPolicies, len(d))
 	}
 	if out != "" {
-		if err := writePerimeter(out, rcp, scps); err != nil {
+		if err := writePerimeter(out, rcps, scps); err != nil {
 			return fail(err)
 		}
 	}
@@ -115,11 +119,14 @@ func runPerimeter(_ context.Context, args []string, stdout, stderr io.Writer) in
 
 // writePerimeter writes the documents, byte for byte as they would be
 // stored, into dir.
-func writePerimeter(dir string, rcp []byte, scps [][]byte) error {
+func writePerimeter(dir string, rcps, scps [][]byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	files := map[string][]byte{"rcp.json": rcp}
+	files := map[string][]byte{}
+	for i, d := range rcps {
+		files[fmt.Sprintf("rcp-%d.json", i+1)] = d
+	}
 	for i, d := range scps {
 		files[fmt.Sprintf("scp-%d.json", i+1)] = d
 	}

@@ -40,6 +40,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // MaxSize is the largest document this package writes, in bytes, for both
@@ -98,4 +99,49 @@ func one(vs []string) any {
 		return vs[0]
 	}
 	return vs
+}
+
+// pack puts statements, in order, into as few documents as fit MaxSize; what
+// names a statement in a *SizeError when one alone does not fit.
+func pack(sts []any, what string) ([][]byte, error) {
+	var docs [][]byte
+	var cur []any
+	flush := func() error {
+		doc, err := encode(cur)
+		if err != nil {
+			return err
+		}
+		docs = append(docs, doc)
+		return nil
+	}
+	for _, st := range sts {
+		try, err := encode(append(slices.Clone(cur), st))
+		if err != nil {
+			return nil, err
+		}
+		if len(try) <= MaxSize {
+			cur = append(cur, st)
+			continue
+		}
+		if len(cur) == 0 {
+			return nil, &SizeError{What: "a " + what, Size: len(try)}
+		}
+		if err := flush(); err != nil {
+			return nil, err
+		}
+		cur = []any{st}
+		single, err := encode(cur)
+		if err != nil {
+			return nil, err
+		}
+		if len(single) > MaxSize {
+			return nil, &SizeError{What: "a " + what, Size: len(single)}
+		}
+	}
+	if len(cur) > 0 {
+		if err := flush(); err != nil {
+			return nil, err
+		}
+	}
+	return docs, nil
 }

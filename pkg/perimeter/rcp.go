@@ -6,7 +6,9 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
 	"github.com/iamguardrail/guardrail/pkg/trust"
 )
 
@@ -19,18 +21,16 @@ const (
 	resourceEverything = "*"
 )
 
-// rcpStatement is one RCP statement; field order is the JSON order.
+// rcpStatement is one RCP statement; field order is the JSON order. It has
+// either Resource or NotResource.
 type rcpStatement struct {
-	Sid       string                    `json:"Sid"`
-	Effect    string                    `json:"Effect"`
-	Principal string                    `json:"Principal"`
-	Action    string                    `json:"Action"`
-	Resource  string                    `json:"Resource"`
-	Condition map[string]map[string]any `json:"Condition"`
-}
-
-func denyAll(sid, action string, cond map[string]map[string]any) rcpStatement {
-	return rcpStatement{Sid: sid, Effect: "Deny", Principal: principalEveryone, Action: action, Resource: resourceEverything, Condition: cond}
+	Sid         string                    `json:"Sid"`
+	Effect      string                    `json:"Effect"`
+	Principal   string                    `json:"Principal"`
+	Action      string                    `json:"Action"`
+	Resource    any                       `json:"Resource,omitempty"`
+	NotResource any                       `json:"NotResource,omitempty"`
+	Condition   map[string]map[string]any `json:"Condition"`
 }
 
 // The Sids of the RCP, which the README and the simulation refer to.
@@ -52,14 +52,24 @@ var publicSids = map[string]string{
 	"www.amazon.com":                 "Amazon",
 }
 
-// RCP returns the perimeter resource control policy for the trust zone z,
-// minified. The zone is the engine's (trust.Zone): z.Account is the account
+// RCPs returns the perimeter resource control policy for the trust zone z,
+// minified, as one document or, when it does not fit MaxSize, as several
+// (statements packed in order, each document attached like the first; an
+// OU or account takes up to five RCPs, RCPFullAWSAccess included, AWS
+// Organizations User Guide, "Managing AWS Organizations policies"). The
+// zone is the engine's (trust.Zone): z.Account is the account
 // the guardrail runs in (the hub), z.TrustedOrgIDs must hold the
 // organization the policy is attached in (organization mode trusts it by
 // default), and every other field keeps the meaning it has for the engine.
-// It returns a *SizeError when the document would exceed MaxSize.
+// exemptRoles are the engine's exemption globs (GUARDRAIL_EXEMPT_ROLES):
+// the engine never touches an exempt role, so neither does the RCP, whose
+// statements then name every resource but those roles (NotResource, which
+// an RCP "Specifies the AWS resources exempted from the RCP", "RCP syntax";
+// the patterns are lockdown.RolePatterns', which match at least every role
+// a glob exempts). It returns a *SizeError when one statement alone would
+// exceed MaxSize.
 //
-// The statements, each a Deny on every role (Resource "*"):
+// The statements, each a Deny on every role but the exempt ones:
 //
 //   - SidOrgIdentities: sts:AssumeRole by a principal that is neither in a
 //     trusted organization nor in a trusted account, unless it is an AWS
@@ -126,7 +136,7 @@ var publicSids = map[string]string{
 // trusted identity providers can be used for SAML federation, limit your
 // principals' ability to make configuration changes to the IAM SAML
 // identity providers", same README).
-func RCP(z trust.Zone) ([]byte, error) {
+func RCPs(z trust.Zone, exemptRoles []string) ([][]byte, error) {
 	if err := z.Validate(); err != nil {
 		return nil, fmt.Errorf("perimeter: %w", err)
 	}
@@ -137,6 +147,31 @@ func RCP(z trust.Zone) ([]byte, error) {
 		if err := literalValue(a); err != nil {
 			return nil, fmt.Errorf("perimeter: trusted audience %q: %w", a, err)
 		}
+	}
+	partition := z.Partition
+	if partition == "" {
+		partition = lockdown.DefaultPartition
+	}
+	var exempt []string
+	for _, g := range exemptRoles {
+		if err := literalValue(g); err != nil {
+			return nil, fmt.Errorf("perimeter: exempt role %q: %w", g, err)
+		}
+		if strings.Trim(g, "*/") == "" {
+			return nil, fmt.Errorf("perimeter: exempt role %q would exempt every role", g)
+		}
+	}
+	if len(exemptRoles) > 0 {
+		exempt = dedupe(lockdown.RolePatterns(partition, "*", exemptRoles))
+	}
+	denyAll := func(sid, action string, cond map[string]map[string]any) rcpStatement {
+		st := rcpStatement{Sid: sid, Effect: "Deny", Principal: principalEveryone, Action: action, Condition: cond}
+		if len(exempt) > 0 {
+			st.NotResource = one(exempt)
+		} else {
+			st.Resource = resourceEverything
+		}
+		return st
 	}
 	orgs := dedupe(z.TrustedOrgIDs)
 	accounts := dedupe(append([]string{z.Account}, z.TrustedAccounts...))
@@ -199,14 +234,7 @@ func RCP(z trust.Zone) ([]byte, error) {
 		}))
 	}
 
-	doc, err := encode(sts)
-	if err != nil {
-		return nil, err
-	}
-	if len(doc) > MaxSize {
-		return nil, &SizeError{What: "the resource control policy", Size: len(doc)}
-	}
-	return doc, nil
+	return pack(sts, "resource control policy statement")
 }
 
 // literalValue refuses what IAM would not read as the literal value it is

@@ -84,40 +84,11 @@ func SCPs(l lockdown.Config, opts SCPOptions) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var docs [][]byte
-	var cur []any
-	for _, st := range merged {
-		try, err := encode(append(slices.Clone(cur), st))
-		if err != nil {
-			return nil, err
-		}
-		if len(try) <= MaxSize {
-			cur = append(cur, st)
-			continue
-		}
-		if len(cur) == 0 {
-			return nil, &SizeError{What: "lockdown statement " + st.Sid + " with the exemptions", Size: len(try)}
-		}
-		doc, err := encode(cur)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, doc)
-		cur = []any{st}
-		if single, err := encode(cur); err != nil {
-			return nil, err
-		} else if len(single) > MaxSize {
-			return nil, &SizeError{What: "lockdown statement " + st.Sid + " with the exemptions", Size: len(single)}
-		}
+	sts := make([]any, len(merged))
+	for i, st := range merged {
+		sts[i] = st
 	}
-	if len(cur) > 0 {
-		doc, err := encode(cur)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, doc)
-	}
-	return docs, nil
+	return pack(sts, "lockdown statement with the exemptions")
 }
 
 // build returns the SCP statements, before packing, and the lockdown Sids
