@@ -32,7 +32,7 @@ func runPerimeter(_ context.Context, args []string, stdout, stderr io.Writer) in
 	fs := newFlags("perimeter", stderr,
 		"usage: guardrail perimeter --account ID --trusted-orgs o-…[,…] [--trusted-accounts ID,…] [--trusted-audiences APP-ID,…] [--trusted-oidc-tenants KIND:ID,…]",
 		"         [--exempt-roles GLOB,…] [--protected-role-arns ARN,…] [--name-prefix P] [--policy-name N] [--extra-denied-actions A,…]",
-		"         [--protected-buckets B,…] [--allowed-token-audiences AUD,…] [--no-control-tower] [--partition aws] [--out DIR]",
+		"         [--protected-buckets B,…] [--allowed-token-audiences AUD,…] [--control-tower] [--partition aws] [--out DIR]",
 		"\nPrints, for review, the resource control policies (the trust zone as RCPs) and the",
 		"service control policies (the lockdown as SCPs) that organization mode deploys with",
 		"prevention=check or enforce, built from the same settings as the functions. Writes",
@@ -40,7 +40,7 @@ func runPerimeter(_ context.Context, args []string, stdout, stderr io.Writer) in
 	var z trust.Zone
 	var accounts, orgs, audiences, tenants, exempt, protected, extras, buckets, tokenAudiences, out string
 	var l lockdown.Config
-	var noCT bool
+	var ct bool
 	fs.StringVar(&z.Account, "account", "", "the account the guardrail runs in (the hub); required")
 	fs.StringVar(&orgs, "trusted-orgs", "", "comma-separated trusted organization IDs; the organization the policies are attached in must be one (required)")
 	fs.StringVar(&accounts, "trusted-accounts", "", "comma-separated trusted account IDs, as GUARDRAIL_TRUSTED_ACCOUNTS")
@@ -53,7 +53,7 @@ func runPerimeter(_ context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&extras, "extra-denied-actions", "", "comma-separated operator-added lockdown actions, as GUARDRAIL_LOCKDOWN_EXTRA_ACTIONS")
 	fs.StringVar(&buckets, "protected-buckets", "", "comma-separated buckets the lockdown protects, as GUARDRAIL_LOCKDOWN_PROTECTED_BUCKETS")
 	fs.StringVar(&tokenAudiences, "allowed-token-audiences", "", "comma-separated outbound identity token audiences, as GUARDRAIL_ALLOWED_TOKEN_AUDIENCES")
-	fs.BoolVar(&noCT, "no-control-tower", false, "do not exempt AWSControlTowerExecution (an organization without AWS Control Tower)")
+	fs.BoolVar(&ct, "control-tower", false, "exempt AWSControlTowerExecution from the lockdown SCPs (an organization AWS Control Tower manages)")
 	fs.StringVar(&z.Partition, "partition", "aws", "the partition")
 	fs.StringVar(&out, "out", "", "also write the documents into this directory")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -79,7 +79,7 @@ func runPerimeter(_ context.Context, args []string, stdout, stderr io.Writer) in
 			return fail(fmt.Errorf("--exempt-roles: %w", err))
 		}
 	}
-	opts := perimeter.SCPOptions{ProtectedRoleARNs: splitList(protected), NoControlTower: noCT}
+	opts := perimeter.SCPOptions{ProtectedRoleARNs: splitList(protected), ControlTower: ct}
 	for _, a := range opts.ProtectedRoleARNs {
 		if err := config.ValidateRoleARNPattern(a); err != nil {
 			return fail(fmt.Errorf("--protected-role-arns: %w", err))

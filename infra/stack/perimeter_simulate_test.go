@@ -375,7 +375,8 @@ func TestPerimeterSCPAttackerTable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			scps, err := perimeter.SCPs(lc, perimeter.SCPOptions{ProtectedRoleARNs: c.ProtectedRoleARNs})
+			// An organization AWS Control Tower manages.
+			scps, err := perimeter.SCPs(lc, perimeter.SCPOptions{ProtectedRoleARNs: c.ProtectedRoleARNs, ControlTower: true})
 			if err != nil {
 				t.Fatal(err)
 			}

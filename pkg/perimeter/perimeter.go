@@ -101,47 +101,66 @@ func one(vs []string) any {
 	return vs
 }
 
-// pack puts statements, in order, into as few documents as fit MaxSize; what
-// names a statement in a *SizeError when one alone does not fit.
+// pack puts statements into as few documents as it can, each within
+// MaxSize: first-fit decreasing (the largest statement first, each into the
+// first document with room), whose documents number at most 11/9 of the
+// fewest possible plus one. A Deny's effect
+// does not depend on its document or its order among the others, so the
+// statements of one document keep their given order and the documents are
+// ordered by their first statement. what names a statement in a *SizeError
+// when one alone does not fit.
 func pack(sts []any, what string) ([][]byte, error) {
-	var docs [][]byte
-	var cur []any
-	flush := func() error {
-		doc, err := encode(cur)
+	size := make([]int, len(sts))
+	for i, st := range sts {
+		doc, err := encode([]any{st})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		docs = append(docs, doc)
-		return nil
+		if len(doc) > MaxSize {
+			return nil, &SizeError{What: "a " + what, Size: len(doc)}
+		}
+		size[i] = len(doc)
 	}
-	for _, st := range sts {
-		try, err := encode(append(slices.Clone(cur), st))
-		if err != nil {
-			return nil, err
+	order := make([]int, len(sts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return size[b] - size[a] })
+	var bins [][]int
+	for _, i := range order {
+		placed := false
+		for b := range bins {
+			members := append(slices.Clone(bins[b]), i)
+			slices.Sort(members)
+			doc, err := encode(pick(sts, members))
+			if err != nil {
+				return nil, err
+			}
+			if len(doc) <= MaxSize {
+				bins[b], placed = members, true
+				break
+			}
 		}
-		if len(try) <= MaxSize {
-			cur = append(cur, st)
-			continue
-		}
-		if len(cur) == 0 {
-			return nil, &SizeError{What: "a " + what, Size: len(try)}
-		}
-		if err := flush(); err != nil {
-			return nil, err
-		}
-		cur = []any{st}
-		single, err := encode(cur)
-		if err != nil {
-			return nil, err
-		}
-		if len(single) > MaxSize {
-			return nil, &SizeError{What: "a " + what, Size: len(single)}
+		if !placed {
+			bins = append(bins, []int{i})
 		}
 	}
-	if len(cur) > 0 {
-		if err := flush(); err != nil {
+	slices.SortFunc(bins, func(a, b []int) int { return a[0] - b[0] })
+	docs := make([][]byte, len(bins))
+	for b, members := range bins {
+		doc, err := encode(pick(sts, members))
+		if err != nil {
 			return nil, err
 		}
+		docs[b] = doc
 	}
 	return docs, nil
+}
+
+func pick(sts []any, idx []int) []any {
+	out := make([]any, len(idx))
+	for i, j := range idx {
+		out[i] = sts[j]
+	}
+	return out
 }

@@ -18,7 +18,12 @@ import (
 // and Control Tower protects it with its own SCPs (CT.IAM.PV.1, AWS Control
 // Tower controls reference). Without an exemption the lockdown SCP would
 // refuse it the CloudTrail, Config and IAM changes that enrolling an
-// account makes. SCPOptions.NoControlTower leaves it out.
+// account makes, so SCPOptions.ControlTower exempts it, at the root path
+// where Control Tower creates it. Opt-in: in an organization without
+// Control Tower, no such role exists, and a workload that created one would
+// be exempt; with Control Tower, the role exists in every enrolled account
+// (a second one of the name cannot be created) and Control Tower's SCPs
+// keep it from being changed.
 const ControlTowerExecutionRole = "AWSControlTowerExecution"
 
 // reservedRoles matches IAM Identity Center's roles (path
@@ -33,9 +38,9 @@ type SCPOptions struct {
 	// (GUARDRAIL_PROTECTED_ROLE_ARNS). Roles named by the lockdown's
 	// NamePrefix are exempt in any case.
 	ProtectedRoleARNs []string
-	// NoControlTower drops the ControlTowerExecutionRole exemption, for an
-	// organization without AWS Control Tower.
-	NoControlTower bool
+	// ControlTower exempts ControlTowerExecutionRole, for an organization
+	// that AWS Control Tower manages.
+	ControlTower bool
 }
 
 // SCPs returns the lockdown as service control policies, minified, each at
@@ -44,15 +49,15 @@ type SCPOptions struct {
 // is replaced by lockdown.PrincipalAccountVariable, so that every resource
 // ARN names the account of the principal the SCP is evaluated for, as the
 // per-account lockdown names its own; ExemptRoles are the engine's
-// exemption globs (plus ControlTowerExecutionRole unless opts says not).
+// exemption globs.
 //
 // Every lockdown statement is kept (merged where that changes nothing) and
 // gets one more condition: ArnNotLike aws:PrincipalArn on the roles the
 // engine never locks down, so the SCP binds every other principal of the
 // member accounts, IAM users and the root user included: the exempt roles
 // (lockdown.RolePatterns of the globs), the guardrail's own roles (its
-// NamePrefix, and opts.ProtectedRoleARNs), Identity Center's roles and
-// ControlTowerExecutionRole. "For IAM roles, the request context returns
+// NamePrefix, and opts.ProtectedRoleARNs), Identity Center's roles and,
+// with opts.ControlTower, ControlTowerExecutionRole. "For IAM roles, the request context returns
 // the ARN of the role, not the ARN of the user that assumed the role" (IAM
 // User Guide, "AWS global condition context keys", aws:PrincipalArn), and a
 // principal's ARN always holds its own account, so the patterns take '*' as
@@ -95,9 +100,6 @@ func SCPs(l lockdown.Config, opts SCPOptions) ([][]byte, error) {
 // merged into each.
 func build(l lockdown.Config, opts SCPOptions) ([]lockdown.Statement, map[string][]string, error) {
 	l.Account = lockdown.PrincipalAccountVariable
-	if !opts.NoControlTower && !slices.Contains(l.ExemptRoles, ControlTowerExecutionRole) {
-		l.ExemptRoles = append(slices.Clone(l.ExemptRoles), ControlTowerExecutionRole)
-	}
 	sts, err := lockdown.Statements(l)
 	if err != nil {
 		return nil, nil, fmt.Errorf("perimeter: %w", err)
@@ -109,7 +111,11 @@ func build(l lockdown.Config, opts SCPOptions) ([]lockdown.Statement, map[string
 	if prefix == "" {
 		prefix = lockdown.DefaultNamePrefix
 	}
-	exempt := ExemptPrincipalPatterns(partition, prefix, l.ExemptRoles, opts.ProtectedRoleARNs)
+	protected := opts.ProtectedRoleARNs
+	if opts.ControlTower {
+		protected = append(slices.Clone(protected), "arn:"+partition+":iam::*:role/"+ControlTowerExecutionRole)
+	}
+	exempt := ExemptPrincipalPatterns(partition, prefix, l.ExemptRoles, protected)
 	for i := range sts {
 		if sts[i].Condition == nil {
 			sts[i].Condition = map[string]map[string]any{}
