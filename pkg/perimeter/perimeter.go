@@ -54,7 +54,11 @@ import (
 // of 5,120 bytes", AWS re:Post knowledge center, "How can I increase the
 // SCP character size limit",
 // https://repost.aws/knowledge-center/organization-scp-size); the RCP row
-// is quoted from the quotas table by FogSecurity/aws-size's README
+// is quoted from the quotas table by the CloudFormation reference ("The
+// following AWS Organizations quotas are enforced for the maximum size of a
+// policy document: Service control policies: 5,120 characters, Resource
+// control policies: 5,120 characters", AWS CloudFormation User Guide,
+// AWS::Organizations::Policy, Content) and by FogSecurity/aws-size's README
 // ("Organizations | RCPs | Document Size | 5,120 characters"). Documents
 // here are ASCII, so bytes and characters agree. On 15 May 2026 AWS raised
 // the SCP limit to 10,240 characters and ten SCPs per target (AWS What's
