@@ -558,7 +558,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 
-	errs = append(errs, c.hubFromEnv(getenv, list)...)
+	hubErrs := c.hubFromEnv(getenv, list) // list may append to errs itself
+	errs = append(errs, hubErrs...)
 
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid guardrail configuration: %w", errors.Join(errs...))

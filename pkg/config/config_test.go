@@ -380,7 +380,7 @@ func TestFromEnvHub(t *testing.T) {
 		{"member accounts without hub mode", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberAccounts: "222233334444"}, []string{EnvMemberAccounts}, nil},
 		{"sweep concurrency without hub mode", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvSweepConcurrency: "4"}, []string{EnvSweepConcurrency}, nil},
 		{"bad member role name", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: "role/with/path"}, []string{EnvMemberRoleName}, nil},
-		{"hub without lockdown ARN", map[string]string{EnvLockdownMode: "skip", EnvMemberRoleName: DefaultMemberRoleName}, []string{EnvLockdownPolicyARN}, nil},
+		{"hub without lockdown ARN", map[string]string{EnvLockdownMode: "skip", EnvLockdownPolicyARN: "", EnvMemberRoleName: DefaultMemberRoleName}, []string{EnvLockdownPolicyARN}, nil},
 		{"bad member account and concurrency", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: DefaultMemberRoleName,
 			EnvMemberAccounts: "12345", EnvSweepConcurrency: "65"}, []string{EnvMemberAccounts, EnvSweepConcurrency}, nil},
 	}
