@@ -199,6 +199,12 @@ type Config struct {
 	// SweepConcurrency is how many member accounts a hub sweep works on at
 	// once (0 in single-account mode).
 	SweepConcurrency int
+	// HubRoleARNs are the hub's own roles (its ProtectedRoleARNs) in a
+	// member's configuration (Member); nil otherwise. The member role, a
+	// guardrail-class role, trusts them, and the engine accepts exactly
+	// these principals in the trust of guardrail-class roles, without
+	// trusting the rest of the hub's account.
+	HubRoleARNs []string
 }
 
 // Hub reports whether the configuration is a hub's (DESIGN.md §11): the
@@ -254,6 +260,7 @@ func (c Config) Member(account, orgID string) Config {
 		m.TrustedOrgIDs = []string{orgID}
 	}
 	m.MemberAccounts = nil
+	m.HubRoleARNs = slices.Clone(c.ProtectedRoleARNs)
 	return m
 }
 
