@@ -2,11 +2,15 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -164,4 +168,33 @@ func (d OrgDeployment) Admin(ctx context.Context, account string) (*iam.Client, 
 	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(out.Credentials.AccessKeyId),
 		aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken))
 	return iam.NewFromConfig(cfg), nil
+}
+
+// OrgEvent returns the EventBridge event of an UpdateAssumeRolePolicy (or,
+// with an empty document, another role event named eventName) made in
+// account by the session of the role issuer (an ARN; "" for the account's
+// root user), as the member's forwarding rule delivers it to the hub's bus:
+// the envelope's account is the member's.
+func OrgEvent(id, account, eventName, roleName, document, issuer string) events.CloudWatchEvent {
+	now := time.Now().UTC().Truncate(time.Second)
+	identity := map[string]any{"type": "Root", "arn": "arn:aws:iam::" + account + ":root", "accountId": account}
+	if issuer != "" {
+		name := issuer[strings.LastIndex(issuer, "/")+1:]
+		identity = map[string]any{
+			"type": "AssumedRole", "arn": "arn:aws:sts::" + account + ":assumed-role/" + name + "/session", "accountId": account,
+			"sessionContext": map[string]any{"sessionIssuer": map[string]any{"type": "Role", "arn": issuer, "accountId": account, "userName": name}},
+		}
+	}
+	params := map[string]any{"roleName": roleName}
+	if document != "" {
+		params["policyDocument"] = document
+	}
+	detail, _ := json.Marshal(map[string]any{
+		"eventVersion": "1.09", "userIdentity": identity, "eventTime": now.Format(time.RFC3339),
+		"eventSource": "iam.amazonaws.com", "eventName": eventName, "awsRegion": "us-east-1",
+		"requestParameters": params, "responseElements": nil, "eventID": id, "readOnly": false,
+		"eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": account, "eventCategory": "Management",
+	})
+	return events.CloudWatchEvent{Version: "0", ID: id, DetailType: "AWS API Call via CloudTrail", Source: "aws.iam",
+		AccountID: account, Time: now, Region: "us-east-1", Resources: []string{}, Detail: detail}
 }
