@@ -123,7 +123,9 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 	h.out.Write(ctx, rec)
 	if err != nil {
 		kind := "permanent"
-		if guardrail.IsRetryable(err) {
+		if guardrail.IsRetryable(err) || hub.IsAssumeError(err) {
+			// A member role the hub cannot assume yet is usually a member
+			// stack still deploying to a new account: retrying is the fix.
 			kind = "transient"
 		}
 		subject := "role " + change.RoleName
