@@ -71,6 +71,12 @@ func OrgAccounts() []string { return append(append([]string{Account}, Members...
 // OrganizationAccountAccessRole as an operator would, the lockdown policy
 // and the member role trusting exactly the hub's two roles.
 func DeployOrg(ctx context.Context, srv *iamtest.Server, mode config.Mode) (OrgDeployment, error) {
+	return DeployOrgMembers(ctx, srv, mode, Members)
+}
+
+// DeployOrgMembers is DeployOrg with the member stack in members, accounts
+// of srv's organization (benchmarks use larger organizations).
+func DeployOrgMembers(ctx context.Context, srv *iamtest.Server, mode config.Mode, members []string) (OrgDeployment, error) {
 	lambdaTrust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 	for _, name := range []string{EnforcerRole, SweeperRole} {
 		if _, err := srv.SeedRole(iamtest.Role{Name: name, TrustPolicy: lambdaTrust,
@@ -81,7 +87,7 @@ func DeployOrg(ctx context.Context, srv *iamtest.Server, mode config.Mode) (OrgD
 	memberTrust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["` +
 		HubRoleARN(EnforcerRole) + `","` + HubRoleARN(SweeperRole) + `"]},"Action":"sts:AssumeRole"}]}`
 	dep := OrgDeployment{srv: srv}
-	for _, m := range Members {
+	for _, m := range members {
 		client, err := dep.Admin(ctx, m)
 		if err != nil {
 			return OrgDeployment{}, err

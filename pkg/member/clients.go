@@ -70,6 +70,9 @@ func newClients(base aws.Config, stsAPI AssumeRoleAPI, roleARN func(string) stri
 	return &Clients{base: base, sts: stsAPI, roleARN: roleARN, accounts: map[string]*account{}}
 }
 
+// Config returns the hub's own configuration the clients were built from.
+func (c *Clients) Config() aws.Config { return c.base }
+
 // AssumeError says that the hub could not assume the member role in an
 // account. Its message names the account, the role and STS's reason; the
 // enforcer records it and returns it so that Lambda retries the event
