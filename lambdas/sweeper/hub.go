@@ -54,6 +54,7 @@ func (h *handler) handleHub(ctx context.Context, ev events.CloudWatchEvent) erro
 	opts := hub.SweepOptions{
 		Trigger:     sweepTrigger(ev),
 		Concurrency: h.cfg.SweepConcurrency,
+		Now:         h.now,
 	}
 	h.mu.Lock()
 	opts.FirstAccounts, opts.FirstRoles = h.hub.leftAccounts, h.hub.leftRoles

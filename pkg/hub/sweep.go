@@ -31,6 +31,9 @@ type SweepOptions struct {
 	// roles an earlier run left there (guardrail.SweepOptions.First).
 	FirstAccounts []string
 	FirstRoles    map[string][]string
+	// Now is the clock Deadline is compared with (time.Now when nil); the
+	// sweeper passes the one it computed the deadline with.
+	Now func() time.Time
 }
 
 // Account outcomes of AccountSummary.
@@ -82,7 +85,11 @@ type SweepSummary struct {
 // accounts could not be listed, or ctx ended; the failures of single
 // accounts are in their summaries and the run's counts.
 func (h *Hub) Sweep(ctx context.Context, opts SweepOptions, emit func(decision.Record), account func(AccountSummary)) (SweepSummary, error) {
-	start := time.Now()
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
 	var sum SweepSummary
 	accounts, skipped, calls, err := h.org.Accounts(ctx)
 	sum.OrgCalls = calls
@@ -90,7 +97,7 @@ func (h *Hub) Sweep(ctx context.Context, opts SweepOptions, emit func(decision.R
 		sum.SkippedAccounts = append(sum.SkippedAccounts, s.Account+": "+s.Reason)
 	}
 	if err != nil {
-		sum.DurationMS = time.Since(start).Milliseconds()
+		sum.DurationMS = now().Sub(start).Milliseconds()
 		return sum, err
 	}
 	accounts, sum.FirstAccounts = firstAccounts(accounts, opts.FirstAccounts)
@@ -111,7 +118,7 @@ func (h *Hub) Sweep(ctx context.Context, opts SweepOptions, emit func(decision.R
 		if next == len(accounts) {
 			return "", false
 		}
-		if ctx.Err() != nil || (!opts.Deadline.IsZero() && !time.Now().Before(opts.Deadline)) {
+		if ctx.Err() != nil || (!opts.Deadline.IsZero() && !now().Before(opts.Deadline)) {
 			sum.LeftAccounts = append(sum.LeftAccounts, accounts[next:]...)
 			sum.AccountsLeft += len(accounts) - next
 			next = len(accounts)
@@ -144,7 +151,7 @@ func (h *Hub) Sweep(ctx context.Context, opts SweepOptions, emit func(decision.R
 		}()
 	}
 	wg.Wait()
-	sum.DurationMS = time.Since(start).Milliseconds()
+	sum.DurationMS = now().Sub(start).Milliseconds()
 	if err := ctx.Err(); err != nil {
 		return sum, fmt.Errorf("sweep: %w", err)
 	}
