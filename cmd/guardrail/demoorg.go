@@ -128,9 +128,12 @@ func (d *demo) runOrg(ctx context.Context, enforcerBin, sweeperBin string) error
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
+		// The full reasons are in the records; the table shows their start.
 		if e := str(rec["function_error"]); e != "" {
-			// The full reason is in the record; the table shows its start.
-			rec["function_error"] = shorten(e, 120)
+			rec["function_error"] = shorten(e, 90)
+		}
+		if r := str(rec["reason"]); r != "" {
+			rec["reason"] = shorten(r, 90)
 		}
 		fmt.Fprintf(tw, "%s\t", ev.AccountID)
 		row(tw, label, rec)
