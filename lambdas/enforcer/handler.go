@@ -105,7 +105,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		h.ignore(ctx, change, received, ig.Reason)
 		return nil
 	}
-	if err != nil && rec.EventID == "" && rec.EventName == "" {
+	if err != nil && h.cfg.Hub() && rec.EventID == "" && rec.EventName == "" {
 		// A hub failed before any engine ran (it could not assume the
 		// member role, or not check membership): the record says which
 		// account and why, from the event.
