@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -39,6 +40,10 @@ type Hub struct {
 	org     *member.Organization
 	clients Clients
 	opts    []guardrail.Option
+	// template is an engine with a placeholder member's configuration,
+	// built by New to check it, and asked what no member's engine is
+	// needed for (RecheckDue).
+	template *guardrail.Engine
 
 	mu      sync.Mutex
 	engines map[string]*guardrail.Engine // per member account
@@ -53,11 +58,17 @@ func New(cfg config.Config, org *member.Organization, clients Clients, opts ...g
 	if !cfg.Hub() {
 		return nil, fmt.Errorf("hub: %s is not set", config.EnvMemberRoleName)
 	}
-	if _, err := guardrail.New(nil, cfg.Member("000000000000", "o-placeholder"), opts...); err != nil {
+	template, err := guardrail.New(nil, cfg.Member("000000000000", "o-placeholder"), opts...)
+	if err != nil {
 		return nil, err
 	}
-	return &Hub{cfg: cfg, org: org, clients: clients, opts: opts, engines: map[string]*guardrail.Engine{}}, nil
+	return &Hub{cfg: cfg, org: org, clients: clients, opts: opts, template: template, engines: map[string]*guardrail.Engine{}}, nil
 }
+
+// RecheckDue returns when the re-check of an event written at eventTime is
+// due (guardrail.Engine.RecheckDue): the same for every member, whose
+// engines share the hub's consistency window.
+func (h *Hub) RecheckDue(eventTime time.Time) time.Time { return h.template.RecheckDue(eventTime) }
 
 // Start is the hub's start-up in a Lambda: the configuration from getenv,
 // the SDK's default configuration (Lambda's execution role, the Region,
