@@ -54,7 +54,7 @@ var publicSids = map[string]string{
 
 // RCPs returns the perimeter resource control policy for the trust zone z,
 // minified, as one document or, when it does not fit MaxSize, as several
-// (statements packed in order, each document attached like the first; an
+// (statements packed by pack, every document attached alike; an
 // OU or account takes up to five RCPs, RCPFullAWSAccess included, AWS
 // Organizations User Guide, "Managing AWS Organizations policies"). The
 // zone is the engine's (trust.Zone): z.Account is the account

@@ -44,7 +44,7 @@ type SCPOptions struct {
 }
 
 // SCPs returns the lockdown as service control policies, minified, each at
-// most MaxSize bytes, in the order they should be attached. l is the
+// most MaxSize bytes; all of them are attached together. l is the
 // lockdown configuration of the member accounts (pkg/lockdown): its Account
 // is replaced by lockdown.PrincipalAccountVariable, so that every resource
 // ARN names the account of the principal the SCP is evaluated for, as the
@@ -57,8 +57,9 @@ type SCPOptions struct {
 // member accounts, IAM users and the root user included: the exempt roles
 // (lockdown.RolePatterns of the globs), the guardrail's own roles (its
 // NamePrefix, and opts.ProtectedRoleARNs), Identity Center's roles and,
-// with opts.ControlTower, ControlTowerExecutionRole. "For IAM roles, the request context returns
-// the ARN of the role, not the ARN of the user that assumed the role" (IAM
+// with opts.ControlTower, ControlTowerExecutionRole. "For IAM roles, the
+// request context returns the ARN of the role, not the ARN of the user that
+// assumed the role" (IAM
 // User Guide, "AWS global condition context keys", aws:PrincipalArn), and a
 // principal's ARN always holds its own account, so the patterns take '*' as
 // their account. ArnNotLike is the exemption form AWS's own samples and
@@ -80,10 +81,11 @@ type SCPOptions struct {
 // A on R2 is a Deny of A on both), because the exemption condition repeats
 // in every statement. A merged statement keeps the first Sid with "And"
 // and the number of statements merged into it. The statements are then
-// packed, in order, into as few documents as fit MaxSize. An SCP "can't
-// inspect the content of a trust policy being written": what a role is
-// made to trust stays the enforcer's and the RCP's job
-// (../shared/reference/aws-facts.md §6.3).
+// packed into as few documents as fit MaxSize (pack). An SCP cannot see the
+// content of a trust policy being written (no condition key carries it: an
+// AWS answer on re:Post, https://repost.aws/questions/QUoQm0Y2MfRKKi_OfjNClV6w,
+// ../shared/reference/aws-facts.md §6.3): what a role is made to trust
+// stays the enforcer's and the RCP's job.
 func SCPs(l lockdown.Config, opts SCPOptions) ([][]byte, error) {
 	merged, _, err := build(l, opts)
 	if err != nil {
