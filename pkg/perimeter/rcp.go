@@ -54,9 +54,11 @@ var publicSids = map[string]string{
 
 // RCPs returns the perimeter resource control policy for the trust zone z,
 // minified, as one document or, when it does not fit MaxSize, as several
-// (statements packed by pack, every document attached alike; an
-// OU or account takes up to five RCPs, RCPFullAWSAccess included, AWS
-// Organizations User Guide, "Managing AWS Organizations policies"). The
+// (statements packed by pack, every document attached alike; a root, OU
+// or account takes a limited number of policies of a type, the default
+// policy included: five SCPs, AWS Organizations User Guide, "Managing AWS
+// Organizations policies", and TestSizesLargest takes the RCP quota to be
+// the same). The
 // zone is the engine's (trust.Zone): z.Account is the account
 // the guardrail runs in (the hub), z.TrustedOrgIDs must hold the
 // organization the policy is attached in (organization mode trusts it by
