@@ -413,8 +413,8 @@ var Deployed = Stack{
 	EnforcerMemoryMB: 128,
 	SweeperMemoryMB:  256,
 	// Errors and throttles of each function, each dead-letter queue not
-	// empty, ERROR records.
-	Alarms: 7,
+	// empty (event delivery, failed invocations, re-checks), ERROR records.
+	Alarms: 8,
 	// The alarm topic's key (CloudWatch cannot publish to a topic under
 	// SNS's AWS managed key).
 	Keys: 1,
