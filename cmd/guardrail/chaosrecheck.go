@@ -13,6 +13,7 @@ import (
 
 	"github.com/iamguardrail/guardrail/lambdas/emulator"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
+	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/sqstest"
 )
 
@@ -21,11 +22,9 @@ import (
 // delay queue, and the event-source mapping delivers it back when the delay
 // has passed.
 const (
-	// envRecheckQueueURL is the enforcer's variable naming the queue (empty:
-	// no re-checks); envSQSEndpoint points the SDK's SQS client at the
-	// stand-in the standard way.
-	envRecheckQueueURL = "GUARDRAIL_RECHECK_QUEUE_URL"
-	envSQSEndpoint     = "AWS_ENDPOINT_URL_SQS"
+	// envSQSEndpoint points the enforcer's SQS client at the stand-in the
+	// standard way (config.EnvRecheckQueueURL names the queue).
+	envSQSEndpoint = "AWS_ENDPOINT_URL_SQS"
 	// recheckMaxReceives is the queue's redrive policy: a re-check received
 	// this many times without success goes to the dead-letter queue, whose
 	// alarm pages (infra/stack recheck.go); here, to the failure-queue file.
@@ -59,7 +58,7 @@ func newRecheckQueue(visibility time.Duration) *recheckQueue {
 
 // setEnv gives the enforcers the queue, as the stack does.
 func (q *recheckQueue) setEnv(env map[string]string) {
-	env[envRecheckQueueURL] = q.srv.QueueURL
+	env[config.EnvRecheckQueueURL] = q.srv.QueueURL
 	env[envSQSEndpoint] = q.srv.URL
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/iamguardrail/guardrail/lambdas/emulator"
+	"github.com/iamguardrail/guardrail/pkg/config"
 )
 
 // fakeEnforcer answers SQS events by the role their record's event names,
@@ -87,7 +88,7 @@ func TestRecheckDelivery(t *testing.T) {
 	defer rq.close()
 	env := map[string]string{}
 	rq.setEnv(env)
-	if env[envRecheckQueueURL] != rq.srv.QueueURL || env[envSQSEndpoint] != rq.srv.URL {
+	if env[config.EnvRecheckQueueURL] != rq.srv.QueueURL || env[envSQSEndpoint] != rq.srv.URL {
 		t.Fatalf("enforcer environment %v", env)
 	}
 	client := sqs.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(env[envSQSEndpoint]),
@@ -106,7 +107,7 @@ func TestRecheckDelivery(t *testing.T) {
 		if role == "late" {
 			delay = 1
 		}
-		if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(env[envRecheckQueueURL]), MessageBody: aws.String(string(body)), DelaySeconds: delay}); err != nil {
+		if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(env[config.EnvRecheckQueueURL]), MessageBody: aws.String(string(body)), DelaySeconds: delay}); err != nil {
 			t.Fatal(err)
 		}
 		sent[role] = string(body)

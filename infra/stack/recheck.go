@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/iamguardrail/guardrail/pkg/config"
 )
 
 // The re-check queue (issue 19, README "Consistency"): after the first
@@ -22,10 +24,6 @@ const (
 	// dead-letter queue (NamePrefix: the lockdown protects them by name).
 	RecheckQueueName = NamePrefix + "-Recheck"
 	RecheckDLQName   = NamePrefix + "-RecheckDLQ"
-	// EnvRecheckQueueURL is the enforcer's variable naming the queue; the
-	// sweeper does not re-check and does not get it.
-	EnvRecheckQueueURL = "GUARDRAIL_RECHECK_QUEUE_URL"
-
 	// recheckMaxReceives: a re-check delivered three times without success
 	// goes to the dead-letter queue (the redrive policy's maxReceiveCount).
 	recheckMaxReceives = 3
@@ -78,7 +76,9 @@ func (b *builder) recheck(enforcer awslambda.Function, enforcerRole awsiam.Role)
 		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(recheckRetentionDays)),
 		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: dlq, MaxReceiveCount: jsii.Number(recheckMaxReceives)},
 	})
-	enforcer.AddEnvironment(jsii.String(EnvRecheckQueueURL), q.QueueUrl(), nil)
+	// The enforcer's variable naming the queue; the sweeper does not
+	// re-check and does not get it.
+	enforcer.AddEnvironment(jsii.String(config.EnvRecheckQueueURL), q.QueueUrl(), nil)
 	// Sending only, on this queue only; the mapping below grants the
 	// receive side (ReceiveMessage, DeleteMessage, ChangeMessageVisibility,
 	// GetQueueAttributes, GetQueueUrl) on this queue.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/iamguardrail/guardrail/pkg/config"
 )
 
 // TestRecheckQueue: the re-check queue and its dead-letter queue, encrypted,
@@ -152,9 +154,9 @@ func TestRecheckPermissions(t *testing.T) {
 	resolve := newResolver(t, s)
 	for name, want := range map[string]string{EnforcerName: "https://sqs.us-east-1.amazonaws.com/" + testAccount + "/" + RecheckQueueName, SweeperName: ""} {
 		_, fn := s.byName(t, "AWS::Lambda::Function", "FunctionName", name)
-		v, ok := fn["Environment"].(map[string]any)["Variables"].(map[string]any)[EnvRecheckQueueURL]
+		v, ok := fn["Environment"].(map[string]any)["Variables"].(map[string]any)[config.EnvRecheckQueueURL]
 		if (want == "") != !ok || (ok && resolve.resolve(v) != want) {
-			t.Errorf("%s: %s = %v, want %q", name, EnvRecheckQueueURL, v, want)
+			t.Errorf("%s: %s = %v, want %q", name, config.EnvRecheckQueueURL, v, want)
 		}
 	}
 }

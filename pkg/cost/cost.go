@@ -235,8 +235,8 @@ func LambdaRequests(w Workload) Line {
 		Item: "Lambda requests",
 		Detail: fmt.Sprintf("%s events + %s re-checks + %s sweeps = %s invocations × $%.2f/1M",
 			count(events), count(rechecks), count(sweeps), count(n), LambdaPerMillionRequests),
-		USD:    n / 1e6 * LambdaPerMillionRequests,
-		Grows:  true,
+		USD:   n / 1e6 * LambdaPerMillionRequests,
+		Grows: true,
 	}
 }
 
