@@ -66,8 +66,8 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"wait before the first re-delivery of a failed invocation, doubled for the second (Lambda: about 1 and 2 minutes)")
 	fs.DurationVar(&o.budget, "budget", 178*time.Second, "stop and fail when the run takes longer")
 	fs.DurationVar(&o.recheckVisibility, "recheck-visibility", 2*time.Second,
-		"visibility timeout of the re-check queue: a re-check the enforcer failed is delivered again after it, up to 3 receives\n"+
-			"(the stack's queue: 6 x the enforcer's timeout, as Lambda recommends for SQS event sources)")
+		"a re-check the enforcer failed is delivered again this long after the failed invocation, up to 3 receives\n"+
+			"(the stack's queue: its visibility timeout, 6 x the enforcer's timeout from the receive, as Lambda recommends)")
 	// The functions' GUARDRAIL_CONSISTENCY_WINDOW, and how long the stand-in
 	// may hide a write (--stale-for, below). IAM's staleness is bounded in
 	// time (IAM User Guide, "Changes that I make are not always immediately

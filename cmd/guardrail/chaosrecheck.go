@@ -31,13 +31,23 @@ const (
 	recheckMaxReceives = 3
 	// recheckQueueName is the queue's name in the stack.
 	recheckQueueName = sandbox.NamePrefix + "-Recheck"
+	// recheckInFlight hides a delivered re-check for the enforcer
+	// emulators' function timeout (demo.start's default): Lambda requires
+	// the queue's visibility timeout to be at least the function's
+	// timeout (the stack's is six times it), so a re-check is never
+	// delivered again while its invocation runs.
+	recheckInFlight = 60 * time.Second
 )
 
 // recheckQueue plays Lambda's SQS event-source mapping in front of the
 // enforcer emulators: it takes the re-checks the enforcers sent to the
 // stand-in once they are due, delivers each as an events.SQSEvent of one
 // record, honours the partial batch response, and lets a failed one come
-// back after the visibility timeout, up to recheckMaxReceives times.
+// back after a visibility timeout, up to recheckMaxReceives times. Time is
+// compressed as for Lambda's asynchronous retries (--retry-backoff): a
+// failed re-check comes back `visibility` after its invocation ended, where
+// the stack's queue makes it wait six times the function timeout from the
+// receive.
 type recheckQueue struct {
 	srv        *sqstest.Server
 	visibility time.Duration
@@ -66,7 +76,7 @@ func (q *recheckQueue) close() { q.srv.Close() }
 
 // take returns the delivery of one due re-check, or nil when none is due.
 func (q *recheckQueue) take() (*delivery, error) {
-	msgs := q.srv.Receive(1, q.visibility)
+	msgs := q.srv.Receive(1, recheckInFlight)
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -108,13 +118,19 @@ func (q *recheckQueue) settle(m sqstest.Message, resp []byte, invokeErr error) e
 	if why != "" {
 		q.failed++
 		q.lastError[m.ID] = why
+		if err := q.srv.ChangeVisibility(m.ReceiptHandle, q.visibility); err != nil {
+			// Only if the invocation outlasted recheckInFlight, which the
+			// emulator's timeout prevents: the message is visible already.
+			q.lastError[m.ID] = why + "; " + err.Error()
+		}
 		return nil
 	}
 	delete(q.lastError, m.ID)
 	if err := q.srv.Delete(m.ReceiptHandle); err != nil {
-		// The handle is stale only if the visibility timeout ran out during
-		// the invocation: the message was received again and its later
-		// delivery settles it (Lambda's delete fails the same way).
+		// The handle is stale only if recheckInFlight ran out during the
+		// invocation, which the emulator's timeout prevents: the message
+		// was received again and its later delivery settles it (Lambda's
+		// delete fails the same way).
 		q.lastError[m.ID] = err.Error()
 	}
 	return nil

@@ -10,7 +10,7 @@
 // delivering half is a Go API, because locally the caller plays the
 // event-source mapping: Receive takes the messages that are due (hiding each
 // for a visibility timeout, counting its receives), Delete removes a handled
-// one, Event wraps messages in the events.SQSEvent Lambda would pass the
+// one, ChangeVisibility shortens or extends a received one's timeout, Event wraps messages in the events.SQSEvent Lambda would pass the
 // function, and a message received MaxReceiveCount times and still not
 // deleted moves to the dead letters (a redrive policy), as SQS does.
 //
@@ -243,6 +243,30 @@ func (s *Server) Delete(receiptHandle string) error {
 		}
 	}
 	return fmt.Errorf("delete message: receipt handle %q is not valid (ReceiptHandleIsInvalid)", receiptHandle)
+}
+
+// MaxVisibility is the longest visibility timeout: 12 hours (Amazon SQS
+// API Reference, ChangeMessageVisibility, VisibilityTimeout 0 to 43,200 s).
+const MaxVisibility = 12 * time.Hour
+
+// ChangeVisibility hides the received message that receiptHandle names
+// for d from now, as ChangeMessageVisibility does ("the new timeout period
+// takes effect from the time you call" it; 0 makes it visible at once).
+// An earlier receive's handle, a deleted message and a d outside 0–12 h are
+// refused.
+func (s *Server) ChangeVisibility(receiptHandle string, d time.Duration) error {
+	if d < 0 || d > MaxVisibility {
+		return fmt.Errorf("change message visibility: %v is outside 0-12h (InvalidParameterValue)", d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.queue {
+		if e.msg.ReceiptHandle != "" && e.msg.ReceiptHandle == receiptHandle {
+			e.visible = s.now().Add(d)
+			return nil
+		}
+	}
+	return fmt.Errorf("change message visibility: receipt handle %q is not valid (ReceiptHandleIsInvalid)", receiptHandle)
 }
 
 // Event wraps received messages in the event Lambda's event-source

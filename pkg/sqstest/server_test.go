@@ -312,6 +312,14 @@ func TestDeliveryLifecycle(t *testing.T) {
 			t.Errorf("receive %d: the first receive's handle still deletes", n)
 		}
 	}
+	// A shortened visibility timeout brings it back sooner; an old
+	// handle cannot change it.
+	if err := srv.ChangeVisibility(failing.ReceiptHandle, 0); err == nil {
+		t.Error("an earlier receive's handle changed the visibility")
+	}
+	if err := srv.ChangeVisibility("x", MaxVisibility+time.Second); err == nil {
+		t.Error("a visibility above 12 hours was accepted")
+	}
 	clock.Add(visibility) // now 126s: "later" is due too
 	got = srv.Receive(10, visibility)
 	if len(got) != 1 || got[0].Body != "later" {
@@ -327,5 +335,38 @@ func TestDeliveryLifecycle(t *testing.T) {
 	want := Stats{Sent: 3, Received: 5, Deleted: 2, Redriven: 1, MaxDelay: 100 * time.Second}
 	if st := srv.Stats(); st != want || srv.Pending() != 0 {
 		t.Errorf("stats %+v pending %d, want %+v and 0", st, srv.Pending(), want)
+	}
+}
+
+// TestChangeVisibility: a received message comes back when its changed
+// visibility timeout ends, counted from the change.
+func TestChangeVisibility(t *testing.T) {
+	clock := newClock()
+	srv := NewServer(clock.Now)
+	defer srv.Close()
+	status, _, _ := post(t, srv.URL, "AmazonSQS.SendMessage", "application/x-amz-json-1.0",
+		jsonBody(t, map[string]any{"QueueUrl": srv.QueueURL, "MessageBody": "m"}))
+	if status != 200 {
+		t.Fatal(status)
+	}
+	got := srv.Receive(1, time.Hour)
+	if len(got) != 1 {
+		t.Fatal(got)
+	}
+	clock.Add(10 * time.Second)
+	if err := srv.ChangeVisibility(got[0].ReceiptHandle, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Second)
+	if again := srv.Receive(1, time.Hour); len(again) != 0 {
+		t.Fatalf("visible 1s after a 2s change: %+v", again)
+	}
+	clock.Add(time.Second)
+	again := srv.Receive(1, time.Hour)
+	if len(again) != 1 || again[0].ReceiveCount != 2 {
+		t.Fatalf("not visible again 2s after the change: %+v", again)
+	}
+	if err := srv.ChangeVisibility(got[0].ReceiptHandle, 0); err == nil {
+		t.Error("the first receive's handle still changes the visibility")
 	}
 }
