@@ -64,7 +64,13 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&o.reorderRate, "reorder-rate", 0.2, "share of events held back so later ones overtake them")
 	fs.DurationVar(&o.retryBackoff, "retry-backoff", time.Second,
 		"wait before the first re-delivery of a failed invocation, doubled for the second (Lambda: about 1 and 2 minutes)")
-	fs.DurationVar(&o.budget, "budget", 178*time.Second, "stop and fail when the run takes longer")
+	// The enforcer's re-checks (issue 19) come back 2W + max(W/2, 15s) + 1s
+	// after their event (36 s with the 10 s window): the enforcer phase
+	// lasts that much past the last trust event, which the defaults still
+	// fit (seed 1: 2m0s with 378 re-checks, on 2 shared cores).
+	fs.DurationVar(&o.budget, "budget", 178*time.Second,
+		"stop and fail when the run takes longer (with the defaults about 2 minutes on 2 cores, re-checks included:\n"+
+			"the last re-check is due 2 x --consistency-window + max(window/2, 15s) + 1s after the last trust event)")
 	fs.DurationVar(&o.recheckVisibility, "recheck-visibility", 2*time.Second,
 		"a re-check the enforcer failed is delivered again this long after the failed invocation, up to 3 receives\n"+
 			"(the stack's queue: its visibility timeout, 6 x the enforcer's timeout from the receive, as Lambda recommends)")
