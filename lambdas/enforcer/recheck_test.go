@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/iamguardrail/guardrail/lambdas/fixtures"
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
+	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
 )
@@ -220,4 +225,114 @@ func eventID(t *testing.T, ev events.CloudWatchEvent) string {
 		t.Fatal(err)
 	}
 	return d.EventID
+}
+
+// failingQueue refuses every message.
+type failingQueue struct{}
+
+func (failingQueue) Recheck(context.Context, []byte, time.Duration) error {
+	return errors.New("AccessDenied: not authorized to perform sqs:SendMessage")
+}
+
+// The handler's part of the re-check: sending what the engine scheduled,
+// the SQS entry point, early messages, bad messages and failures.
+func TestHandlerRecheck(t *testing.T) {
+	fx, err := fixtures.Event("CreateRole-foreign-account.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := fx.Event
+	body, _ := json.Marshal(ev)
+	change, err := cloudtrail.Decode(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := change.EventTime.Add(5*time.Minute + time.Second) // fakeEngine.RecheckDue
+	cfg := config.Config{TrustMode: config.Enforce, LockdownMode: config.Enforce, MetricsNamespace: "T"}
+	sqsBatch := func(bodies ...string) json.RawMessage {
+		var b events.SQSEvent
+		for i, s := range bodies {
+			b.Records = append(b.Records, events.SQSMessage{MessageId: fmt.Sprint("m", i), Body: s, EventSource: "aws:sqs"})
+		}
+		raw, _ := json.Marshal(b)
+		return raw
+	}
+	tests := []struct {
+		name     string
+		payload  json.RawMessage
+		now      time.Time
+		rec      decision.Record
+		evalErr  error
+		failing  bool
+		wantEval int      // evaluations
+		wantSent int      // messages sent to the queue
+		wantFail []string // batch item failures
+		wantErr  string   // Invoke's error
+		recheck  bool     // the evaluation was a re-check
+		outcome  decision.Outcome
+	}{
+		{name: "EventBridge event, re-check scheduled: sent", payload: mustJSON(t, ev), now: change.EventTime.Add(time.Second),
+			rec: decision.Record{Outcome: "changed", RecheckAt: &due}, wantEval: 1, wantSent: 1, outcome: "changed"},
+		{name: "EventBridge event, none scheduled", payload: mustJSON(t, ev), now: change.EventTime,
+			rec: decision.Record{Outcome: "compliant"}, wantEval: 1, outcome: "compliant"},
+		{name: "re-check that cannot be sent fails the invocation", payload: mustJSON(t, ev), now: change.EventTime, failing: true,
+			rec: decision.Record{Outcome: "changed", RecheckAt: &due}, wantEval: 1, wantErr: "schedule the re-check", outcome: "error"},
+		{name: "due re-check is evaluated as one", payload: sqsBatch(string(body)), now: due,
+			rec: decision.Record{Outcome: "changed"}, wantEval: 1, recheck: true, outcome: "changed"},
+		{name: "early re-check is sent again, not evaluated", payload: sqsBatch(string(body)), now: due.Add(-time.Minute),
+			wantSent: 1},
+		{name: "failed re-check is redelivered", payload: sqsBatch(string(body), string(body)), now: due,
+			rec: decision.Record{Outcome: "error"}, evalErr: fmt.Errorf("get role: %w", apiErr{"Throttling"}), wantEval: 2,
+			wantFail: []string{"m0", "m1"}, recheck: true, outcome: "error"},
+		{name: "message that is not an event is ignored", payload: sqsBatch("not json"), now: due, outcome: "ignored"},
+		{name: "payload that is neither fails", payload: json.RawMessage(`[1,2]`), now: due, wantErr: "decode the event"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fe := &fakeEngine{rec: tc.rec, err: tc.evalErr}
+			out := &bytes.Buffer{}
+			h := newHandler(fe, cfg, out, "test")
+			q := &queue{now: func() time.Time { return tc.now }}
+			h.now, h.recheck = q.now, q
+			if tc.failing {
+				h.recheck = failingQueue{}
+			}
+			resp, err := h.Invoke(context.Background(), tc.payload)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Invoke = %v, want error containing %q", err, tc.wantErr)
+			}
+			if fe.calls != tc.wantEval || q.sent != tc.wantSent {
+				t.Errorf("%d evaluations and %d messages sent, want %d and %d", fe.calls, q.sent, tc.wantEval, tc.wantSent)
+			}
+			if fe.calls > 0 && fe.ev.Recheck != tc.recheck {
+				t.Errorf("evaluated with Recheck %v, want %v", fe.ev.Recheck, tc.recheck)
+			}
+			if tc.wantSent > 0 && q.msgs[0].due.Before(due) && tc.rec.RecheckAt != nil {
+				t.Errorf("sent to be visible at %s, before the re-check is due (%s)", q.msgs[0].due, due)
+			}
+			var failed []string
+			if r, ok := resp.(events.SQSEventResponse); ok {
+				for _, f := range r.BatchItemFailures {
+					failed = append(failed, f.ItemIdentifier)
+				}
+			}
+			if !slices.Equal(failed, tc.wantFail) {
+				t.Errorf("batch item failures %v, want %v", failed, tc.wantFail)
+			}
+			w := &world{out: out}
+			ds, _ := w.take(t)
+			if tc.outcome != "" && (len(ds) == 0 || ds[len(ds)-1].Outcome != tc.outcome) {
+				t.Errorf("decisions %+v, want the last %s", ds, tc.outcome)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -24,13 +24,15 @@ import (
 // to the same no-principal deny, so a stale copy of an earlier remediation
 // would pass for this one (issue 19, defect 2).
 //
-// If they never agree within the stale-read backoff, which of the two is
-// newer decides what to restrict, and only a read made after IAM's
-// consistency window can tell: recheck waits for it (or, when the
-// invocation has no time left, fails with ErrStaleRead for Lambda's retry)
-// instead of writing from a possibly stale copy or calling it compliant. A
-// re-check delivered from the queue (Trigger.Recheck) is that read already:
-// it settles at once.
+// A read that is the guardrail's own write settles at once: its marker
+// says which intent it derives from (settle). A read of a document the
+// guardrail did not write may be a stale copy older than the claim, or the
+// owner's newer change: which, only a read made after IAM's consistency
+// window can tell, so after the stale-read backoff recheck waits for it (or,
+// when the invocation has no time left, fails with ErrStaleRead for
+// Lambda's retry) instead of writing from a possibly stale copy or calling
+// it compliant. A re-check delivered from the queue (Trigger.Recheck) is
+// that read already: it settles at once.
 //
 // Attach and detach claims are compared but not waited for: a claimed
 // detach of the lockdown policy re-attaches it whatever the read says
@@ -175,7 +177,14 @@ func (cl claim) settle(st *roleState, rel relation) {
 		if policy.Equivalent(common, st.trustDoc) {
 			return
 		}
-		res := trust.Result{Policy: common, Changed: true}
+		// Restricted again: Common keeps the read's statements, and a
+		// forged marker can make the read anything (a principal that the
+		// claim keeps only under its condition must not stay without it).
+		res, err := trust.Restrict(common, st.zone)
+		if err != nil {
+			st.restrictedErr = fmt.Errorf("restrict the common part of two same-second trust policies of role %s: %w", st.name, err)
+			return
+		}
 		st.restoreFrom(common, &res, "the trust policy read is the guardrail's write for another policy set in the same second as this event's, and nothing tells which is newer; only the principals both admit are kept")
 	default:
 		st.source, st.sourceHash = time.Time{}, ""
