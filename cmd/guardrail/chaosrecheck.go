@@ -31,12 +31,13 @@ const (
 	recheckMaxReceives = 3
 	// recheckQueueName is the queue's name in the stack.
 	recheckQueueName = sandbox.NamePrefix + "-Recheck"
-	// recheckInFlight hides a delivered re-check for the enforcer
-	// emulators' function timeout (demo.start's default): Lambda requires
-	// the queue's visibility timeout to be at least the function's
-	// timeout (the stack's is six times it), so a re-check is never
-	// delivered again while its invocation runs.
-	recheckInFlight = 60 * time.Second
+	// recheckInFlight hides a delivered re-check for six times the enforcer
+	// emulators' function timeout (demo.start's default, 60 s), as the
+	// stack's queue does: Lambda requires the visibility timeout to be at
+	// least the function's timeout, so a re-check is never delivered again
+	// while its invocation runs (one the emulator stops at its timeout
+	// returns a moment after it). Settling ends the wait early.
+	recheckInFlight = 6 * 60 * time.Second
 )
 
 // recheckQueue plays Lambda's SQS event-source mapping in front of the
