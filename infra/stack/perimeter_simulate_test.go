@@ -116,6 +116,9 @@ const (
 	gridOwnerID  = "123456"
 	gridClient   = "trusted-client.apps.googleusercontent.com"
 	ghProvider   = "token.actions.githubusercontent.com"
+	// eksProvider is a per-cluster EKS issuer: single-tenant, not listed in
+	// the RCP, so neither refused nor admitted by it.
+	eksProvider = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 	// googleProvider: see gridCallers.
 	googleProvider = "arn:aws:iam::" + gridMember + ":oidc-provider/accounts.google.com"
 )
@@ -188,6 +191,10 @@ func gridCallers() []gridCaller {
 		githubCaller("github-other-owner-sub", "repo:evil-org/app:ref:refs/heads/main", "evil-org/app", "666", true),
 		githubCaller("github-other-owner-custom-sub", "environment:prod", "evil-org/app", "666", true),
 		githubCaller("github-lookalike-owner", "repo:"+gridOwner+"-evil/app:ref:refs/heads/main", gridOwner+"-evil/app", "667", true),
+		// The EKS provider's keys are among those runSimulation drops
+		// (defect 1); the decision comes from runUnsafeSimulation.
+		{name: "eks-service-account", principal: "arn:aws:iam::" + gridMember + ":oidc-provider/" + eksProvider, action: "sts:AssumeRoleWithWebIdentity",
+			context: map[string]any{eksProvider + ":sub": "system:serviceaccount:orders:api", eksProvider + ":aud": "sts.amazonaws.com"}},
 		{name: "saml", principal: "arn:aws:iam::" + gridMember + ":saml-provider/corp", action: "sts:AssumeRoleWithSAML",
 			context: map[string]any{"saml:aud": "https://signin.aws.amazon.com/saml", "saml:sub": "alice@example.com"}},
 		google("google-trusted-client", gridClient, false),
@@ -208,6 +215,7 @@ func gridRoles() []struct {
 {"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":"` + m + `"}}},
 {"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::` + m + `:oidc-provider/` + ghProvider + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"` + ghProvider + `:aud":"sts.amazonaws.com"},"StringLike":{"` + ghProvider + `:sub":"repo:` + gridOwner + `/*"}}},
 {"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::` + m + `:saml-provider/corp"},"Action":"sts:AssumeRoleWithSAML","Condition":{"StringEquals":{"SAML:aud":"https://signin.aws.amazon.com/saml"}}},
+{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::` + m + `:oidc-provider/` + eksProvider + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"` + eksProvider + `:sub":"system:serviceaccount:orders:api","` + eksProvider + `:aud":"sts.amazonaws.com"}}},
 {"Effect":"Allow","Principal":{"Federated":"` + googleProvider + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:aud":"` + gridClient + `"}}}]}`
 	open := `{"Version":"2012-10-17","Statement":[
 {"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::` + m + `:root","arn:aws:iam::` + gridForeign + `:root"]},"Action":"sts:AssumeRole"},
