@@ -105,7 +105,7 @@ func NewMembers(scope constructs.Construct, p MembersProps) (Members, error) {
 			RetainStacksOnAccountRemoval: jsii.Bool(false),
 		},
 		// The template names its roles.
-		Capabilities:     jsii.Strings("CAPABILITY_NAMED_IAM"),
+		Capabilities: jsii.Strings("CAPABILITY_NAMED_IAM"),
 		// (An untyped property in the L1 construct: CloudFormation's casing.)
 		ManagedExecution: map[string]any{"Active": true},
 		// Thousands of accounts: a quarter at a time, and an account that
