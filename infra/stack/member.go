@@ -226,12 +226,22 @@ func MemberTemplate(s settings.Settings, qualifier, outdir string) (awscdk.Stack
 	if len(findings) > 0 {
 		return nil, "", fmt.Errorf("member template: %d cdk-nag or synthesis findings:\n%s", len(findings), strings.Join(findings, "\n"))
 	}
-	body, err := json.Marshal(art.Template())
+	body, err := templateBody(art.Template())
 	if err != nil {
-		return nil, "", fmt.Errorf("member template: %w", err)
+		return nil, "", err
+	}
+	return stack, body, nil
+}
+
+// templateBody returns tpl as the JSON a StackSet's TemplateBody holds,
+// refusing a template over MaxTemplateBody bytes.
+func templateBody(tpl any) (string, error) {
+	body, err := json.Marshal(tpl)
+	if err != nil {
+		return "", fmt.Errorf("member template: %w", err)
 	}
 	if len(body) > MaxTemplateBody {
-		return nil, "", fmt.Errorf("member template is %d bytes, over CloudFormation's %d-byte TemplateBody limit", len(body), MaxTemplateBody)
+		return "", fmt.Errorf("member template is %d bytes, over CloudFormation's %d-byte TemplateBody limit", len(body), MaxTemplateBody)
 	}
-	return stack, string(body), nil
+	return string(body), nil
 }

@@ -688,3 +688,40 @@ func TestOrgErrors(t *testing.T) {
 		t.Errorf("NewMembers without function packages: %v", err)
 	}
 }
+
+func TestTemplateBodyLimit(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		fits bool
+	}{{MaxTemplateBody - len(`{"Description":""}`), true}, {MaxTemplateBody - len(`{"Description":""}`) + 1, false}} {
+		body, err := templateBody(map[string]any{"Description": strings.Repeat("x", tc.n)})
+		if (err == nil) != tc.fits {
+			t.Errorf("%d-byte template: err = %v, want fits = %v", len(body), err, tc.fits)
+		}
+		if tc.fits && len(body) != MaxTemplateBody {
+			t.Errorf("body is %d bytes, want exactly %d", len(body), MaxTemplateBody)
+		}
+	}
+}
+
+// TestOrgResourceNamesShareThePrefix: as in the single-account stack, every
+// physical name of the hub and the member template carries the prefix the
+// lockdown protects.
+func TestOrgResourceNamesShareThePrefix(t *testing.T) {
+	nameProps := map[string]string{
+		"AWS::Lambda::Function": "FunctionName", "AWS::IAM::Role": "RoleName", "AWS::Events::Rule": "Name",
+		"AWS::SQS::Queue": "QueueName", "AWS::SNS::Topic": "TopicName", "AWS::CloudWatch::Alarm": "AlarmName",
+		"AWS::Logs::LogGroup": "LogGroupName", "AWS::Events::EventBus": "Name", "AWS::CloudFormation::StackSet": "StackSetName",
+	}
+	o := orgConfigured(t)
+	for _, s := range []synthesized{o.hub, o.members, o.member} {
+		for typ, prop := range nameProps {
+			for id, r := range s.resources(typ) {
+				name, ok := r["Properties"].(map[string]any)[prop].(string)
+				if !ok || !(strings.HasPrefix(name, NamePrefix+"-") || strings.HasPrefix(name, "/aws/lambda/"+NamePrefix+"-")) {
+					t.Errorf("%s %s has name %v without the %s- prefix", typ, id, r["Properties"].(map[string]any)[prop], NamePrefix)
+				}
+			}
+		}
+	}
+}
