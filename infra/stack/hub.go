@@ -93,7 +93,7 @@ func qualifierOf(scope constructs.Construct) string {
 // single-account stack) in hub mode with permission to assume the member
 // role in the organization's accounts and nothing else in IAM, and the same
 // queues, alarms and saved queries. It deploys to the hub account in
-// RequiredRegion.
+// RequiredRegion; p.Account and p.StackName are not used (HubStackName).
 func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 	s := p.Settings
 	org := s.Organization

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -64,7 +63,8 @@ type MembersProps struct {
 // administrator, that puts the member template (MemberTemplate) into every
 // account of the configured OUs (or the whole organization) in us-east-1,
 // including accounts that join later. It deploys to RequiredRegion of the
-// account `cdk deploy` runs in (p.Account pins it).
+// account `cdk deploy` runs in (p.Account pins it); p.StackName is not used
+// (MembersStackName).
 func NewMembers(scope constructs.Construct, p MembersProps) (Members, error) {
 	s := p.Settings
 	org := s.Organization
@@ -217,13 +217,7 @@ func MemberTemplate(s settings.Settings, qualifier, outdir string) (awscdk.Stack
 	AddChecks(app)
 	asm := app.Synth(nil)
 	art := asm.GetStackArtifact(stack.ArtifactId())
-	var findings []string
-	for _, m := range *art.Messages() {
-		if m.Level == cxapi.SynthesisMessageLevel_ERROR || m.Level == cxapi.SynthesisMessageLevel_WARNING {
-			findings = append(findings, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
-		}
-	}
-	if len(findings) > 0 {
+	if findings := findings(art); len(findings) > 0 {
 		return nil, "", fmt.Errorf("member template: %d cdk-nag or synthesis findings:\n%s", len(findings), strings.Join(findings, "\n"))
 	}
 	body, err := templateBody(art.Template())

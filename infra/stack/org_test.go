@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
@@ -723,5 +724,25 @@ func TestOrgResourceNamesShareThePrefix(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestFindingsGate: the check MemberTemplate applies to its own app sees
+// cdk-nag's findings (here a queue without TLS enforcement or a
+// dead-letter queue) and none on a stack without them.
+func TestFindingsGate(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(sharedTempDir(t))})
+	bad := awscdk.NewStack(app, jsii.String("Bad"), &awscdk.StackProps{Synthesizer: awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})})
+	awssqs.NewQueue(bad, jsii.String("Q"), &awssqs.QueueProps{})
+	good := awscdk.NewStack(app, jsii.String("Good"), &awscdk.StackProps{Synthesizer: awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})})
+	awscdk.NewCfnOutput(good, jsii.String("O"), &awscdk.CfnOutputProps{Value: jsii.String("x")})
+	AddChecks(app)
+	asm := app.Synth(nil)
+	got := findings(asm.GetStackArtifact(bad.ArtifactId()))
+	if len(got) == 0 || !strings.Contains(strings.Join(got, "\n"), "AwsSolutions-SQS") {
+		t.Errorf("findings of a bare queue = %v, want AwsSolutions-SQS*", got)
+	}
+	if got := findings(asm.GetStackArtifact(good.ArtifactId())); len(got) != 0 {
+		t.Errorf("findings of an empty stack = %v", got)
 	}
 }
