@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,6 +18,7 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
+	"github.com/iamguardrail/guardrail/pkg/hub"
 )
 
 // Handler is what a function does with each EventBridge event.
@@ -39,13 +41,37 @@ func Setup[H Handler](ctx context.Context, getenv func(string) string, out io.Wr
 	return newHandler(engine, cfg, out, version), nil
 }
 
-// Main runs a function: Setup from the process environment with stdout,
-// then lambda.Start. On an invalid configuration it exits with status 1
-// before lambda.Start, so Lambda reports the init failure
-// (Runtime.ExitError) on every invocation instead of running with a
-// configuration it would have to guess at; the reason is already logged.
-func Main[H Handler](version string, newHandler NewHandler[H]) {
-	h, err := Setup(context.Background(), os.Getenv, os.Stdout, version, newHandler)
+// NewHubHandler makes a function's handler around a started hub
+// (organization mode, DESIGN.md §11).
+type NewHubHandler[H Handler] func(h *hub.Hub, cfg config.Config, out io.Writer, version string) H
+
+// SetupHub starts a hub from getenv (hub.Start, which logs the
+// configuration, or why it is invalid, to out) and makes the handler.
+func SetupHub[H Handler](ctx context.Context, getenv func(string) string, out io.Writer, version string, newHandler NewHubHandler[H]) (H, error) {
+	h, cfg, err := hub.Start(ctx, getenv, decision.NewLogger(out), version)
+	if err != nil {
+		var none H
+		return none, err
+	}
+	return newHandler(h, cfg, out, version), nil
+}
+
+// Main runs a function: Setup (or, when GUARDRAIL_MEMBER_ROLE_NAME is set,
+// SetupHub) from the process environment with stdout, then lambda.Start.
+// On an invalid configuration it exits with status 1 before lambda.Start,
+// so Lambda reports the init failure (Runtime.ExitError) on every
+// invocation instead of running with a configuration it would have to
+// guess at; the reason is already logged.
+func Main[H Handler](version string, newHandler NewHandler[H], newHub NewHubHandler[H]) {
+	var (
+		h   H
+		err error
+	)
+	if strings.TrimSpace(os.Getenv(config.EnvMemberRoleName)) != "" {
+		h, err = SetupHub(context.Background(), os.Getenv, os.Stdout, version, newHub)
+	} else {
+		h, err = Setup(context.Background(), os.Getenv, os.Stdout, version, newHandler)
+	}
 	if err != nil {
 		os.Exit(1)
 	}
