@@ -47,19 +47,6 @@ const (
 	CallAsDelegatedAdmin     = "DELEGATED_ADMIN"
 )
 
-// Environment variables of the hub's functions that pkg/config does not
-// declare yet (issue 12, agreed with the engine side; the lead aligns them
-// with pkg/config at merge).
-const (
-	// EnvMemberRoleName switches the functions to hub mode: they assume
-	// this role in the account each event names.
-	EnvMemberRoleName = "GUARDRAIL_MEMBER_ROLE_NAME"
-	// EnvMemberAccounts lists the accounts the sweeper sweeps,
-	// comma-separated; empty: every account organizations:ListAccounts
-	// returns.
-	EnvMemberAccounts = "GUARDRAIL_MEMBER_ACCOUNTS"
-)
-
 // Organization is the validated organization-mode configuration.
 type Organization struct {
 	// ID is the organization's ID (o-…): the hub bus accepts events only
@@ -222,8 +209,8 @@ func parseOrganization(v any, fail func(key string, value any, err error)) *Orga
 // configures the IamRoleGuardrail stack (the management account's).
 func (o *Organization) Env(memberRoleName string) map[string]string {
 	return map[string]string{
-		EnvMemberRoleName:       memberRoleName,
-		EnvMemberAccounts:       strings.Join(o.MemberAccounts, ","),
-		config.EnvTrustedOrgIDs: strings.Join(o.TrustedOrgIDs, ","),
+		config.EnvMemberRoleName: memberRoleName,
+		config.EnvMemberAccounts: strings.Join(o.MemberAccounts, ","),
+		config.EnvTrustedOrgIDs:  strings.Join(o.TrustedOrgIDs, ","),
 	}
 }

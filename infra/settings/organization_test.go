@@ -139,13 +139,13 @@ func flatten(err error) []error {
 func TestOrganizationEnv(t *testing.T) {
 	o := &Organization{ID: "o-a1b2c3d4e5", HubAccount: "111122223333", Targets: []string{"r-ab12"}, CallAs: CallAsSelf}
 	env := o.Env("IamRoleGuardrail-Member")
-	if env[EnvMemberRoleName] != "IamRoleGuardrail-Member" || env[EnvMemberAccounts] != "" || env[config.EnvTrustedOrgIDs] != "" {
+	if env[config.EnvMemberRoleName] != "IamRoleGuardrail-Member" || env[config.EnvMemberAccounts] != "" || env[config.EnvTrustedOrgIDs] != "" {
 		t.Errorf("default env = %v: want the role name, no account list, no trusted-organization override", env)
 	}
 	o.TrustedOrgIDs = []string{"o-zzzzzzzzzz"}
 	o.MemberAccounts = []string{"444455556666", "777788889999"}
 	env = o.Env("IamRoleGuardrail-Member")
-	if env[EnvMemberAccounts] != "444455556666,777788889999" || env[config.EnvTrustedOrgIDs] != "o-zzzzzzzzzz" {
+	if env[config.EnvMemberAccounts] != "444455556666,777788889999" || env[config.EnvTrustedOrgIDs] != "o-zzzzzzzzzz" {
 		t.Errorf("env = %v", env)
 	}
 }

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -37,8 +38,9 @@ const (
 	// roles, the only principals the member role trusts.
 	HubEnforcerName = HubPrefix + "-Enforcer"
 	HubSweeperName  = HubPrefix + "-Sweeper"
-	// MemberRoleName is the role the hub assumes in each member account.
-	MemberRoleName = NamePrefix + "-Member"
+	// MemberRoleName is the role the hub assumes in each member account
+	// (the engine's default, GUARDRAIL_MEMBER_ROLE_NAME).
+	MemberRoleName = config.DefaultMemberRoleName
 )
 
 // ErrNoOrganization is returned by NewHub and NewMembers when the settings
@@ -55,13 +57,21 @@ func orgBuilder(stack awscdk.Stack, s settings.Settings, prefix, qualifier strin
 	return b
 }
 
-// memberExemptions are the exemptions in every member account: the CDK
-// bootstrap roles of the hub account by exact name (they deploy the hub,
-// and the hub account is a member too), then the operator's. The names hold
-// the hub's account ID, so in any other account they name no existing role
-// (and the lockdown forbids service roles to create one).
+// memberExemptions are the exemptions in every member account: the
+// forwarder role, then the CDK bootstrap roles of the hub account, by exact
+// name, then the operator's.
+//
+// The forwarder is the member template's one role besides the member role,
+// which the engine protects itself (config.Config.Member): a service role
+// by its trust (events.amazonaws.com) that the member role's own deny keeps
+// it from changing, so without the exemption every sweep would record a
+// refused write on it. The bootstrap roles deploy the hub, and the hub
+// account is usually a member too; their names hold the hub's account ID,
+// so in any other account they name no existing role (and the lockdown
+// forbids service roles to create one).
 func memberExemptions(s settings.Settings, qualifier string) []string {
-	return append(settings.BootstrapRoleNames(qualifier, s.Organization.HubAccount, RequiredRegion), s.ExemptRoles...)
+	out := append([]string{ForwarderRoleName}, settings.BootstrapRoleNames(qualifier, s.Organization.HubAccount, RequiredRegion)...)
+	return append(out, s.ExemptRoles...)
 }
 
 // memberBuckets are the buckets the lockdown protects in every member
@@ -141,7 +151,7 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 		statements:          func(sweep bool) []awsiam.PolicyStatement { return hubStatements(b.partition, org.ID, sweep) },
 		enforcerDescription: "Evaluates the role named by each IAM event of a member account, through its member role, and enforces the guardrail",
 		sweeperDescription:  "Evaluates every role of every member account on a schedule, through their member roles, and enforces the guardrail",
-		env: func(enforcerRole, sweeperRole awsiam.Role) map[string]*string {
+		env: func(awsiam.Role, awsiam.Role) map[string]*string {
 			// The lockdown inputs are the member template's (member.go):
 			// no alarm key (the hub's is not in the member accounts), the
 			// members' buckets and exemptions. The policy ARN names the
@@ -150,9 +160,12 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 			for k, v := range org.Env(MemberRoleName) {
 				env[k] = jsii.String(v)
 			}
-			env[config.EnvProtectedRoleARNs] = awscdk.Fn_Join(jsii.String(","), &[]*string{
-				jsii.String(b.iamARN("role/" + NamePrefix + "-*")), enforcerRole.RoleArn(), sweeperRole.RoleArn(),
-			})
+			// Exactly the hub's two roles, by the ARNs the member role
+			// trusts (hubRoleARNs; the stack is pinned to the hub
+			// account): the engine accepts these, and only these, in the
+			// member role's trust (config.Config.HubRoleARNs), and adds
+			// each member's own member role itself.
+			env[config.EnvProtectedRoleARNs] = jsii.String(strings.Join(hubRoleARNs(b.partition, org.HubAccount), ","))
 			return env
 		},
 	})
@@ -175,7 +188,8 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 					"and aws:ResourceOrgID limits the assumption to the organization's accounts",
 				"Resource::arn:<AWS::Partition>:iam::*:role/"+MemberRoleName),
 			suppression("AwsSolutions-IAM5",
-				"organizations:DescribeOrganization and ListAccounts support no resource-level permissions (Service Authorization Reference); they are read-only",
+				"organizations:DescribeOrganization and ListAccounts support no resource-level permissions (Service Authorization Reference), "+
+					"DescribeAccount must answer AccountNotFound for an account outside the organization; all are read-only",
 				"Resource::*"),
 		}
 		cdknag.NagSuppressions_AddResourceSuppressions(stack.Node().FindChild(jsii.String(id)), &sup, jsii.Bool(true))
@@ -200,12 +214,16 @@ func hubStatements(partition, orgID string, sweep bool) []awsiam.PolicyStatement
 			[]string{"arn:" + partition + ":iam::*:role/" + MemberRoleName},
 			map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": orgID}}),
 	}
-	// The organization's ID, the default trusted organization (and the
-	// organization events must come from); the sweeper also lists its
-	// accounts. Neither action supports resource-level permissions.
-	actions := []string{"organizations:DescribeOrganization"}
+	// The organization's ID and management account (the default trusted
+	// organization; the management account has no member role), then the
+	// membership of the account an event names (enforcer, pkg/hub
+	// HandleEvent) or the list of accounts to sweep (sweeper). Read-only;
+	// DescribeAccount stays on "*" because an account outside the
+	// organization must get AccountNotFound (ignored), not AccessDenied
+	// (retried).
+	actions := []string{"organizations:DescribeOrganization", "organizations:DescribeAccount"}
 	if sweep {
-		actions = append(actions, "organizations:ListAccounts")
+		actions = []string{"organizations:DescribeOrganization", "organizations:ListAccounts"}
 	}
 	return append(stmts, allow("ReadOrganization", actions, []string{"*"}, nil))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/iamguardrail/guardrail/infra/settings"
+	"github.com/iamguardrail/guardrail/pkg/classify"
 	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
@@ -218,7 +219,7 @@ func TestHubRoles(t *testing.T) {
 		role    string
 		orgRead []string
 	}{
-		{HubEnforcerName, []string{"organizations:DescribeOrganization"}},
+		{HubEnforcerName, []string{"organizations:DescribeOrganization", "organizations:DescribeAccount"}},
 		{HubSweeperName, []string{"organizations:DescribeOrganization", "organizations:ListAccounts"}},
 	} {
 		var sids []string
@@ -276,11 +277,11 @@ func TestHubEnvironment(t *testing.T) {
 	} {
 		for _, fn := range []string{HubEnforcerName, HubSweeperName} {
 			env := hubEnv(t, tc.o, fn)
-			if env[settings.EnvMemberRoleName] != MemberRoleName {
-				t.Errorf("%s: %s = %q, want %q (hub mode)", fn, settings.EnvMemberRoleName, env[settings.EnvMemberRoleName], MemberRoleName)
+			if env[config.EnvMemberRoleName] != MemberRoleName {
+				t.Errorf("%s: %s = %q, want %q (hub mode)", fn, config.EnvMemberRoleName, env[config.EnvMemberRoleName], MemberRoleName)
 			}
-			if env[config.EnvTrustedOrgIDs] != tc.trusted || env[settings.EnvMemberAccounts] != tc.accounts {
-				t.Errorf("%s: trusted orgs %q, member accounts %q; want %q, %q", fn, env[config.EnvTrustedOrgIDs], env[settings.EnvMemberAccounts], tc.trusted, tc.accounts)
+			if env[config.EnvTrustedOrgIDs] != tc.trusted || env[config.EnvMemberAccounts] != tc.accounts {
+				t.Errorf("%s: trusted orgs %q, member accounts %q; want %q, %q", fn, env[config.EnvTrustedOrgIDs], env[config.EnvMemberAccounts], tc.trusted, tc.accounts)
 			}
 			// The variables the engine reads today must still parse.
 			c, err := config.FromEnv(func(k string) string { return env[k] })
@@ -292,6 +293,22 @@ func TestHubEnvironment(t *testing.T) {
 			}
 			if want := "arn:aws:iam::" + testHubAccount + ":policy/" + lockdown.PolicyName; c.LockdownPolicyARN != want {
 				t.Errorf("%s: lockdown policy %q, want %q", fn, c.LockdownPolicyARN, want)
+			}
+			hubRoles := []string{"arn:aws:iam::" + testHubAccount + ":role/" + HubEnforcerName, "arn:aws:iam::" + testHubAccount + ":role/" + HubSweeperName}
+			if !slices.Equal(c.ProtectedRoleARNs, hubRoles) {
+				t.Errorf("%s: protected roles %v, want exactly the hub's %v", fn, c.ProtectedRoleARNs, hubRoles)
+			}
+			// In a member account, as the engine configures it, the
+			// template's roles are never evaluated as service roles.
+			m := c.Member(testAccount, testOrgID)
+			rules := classify.Rules{ProtectedRoleARNs: m.ProtectedRoleARNs, ExemptRoles: m.ExemptRoles}
+			for name, want := range map[string]classify.Class{MemberRoleName: classify.Guardrail, ForwarderRoleName: classify.Exempt, "orders-api": classify.Service} {
+				if got := classify.Classify(classify.Role{ARN: "arn:aws:iam::" + testAccount + ":role/" + name}, rules); got.Class != want {
+					t.Errorf("%s: member role %s classified %s (%s), want %s", fn, name, got.Class, got.Reason, want)
+				}
+			}
+			if !slices.Equal(m.HubRoleARNs, hubRoles) {
+				t.Errorf("%s: the engine accepts %v in the member role's trust, want exactly %v", fn, m.HubRoleARNs, hubRoles)
 			}
 		}
 	}
@@ -580,11 +597,13 @@ func TestMemberRolePermissions(t *testing.T) {
 			continue
 		}
 		if sid == "NeverTouchProtectedRoles" {
-			// The exempt bootstrap roles are the hub account's.
+			// The exemptions are the forwarder role, then the hub
+			// account's bootstrap roles.
 			want.Resource = slices.Clone(want.Resource)
 			for i := range want.Resource {
 				want.Resource[i] = strings.Replace(want.Resource[i], "-role-"+testAccount+"-", "-role-"+testHubAccount+"-", 1)
 			}
+			want.Resource = slices.Insert(want.Resource, 3, "arn:aws:iam::"+testAccount+":role/*"+ForwarderRoleName)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: member %+v, single-account %+v", sid, got, want)
