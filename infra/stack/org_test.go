@@ -283,6 +283,10 @@ func TestHubEnvironment(t *testing.T) {
 			if env[config.EnvTrustedOrgIDs] != tc.trusted || env[config.EnvMemberAccounts] != tc.accounts {
 				t.Errorf("%s: trusted orgs %q, member accounts %q; want %q, %q", fn, env[config.EnvTrustedOrgIDs], env[config.EnvMemberAccounts], tc.trusted, tc.accounts)
 			}
+			// The hub's enforcer re-checks through its own queue (recheck.go).
+			if got, want := env[config.EnvRecheckQueueURL], "/"+HubPrefix+"-Recheck"; (fn == HubEnforcerName) != strings.HasSuffix(got, want) {
+				t.Errorf("%s: %s = %q", fn, config.EnvRecheckQueueURL, got)
+			}
 			// The variables the engine reads today must still parse.
 			c, err := config.FromEnv(func(k string) string { return env[k] })
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -339,15 +340,17 @@ type runtimeSpec struct {
 
 // runtime is what runs the guardrail: the two functions with their log
 // groups and roles, the queues where undeliverable and failed events end,
-// and the sweep schedule.
+// the enforcer's re-check queue and the sweep schedule.
 type runtime struct {
-	deliveryDLQ, failedQ      awssqs.Queue
+	deliveryDLQ, failedQ awssqs.Queue
+	// recheckDLQ is the re-check queue's dead-letter queue (recheck.go).
+	recheckDLQ                awssqs.Queue
 	enforcerLogs, sweeperLogs awslogs.LogGroup
 	enforcerRole, sweeperRole awsiam.Role
 	enforcer, sweeper         awslambda.Function
 }
 
-// runtime adds the functions, their roles and log groups, both queues and
+// runtime adds the functions, their roles and log groups, the queues and
 // the sweep schedule. The caller adds the event rule, whose pattern needs
 // the roles' ARNs.
 func (b *builder) runtime(zips map[string]string, spec runtimeSpec) runtime {
@@ -371,6 +374,8 @@ func (b *builder) runtime(zips map[string]string, spec runtimeSpec) runtime {
 		memoryMB:    enforcerMemoryMB, timeoutSeconds: enforcerTimeoutSeconds,
 		concurrency: float64(b.s.EnforcerConcurrency), retryAttempts: enforcerRetryAttempts, maxEventAgeHours: enforcerMaxEventAge,
 	}, env, rt.failedQ)
+	// The enforcer's re-check queue (recheck.go).
+	rt.recheckDLQ = b.recheck(rt.enforcer, rt.enforcerRole)
 	rt.sweeper = b.function(functionSpec{
 		id: "Sweeper", name: sweeperName, zip: zips[SweeperZip], role: rt.sweeperRole, logs: rt.sweeperLogs,
 		description: spec.sweeperDescription,
@@ -390,7 +395,7 @@ func (b *builder) runtime(zips map[string]string, spec runtimeSpec) runtime {
 // monitor adds the alarms and the saved queries over the runtime.
 func (b *builder) monitor(topic awssns.Topic, rt runtime) {
 	b.alarms(topic, map[string]awslambda.Function{"Enforcer": rt.enforcer, "Sweeper": rt.sweeper},
-		map[string]awssqs.Queue{"EventDeliveryDLQ": rt.deliveryDLQ, "FailedInvocations": rt.failedQ},
+		map[string]awssqs.Queue{"EventDeliveryDLQ": rt.deliveryDLQ, "FailedInvocations": rt.failedQ, "RecheckDLQ": rt.recheckDLQ},
 		[]awslogs.LogGroup{rt.enforcerLogs, rt.sweeperLogs})
 
 	for i, q := range Queries(b.prefix) {
@@ -627,7 +632,12 @@ func (b *builder) alarms(topic awssns.Topic, fns map[string]awslambda.Function, 
 		add(n+"ErrorsAlarm", n+"-Errors", "The "+n+" function failed an invocation; Lambda retries it, then the event lands in the failed-invocations queue", fn.MetricErrors(sum))
 		add(n+"ThrottlesAlarm", n+"-Throttles", "The "+n+" function was throttled at its reserved concurrency; events are retried, but a role stays unchecked meanwhile", fn.MetricThrottles(sum))
 	}
-	for _, n := range []string{"EventDeliveryDLQ", "FailedInvocations"} {
+	names := make([]string, 0, len(queues))
+	for n := range queues {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
 		add(n+"Alarm", n+"-NotEmpty", "An event reached the "+n+" queue: a role change was not evaluated. Inspect the message, fix the cause, redrive it",
 			queues[n].MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}))
 	}

@@ -280,8 +280,9 @@ func TestFunctions(t *testing.T) {
 					t.Errorf("env lacks %s", k)
 				}
 			}
-			if len(env) != 16 {
-				t.Errorf("env has %d variables, want 16: %v", len(env), env)
+			// The enforcer also names its re-check queue (recheck_test.go).
+			if want := map[bool]int{true: 17, false: 16}[tc.name == EnforcerName]; len(env) != want {
+				t.Errorf("env has %d variables, want %d: %v", len(env), want, env)
 			}
 			protected, _ := json.Marshal(env[config.EnvProtectedRoleARNs])
 			for _, want := range []string{":role/IamRoleGuardrail-*", `"EnforcerRole`, `"SweeperRole`} {
@@ -439,7 +440,7 @@ func TestSweepSchedule(t *testing.T) {
 
 func TestQueues(t *testing.T) {
 	s := defaults(t)
-	for _, name := range []string{NamePrefix + "-EventDeliveryDLQ", NamePrefix + "-FailedInvocations"} {
+	for _, name := range []string{NamePrefix + "-EventDeliveryDLQ", NamePrefix + "-FailedInvocations", RecheckDLQName} {
 		id, props := s.byName(t, "AWS::SQS::Queue", "QueueName", name)
 		if props["SqsManagedSseEnabled"] != true || props["MessageRetentionPeriod"] != float64(14*24*3600) {
 			t.Errorf("%s: %v", name, props)
@@ -664,6 +665,7 @@ func TestAlarms(t *testing.T) {
 			NamePrefix + "-Sweeper-Throttles":          {"AWS/Lambda", "Throttles"},
 			NamePrefix + "-EventDeliveryDLQ-NotEmpty":  {"AWS/SQS", "ApproximateNumberOfMessagesVisible"},
 			NamePrefix + "-FailedInvocations-NotEmpty": {"AWS/SQS", "ApproximateNumberOfMessagesVisible"},
+			NamePrefix + "-RecheckDLQ-NotEmpty":        {"AWS/SQS", "ApproximateNumberOfMessagesVisible"},
 			NamePrefix + "-ErrorRecords":               {MetricNamespace, ErrorMetric},
 		}
 		alarms := tc.s.resources("AWS::CloudWatch::Alarm")
