@@ -45,6 +45,7 @@ const (
 	KeyAllowedTokenAudiences = "allowedTokenAudiences"
 	KeyEnforcerConcurrency   = "enforcerConcurrency"
 	KeyDistDir               = "distDir"
+	// KeyOrganization ("organization") is declared in organization.go.
 )
 
 // Keys lists every context key the stack reads, in documentation order.
@@ -52,7 +53,7 @@ var Keys = []string{
 	KeyMode, KeyTrustMode, KeyLockdownMode, KeyTrustedAccounts, KeyTrustedOrgIDs,
 	KeyTrustedAudiences, KeyTrustedOIDCTenants, KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
 	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyProtectedBuckets, KeyAllowedTokenAudiences,
-	KeyEnforcerConcurrency, KeyDistDir,
+	KeyEnforcerConcurrency, KeyDistDir, KeyOrganization,
 }
 
 // Defaults of the settings that have one.
@@ -160,6 +161,9 @@ type Settings struct {
 	EnforcerConcurrency int
 	// DistDir holds enforcer.zip and sweeper.zip.
 	DistDir string
+	// Organization, when set, adds the organization hub and the members'
+	// StackSet (DESIGN.md §11) to the single-account stack.
+	Organization *Organization
 }
 
 // Default returns the settings used for every key that is absent.
@@ -283,6 +287,7 @@ func Parse(get func(key string) any) (Settings, error) {
 	scalar(get, fail, KeyRevokeSessions, boolean, nil, &s.RevokeSessions)
 	scalar(get, fail, KeyCreateTrail, boolean, nil, &s.CreateTrail)
 	scalar(get, fail, KeyDistDir, str, nil, &s.DistDir)
+	s.Organization = parseOrganization(get(KeyOrganization), fail)
 
 	// Build the lockdown document once as the stack will, with stand-ins
 	// for what only the deployment knows (account, key ARN, generated
