@@ -45,7 +45,8 @@ const (
 	KeyAllowedTokenAudiences = "allowedTokenAudiences"
 	KeyEnforcerConcurrency   = "enforcerConcurrency"
 	KeyDistDir               = "distDir"
-	// KeyOrganization ("organization") is declared in organization.go.
+	// KeyOrganization ("organization") is declared in organization.go,
+	// KeyPrevention ("prevention") in prevention.go.
 )
 
 // Keys lists every context key the stack reads, in documentation order.
@@ -53,7 +54,7 @@ var Keys = []string{
 	KeyMode, KeyTrustMode, KeyLockdownMode, KeyTrustedAccounts, KeyTrustedOrgIDs,
 	KeyTrustedAudiences, KeyTrustedOIDCTenants, KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
 	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyProtectedBuckets, KeyAllowedTokenAudiences,
-	KeyEnforcerConcurrency, KeyDistDir, KeyOrganization,
+	KeyEnforcerConcurrency, KeyDistDir, KeyOrganization, KeyPrevention,
 }
 
 // Defaults of the settings that have one.
@@ -164,6 +165,9 @@ type Settings struct {
 	// Organization, when set, adds the organization hub and the members'
 	// StackSet (DESIGN.md §11) to the single-account stack.
 	Organization *Organization
+	// Prevention is PreventionOff, PreventionCheck or PreventionEnforce:
+	// what the hub does with the organization policies (KeyPrevention).
+	Prevention string
 }
 
 // Default returns the settings used for every key that is absent.
@@ -183,6 +187,7 @@ func Default() Settings {
 		RevokeSessions:        true,
 		EnforcerConcurrency:   DefaultEnforcerConcurrency,
 		DistDir:               DefaultDistDir,
+		Prevention:            PreventionOff,
 	}
 }
 
@@ -288,6 +293,13 @@ func Parse(get func(key string) any) (Settings, error) {
 	scalar(get, fail, KeyCreateTrail, boolean, nil, &s.CreateTrail)
 	scalar(get, fail, KeyDistDir, str, nil, &s.DistDir)
 	s.Organization = parseOrganization(get(KeyOrganization), fail)
+	scalar(get, fail, KeyPrevention, str, validatePrevention, &s.Prevention)
+	if s.Prevention == "" {
+		s.Prevention = PreventionOff
+	}
+	if s.Prevention != PreventionOff && s.Organization == nil {
+		fail(KeyPrevention, s.Prevention, fmt.Errorf("needs organization mode (the %q context): the policies are attached to its memberOUs", KeyOrganization))
+	}
 
 	// Build the lockdown document once as the stack will, with stand-ins
 	// for what only the deployment knows (account, key ARN, generated

@@ -181,6 +181,10 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 	b.outputs(topic, rt)
 	awscdk.NewCfnOutput(stack, jsii.String("HubEventBusArn"), &awscdk.CfnOutputProps{Value: bus.EventBusArn(), Description: jsii.String("The bus every member account forwards its IAM events to")})
 
+	if err := addPrevention(stack, s, b.qualifier); err != nil {
+		return nil, err
+	}
+
 	for _, id := range []string{"EnforcerRole", "SweeperRole"} {
 		sup := []*cdknag.NagPackSuppression{
 			suppression("AwsSolutions-IAM5",
