@@ -81,7 +81,7 @@ func (r *run) converge(ctx context.Context, st *roleState, c Claim) error {
 			if rel != relClaim && rel != relNewer {
 				r.consistent = false
 			}
-			cl.settle(st, rel)
+			cl.settle(st, rel, r.e.window)
 			return nil
 		}
 		r.staleReads++
@@ -190,7 +190,7 @@ func (cl claim) relation(st *roleState) relation {
 //
 // Either way what is written is a restricted document, so a wrong marker
 // can cost a rewrite but never admit an outsider.
-func (cl claim) settle(st *roleState, rel relation) {
+func (cl claim) settle(st *roleState, rel relation, window time.Duration) {
 	switch rel {
 	case relClaim:
 		st.source, st.sourceHash = cl.at, cl.hash
@@ -207,6 +207,13 @@ func (cl claim) settle(st *roleState, rel relation) {
 		}
 		common := trust.Common(st.trustDoc, cl.res.Policy)
 		st.source, st.sourceHash = cl.at, docHash(common)
+		if floor := intentFloor(st.readAt, window); rel == relUnsure && floor.After(cl.at) {
+			// What is kept also derives from the read, which reflects
+			// every write up to its intentFloor: an event older than
+			// that must not take it for an older intent and restore its
+			// own policy over a newer one.
+			st.source = floor
+		}
 		if policy.Equivalent(common, st.trustDoc) {
 			return
 		}
@@ -254,7 +261,7 @@ func (r *run) recheck(ctx context.Context, st *roleState, cl claim) error {
 	if err := r.reread(ctx, st); err != nil {
 		return err
 	}
-	cl.settle(st, cl.relation(st))
+	cl.settle(st, cl.relation(st), r.e.window)
 	return nil
 }
 

@@ -126,8 +126,10 @@ func (st *roleState) own() (marker, bool) {
 // second and a second earlier still, because CloudTrail's eventTime has
 // whole seconds: an owner write the read may have missed has an event time
 // after it.
-func (e *Engine) intentFloor(readAt time.Time) time.Time {
-	return readAt.Add(-e.window).Truncate(time.Second).Add(-time.Second)
+func (e *Engine) intentFloor(readAt time.Time) time.Time { return intentFloor(readAt, e.window) }
+
+func intentFloor(readAt time.Time, window time.Duration) time.Time {
+	return readAt.Add(-window).Truncate(time.Second).Add(-time.Second)
 }
 
 // putMarker tags the role with the marker of the trust document about to be
