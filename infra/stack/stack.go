@@ -264,6 +264,10 @@ func (b *builder) build(zips map[string]string) error {
 		jsii.String(b.iamARN("role/" + NamePrefix + "-*")), enforcerRole.RoleArn(), sweeperRole.RoleArn(),
 	})
 
+	// Decision events, notifications, Security Hub, heartbeat and lag
+	// alarms (notify.go); they add to env, so before the functions.
+	b.operations(env, []awsiam.Role{enforcerRole, sweeperRole}, alarmKey, topic, sweeperLogs)
+
 	enforcer := b.function(functionSpec{
 		id: "Enforcer", name: EnforcerName, zip: zips[EnforcerZip], role: enforcerRole, logs: enforcerLogs,
 		description: "Evaluates the role named by each CloudTrail IAM event and enforces the guardrail",
@@ -297,9 +301,10 @@ func (b *builder) build(zips map[string]string) error {
 	})
 	sweep.AddTarget(ruleTarget(sweeper, deliveryDLQ))
 
-	b.alarms(topic, map[string]awslambda.Function{"Enforcer": enforcer, "Sweeper": sweeper},
-		map[string]awssqs.Queue{"EventDeliveryDLQ": deliveryDLQ, "FailedInvocations": failedQ},
-		[]awslogs.LogGroup{enforcerLogs, sweeperLogs})
+	fns := map[string]awslambda.Function{"Enforcer": enforcer, "Sweeper": sweeper}
+	queues := map[string]awssqs.Queue{"EventDeliveryDLQ": deliveryDLQ, "FailedInvocations": failedQ}
+	b.alarms(topic, fns, queues, []awslogs.LogGroup{enforcerLogs, sweeperLogs})
+	b.dashboard(fns, queues, []awslogs.LogGroup{enforcerLogs, sweeperLogs}) // dashboard.go
 
 	for i, q := range Queries(NamePrefix) {
 		awslogs.NewCfnQueryDefinition(st, jsii.String(fmt.Sprintf("Query%d", i)), &awslogs.CfnQueryDefinitionProps{

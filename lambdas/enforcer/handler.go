@@ -37,9 +37,10 @@ func newHandler(engine evaluator, cfg config.Config, out io.Writer, version stri
 	return &handler{engine: engine, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
 }
 
-// start makes the handler around the engine function.Setup started.
-func start(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
-	return newHandler(engine, cfg, out, version)
+// start makes the handler around the engine function.Setup started and its
+// decision writer (which publishes).
+func start(engine *guardrail.Engine, cfg config.Config, out *decision.Writer, version string) *handler {
+	return &handler{engine: engine, cfg: cfg, out: out, version: version, now: time.Now}
 }
 
 // Handle evaluates the role an IAM event names and logs the decision.
@@ -62,6 +63,7 @@ func start(engine *guardrail.Engine, cfg config.Config, out io.Writer, version s
 // the meantime is an outcome ("role-gone"), not an error, and is not retried.
 func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 	received := h.now()
+	defer h.out.Flush(ctx)
 	change, err := cloudtrail.Decode(ev)
 	if err != nil {
 		reason := err.Error()

@@ -57,10 +57,15 @@ type handler struct {
 	left []string
 }
 
-// newHandler makes the handler around a started engine (function.Setup
-// calls it).
+// newHandler makes the handler around a started engine, writing to out.
 func newHandler(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
-	return &handler{engine: engine, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
+	return start(engine, cfg, decision.NewWriter(out, cfg.MetricsNamespace), version)
+}
+
+// start makes the handler around a started engine and its decision writer
+// (function.Setup calls it).
+func start(engine *guardrail.Engine, cfg config.Config, out *decision.Writer, version string) *handler {
+	return &handler{engine: engine, cfg: cfg, out: out, version: version, now: time.Now}
 }
 
 // budget returns the last moment an evaluation may start and the moment
@@ -120,6 +125,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		err = fmt.Errorf("sweep: %w", sweepCtx.Err())
 	}
 	h.summary(ctx, ev, sum, err)
+	h.out.Flush(ctx)
 	switch {
 	case err != nil && sum.Listed == 0:
 		return fmt.Errorf("sweep failed before evaluating any role: %w", err)
@@ -141,6 +147,9 @@ func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum gu
 	}
 	if sum.LeftRoles == nil {
 		sum.LeftRoles = []string{} // one JSON type per field for saved queries
+	}
+	if sum.Classes == nil {
+		sum.Classes = map[string]int{}
 	}
 	// SweepSummary is plain data, so its encoding cannot fail; its JSON
 	// names are snake_case like the records'.

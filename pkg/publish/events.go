@@ -95,14 +95,21 @@ func (e *Events) Publish(ctx context.Context, rec decision.Record) error {
 // Flush does nothing: Events sends each event as it comes.
 func (e *Events) Flush(context.Context) error { return nil }
 
-// Entry builds rec's PutEvents entry (without the bus): the record as its
-// log line holds it as detail, the role (or policy) ARN as resource, and
-// the detail trimmed to fit MaxEntrySize.
+// Entry builds rec's PutEvents entry (without the bus): as detail the
+// record as its log line holds it plus its Notification (member
+// NotificationField), the role (or policy) ARN as resource, and the detail
+// trimmed to fit MaxEntrySize.
 func Entry(rec decision.Record) (types.PutEventsRequestEntry, error) {
 	detail, err := rec.JSON()
 	if err != nil {
 		return types.PutEventsRequestEntry{}, fmt.Errorf("decision event for %s: %w", subject(rec), err)
 	}
+	// The record's fields, then the readable notification.
+	note, err := json.Marshal(Notify(rec))
+	if err != nil {
+		return types.PutEventsRequestEntry{}, fmt.Errorf("decision event for %s: %w", subject(rec), err)
+	}
+	detail = append(append(append(detail[:len(detail)-1:len(detail)-1], `,"`+NotificationField+`":`...), note...), '}')
 	entry := types.PutEventsRequestEntry{Source: aws.String(Source), DetailType: aws.String(DetailType)}
 	for _, r := range []string{rec.RoleARN, rec.PolicyARN} {
 		if r != "" {

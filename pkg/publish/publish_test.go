@@ -82,9 +82,20 @@ func TestEventsPublish(t *testing.T) {
 			len(e.Resources) != 1 || e.Resources[0] != rec.RoleARN {
 			t.Errorf("%s: entry %+v", tc.outcome, e)
 		}
-		want, _ := rec.JSON()
-		if aws.ToString(e.Detail) != string(want) {
-			t.Errorf("%s: detail\n%s\nwant\n%s", tc.outcome, aws.ToString(e.Detail), want)
+		// The detail is the record, member for member, plus the
+		// notification.
+		var got, want map[string]any
+		json.Unmarshal([]byte(aws.ToString(e.Detail)), &got)
+		b, _ := rec.JSON()
+		json.Unmarshal(b, &want)
+		note, _ := got[NotificationField].(map[string]any)
+		delete(got, NotificationField)
+		if !jsonEq(got, want) {
+			t.Errorf("%s: detail\n%s\nwant\n%s", tc.outcome, aws.ToString(e.Detail), b)
+		}
+		if note == nil || !strings.Contains(note["summary"].(string), rec.RoleARN) || !strings.Contains(note["undo"].(string), rec.Undo[0]) ||
+			!strings.Contains(note["removed"].(string), "999988887777") {
+			t.Errorf("%s: notification %v", tc.outcome, note)
 		}
 	}
 }

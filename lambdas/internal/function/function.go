@@ -1,8 +1,9 @@
 // Package function is the start-up both Lambda functions share: the
 // configuration read from the environment and validated once, the IAM
-// client and the engine built (guardrail.Start), the function's handler
-// made, and lambda.Start; or, when the configuration is invalid, an exit
-// before lambda.Start.
+// client and the engine built (guardrail.Start), the publishers of decision
+// events and findings built (publish.FromEnv), the function's handler made
+// around the decision writer, and lambda.Start; or, when the configuration
+// is invalid, an exit before lambda.Start.
 package function
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
+	"github.com/iamguardrail/guardrail/pkg/publish"
 )
 
 // Handler is what a function does with each EventBridge event.
@@ -23,19 +25,30 @@ type Handler interface {
 	Handle(ctx context.Context, ev events.CloudWatchEvent) error
 }
 
-// NewHandler makes a function's handler around the started engine; out is
-// where its records go (the function's stdout).
-type NewHandler[H Handler] func(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) H
+// NewHandler makes a function's handler around the started engine; out
+// writes its records (to the function's stdout) and publishes them.
+type NewHandler[H Handler] func(engine *guardrail.Engine, cfg config.Config, out *decision.Writer, version string) H
 
 // Setup starts the engine from getenv (guardrail.Start, which logs the
-// configuration, or why it is invalid, to out) and makes the handler.
+// configuration, or why it is invalid, to out), builds the publishers the
+// environment asks for and makes the handler.
 func Setup[H Handler](ctx context.Context, getenv func(string) string, out io.Writer, version string, newHandler NewHandler[H]) (H, error) {
-	engine, cfg, err := guardrail.Start(ctx, getenv, decision.NewLogger(out), version)
+	var none H
+	log := decision.NewLogger(out)
+	engine, cfg, err := guardrail.Start(ctx, getenv, log, version)
 	if err != nil {
-		var none H
 		return none, err
 	}
-	return newHandler(engine, cfg, out, version), nil
+	pub, err := publish.FromEnv(ctx, getenv)
+	if err != nil {
+		log.Error("invalid publishing configuration, not starting", "error", err.Error(), "version", version)
+		return none, err
+	}
+	var opts []decision.WriterOption
+	if pub != nil {
+		opts = append(opts, decision.WithPublisher(pub))
+	}
+	return newHandler(engine, cfg, decision.NewWriter(out, cfg.MetricsNamespace, opts...), version), nil
 }
 
 // Main runs a function: Setup from the process environment with stdout,
