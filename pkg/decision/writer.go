@@ -119,6 +119,7 @@ func (r Record) JSON() ([]byte, error) {
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
 }
+
 // DeliveryLag is received minus the CloudTrail event time in milliseconds:
 // how long the role was exposed before the guardrail saw the change
 // (Record.DeliveryLagMS). Nil when either time is unknown.
