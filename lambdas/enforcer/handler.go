@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -21,6 +23,7 @@ import (
 // rare IAM conditions.
 type evaluator interface {
 	HandleEvent(ctx context.Context, ev guardrail.Event) (decision.Record, error)
+	RecheckDue(eventTime time.Time) time.Time
 }
 
 // handler turns one EventBridge event into at most one engine evaluation and
@@ -31,6 +34,11 @@ type handler struct {
 	out     *decision.Writer
 	version string
 	now     func() time.Time
+	// recheck sends events back through the re-check queue; nil when
+	// cfg.RecheckQueueURL is unset (recheckErr says why it is nil when
+	// it is set).
+	recheck    rechecker
+	recheckErr error
 }
 
 func newHandler(engine evaluator, cfg config.Config, out io.Writer, version string) *handler {
@@ -38,9 +46,15 @@ func newHandler(engine evaluator, cfg config.Config, out io.Writer, version stri
 }
 
 // start makes the handler around the engine function.Setup started and its
-// decision writer (which publishes).
+// decision writer (which publishes), with the re-check queue's client when
+// one is configured. A client that cannot be built fails every evaluation
+// that needs a re-check (Handle), rather than dropping the re-checks.
 func start(engine *guardrail.Engine, cfg config.Config, out *decision.Writer, version string) *handler {
-	return &handler{engine: engine, cfg: cfg, out: out, version: version, now: time.Now}
+	h := &handler{engine: engine, cfg: cfg, out: out, version: version, now: time.Now}
+	if cfg.RecheckQueueURL != "" {
+		h.recheck, h.recheckErr = newSQSRechecker(context.Background(), cfg.RecheckQueueURL)
+	}
+	return h
 }
 
 // Handle evaluates the role an IAM event names and logs the decision.
@@ -62,6 +76,12 @@ func start(engine *guardrail.Engine, cfg config.Config, out *decision.Writer, ve
 // role's current state, so repeating it never does harm. A role deleted in
 // the meantime is an outcome ("role-gone"), not an error, and is not retried.
 func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
+	return h.handle(ctx, ev, false)
+}
+
+// handle is Handle, for an event delivered by EventBridge or (recheck)
+// again from the re-check queue.
+func (h *handler) handle(ctx context.Context, ev events.CloudWatchEvent, recheck bool) error {
 	received := h.now()
 	defer h.out.Flush(ctx)
 	change, err := cloudtrail.Decode(ev)
@@ -90,8 +110,11 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 
 	// The decoded event goes to the engine whole: nothing is copied, so
 	// nothing (such as the account) can be lost on the way.
-	change.ReceivedAt = received
+	change.ReceivedAt, change.Recheck = received, recheck
 	rec, err := h.engine.HandleEvent(ctx, change)
+	if err == nil && rec.RecheckAt != nil {
+		err = h.sendRecheck(ctx, ev, rec.RecheckAt.Sub(h.now()))
+	}
 	if err != nil && rec.Outcome != decision.OutcomeError {
 		// The record must say the evaluation failed even if the engine left
 		// it otherwise filled in.
@@ -112,6 +135,27 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		}
 		return fmt.Errorf("%s failure evaluating %s for %s event %s: %w",
 			kind, subject, change.EventName, change.EventID, err)
+	}
+	return nil
+}
+
+// sendRecheck sends ev to the re-check queue. A re-check that cannot be
+// sent fails the evaluation, so none is silently dropped: Lambda's retry
+// evaluates again, which is harmless, and sends it again.
+func (h *handler) sendRecheck(ctx context.Context, ev events.CloudWatchEvent, delay time.Duration) error {
+	if h.recheck == nil {
+		err := h.recheckErr
+		if err == nil {
+			err = errors.New("no re-check queue client")
+		}
+		return fmt.Errorf("schedule the re-check: %w", err)
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("schedule the re-check: encode the event: %w", err)
+	}
+	if err := h.recheck.Recheck(ctx, body, delay); err != nil {
+		return fmt.Errorf("schedule the re-check: %w", err)
 	}
 	return nil
 }

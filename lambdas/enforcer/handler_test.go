@@ -327,6 +327,11 @@ func (f *fakeEngine) HandleEvent(_ context.Context, ev guardrail.Event) (decisio
 	return f.rec, f.err
 }
 
+// RecheckDue is the real engine's with the default window: 2×2m + 60s + 1s.
+func (f *fakeEngine) RecheckDue(eventTime time.Time) time.Time {
+	return eventTime.Add(5*time.Minute + time.Second)
+}
+
 type apiErr struct{ code string }
 
 func (e apiErr) Error() string                 { return e.code }

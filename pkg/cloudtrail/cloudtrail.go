@@ -79,6 +79,10 @@ type Change struct {
 	// ReceivedAt is when the enforcer received the event (set by the
 	// handler); with EventTime it gives delivery_lag_ms.
 	ReceivedAt time.Time
+	// Recheck is set by the enforcer when the event comes back from its
+	// re-check queue, after IAM's consistency window (README
+	// "Consistency"); CloudTrail never sets it.
+	Recheck bool
 	// Account is the account the event happened in (recipientAccountId).
 	Account string
 	// Actor names the caller (userIdentity.arn or the best substitute).

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -85,6 +86,10 @@ const (
 	// not show the role it names (a Go duration such as "2m"); see
 	// DefaultConsistencyWindow.
 	EnvConsistencyWindow = "GUARDRAIL_CONSISTENCY_WINDOW"
+	// EnvRecheckQueueURL is the URL of the SQS delay queue through which the
+	// enforcer re-checks each trust change once IAM's consistency window
+	// has passed (README "Consistency"); empty: no re-checks.
+	EnvRecheckQueueURL = "GUARDRAIL_RECHECK_QUEUE_URL"
 )
 
 // DefaultConsistencyWindow bounds IAM's propagation delay: a role that
@@ -160,6 +165,9 @@ type Config struct {
 	// ConsistencyWindow is how long after an event a role that IAM does not
 	// show may still be propagating (DefaultConsistencyWindow when zero).
 	ConsistencyWindow time.Duration
+	// RecheckQueueURL is the SQS queue the enforcer sends each trust change
+	// to for its re-check; "" sends none.
+	RecheckQueueURL string
 }
 
 // Error reports one invalid setting. Callers can use errors.As to tell a
@@ -459,6 +467,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	if v := strings.TrimSpace(getenv(EnvRecheckQueueURL)); v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			fail(EnvRecheckQueueURL, v, fmt.Errorf("%q is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)", v))
+		} else {
+			c.RecheckQueueURL = v
+		}
+	}
+
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid guardrail configuration: %w", errors.Join(errs...))
 	}
@@ -485,12 +501,12 @@ func splitList(s string) []string {
 // String renders the configuration on one line for start-up logs. It holds
 // no secrets: every value is an identifier an operator configured.
 func (c Config) String() string {
-	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] trusted_audiences=[%s] trusted_oidc_tenants=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] lockdown_alarm_key_arn=%s lockdown_protected_buckets=[%s] allowed_token_audiences=[%s] consistency_window=%s",
+	return fmt.Sprintf("trust_mode=%s lockdown_mode=%s trusted_accounts=[%s] trusted_org_ids=[%s] trusted_audiences=[%s] trusted_oidc_tenants=[%s] exempt_roles=[%s] protected_role_arns=[%s] lockdown_policy_arn=%s revoke_sessions=%t metrics_namespace=%s lockdown_extra_actions=[%s] lockdown_alarm_key_arn=%s lockdown_protected_buckets=[%s] allowed_token_audiences=[%s] consistency_window=%s recheck_queue_url=%s",
 		c.TrustMode, c.LockdownMode,
 		strings.Join(c.TrustedAccounts, ","), strings.Join(c.TrustedOrgIDs, ","), strings.Join(c.TrustedAudiences, ","),
 		strings.Join(c.TrustedOIDCTenants, ","), strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
 		c.LockdownPolicyARN, c.RevokeSessions, c.MetricsNamespace,
-		strings.Join(c.LockdownExtraActions, ","), c.LockdownAlarmKeyARN, strings.Join(c.LockdownProtectedBuckets, ","), strings.Join(c.AllowedTokenAudiences, ","), c.ConsistencyWindow)
+		strings.Join(c.LockdownExtraActions, ","), c.LockdownAlarmKeyARN, strings.Join(c.LockdownProtectedBuckets, ","), strings.Join(c.AllowedTokenAudiences, ","), c.ConsistencyWindow, c.RecheckQueueURL)
 }
 
 // LogValue implements slog.LogValuer so a Lambda logs its configuration once
@@ -513,6 +529,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("lockdown_protected_buckets", nonNil(c.LockdownProtectedBuckets)),
 		slog.Any("allowed_token_audiences", nonNil(c.AllowedTokenAudiences)),
 		slog.String("consistency_window", c.ConsistencyWindow.String()),
+		slog.String("recheck_queue_url", c.RecheckQueueURL),
 	)
 }
 

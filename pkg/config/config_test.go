@@ -134,6 +134,11 @@ func TestFromEnvValid(t *testing.T) {
 				t.Errorf("ConsistencyWindow = %s", c.ConsistencyWindow)
 			}
 		}},
+		{"recheck queue", map[string]string{EnvRecheckQueueURL: " https://sqs.us-east-1.amazonaws.com/111122223333/recheck "}, func(t *testing.T, c Config) {
+			if c.RecheckQueueURL != "https://sqs.us-east-1.amazonaws.com/111122223333/recheck" {
+				t.Errorf("RecheckQueueURL = %q", c.RecheckQueueURL)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +162,8 @@ func TestFromEnvInvalid(t *testing.T) {
 		{"window not a duration", map[string]string{EnvConsistencyWindow: "2"}, EnvConsistencyWindow, `"2" is not a duration`},
 		{"window too short", map[string]string{EnvConsistencyWindow: "1s"}, EnvConsistencyWindow, `outside 10s to 1h0m0s`},
 		{"window too long", map[string]string{EnvConsistencyWindow: "6h"}, EnvConsistencyWindow, `outside`},
+		{"recheck queue not a URL", map[string]string{EnvRecheckQueueURL: "recheck"}, EnvRecheckQueueURL, `not an SQS queue URL`},
+		{"recheck queue without host", map[string]string{EnvRecheckQueueURL: "https:///q"}, EnvRecheckQueueURL, `not an SQS queue URL`},
 		{"extra action without service", map[string]string{EnvLockdownExtraActions: "DeleteBucket"}, EnvLockdownExtraActions, `"DeleteBucket" is not an IAM action`},
 		{"unknown trust mode", map[string]string{EnvTrustMode: "enforced"}, EnvTrustMode, `"enforced" is not a mode`},
 		{"unknown lockdown mode", map[string]string{EnvLockdownMode: "off"}, EnvLockdownMode, `"off" is not a mode`},
@@ -319,6 +326,7 @@ func TestLogValue(t *testing.T) {
 		"lockdown_protected_buckets": []any{},
 		"allowed_token_audiences":    []any{},
 		"consistency_window":         "2m0s",
+		"recheck_queue_url":          "",
 	}
 	if !reflect.DeepEqual(rec.Config, want) {
 		t.Errorf("logged config = %v\nwant %v", rec.Config, want)

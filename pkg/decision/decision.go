@@ -173,13 +173,19 @@ type Record struct {
 	// role exempt first.
 	Undo []string `json:"undo"`
 
-	ReadConsistent bool   `json:"read_consistent"` // reads agreed with the event's claimed change (always true without a claim)
-	StaleReads     int    `json:"stale_reads"`     // reads that disagreed with the claim before one agreed
-	DeliveryLagMS  *int64 `json:"delivery_lag_ms"` // receive time minus eventTime; nil without an event
-	DurationMS     int64  `json:"duration_ms"`     // wall time of the evaluation
-	APICalls       int    `json:"api_calls"`       // IAM calls the evaluation made (SDK retries not counted)
-	Version        string `json:"version"`         // build version of the guardrail
-	Error          string `json:"error,omitempty"` // why the evaluation failed, when it did
+	ReadConsistent bool `json:"read_consistent"` // reads agreed with the event's claimed change (always true without a claim)
+	StaleReads     int  `json:"stale_reads"`     // reads that disagreed with the claim before one agreed
+	// Recheck is true on the re-check of an event (delivered again from the
+	// re-check queue after IAM's consistency window); RecheckAt is when the
+	// re-check of this event is due, set when one was scheduled (README
+	// "Consistency").
+	Recheck       bool       `json:"recheck,omitempty"`
+	RecheckAt     *time.Time `json:"recheck_at,omitempty"`
+	DeliveryLagMS *int64     `json:"delivery_lag_ms"` // receive time minus eventTime; nil without an event
+	DurationMS    int64      `json:"duration_ms"`     // wall time of the evaluation
+	APICalls      int        `json:"api_calls"`       // IAM calls the evaluation made (SDK retries not counted)
+	Version       string     `json:"version"`         // build version of the guardrail
+	Error         string     `json:"error,omitempty"` // why the evaluation failed, when it did
 	// Reason says why an event was acknowledged without evaluation
 	// (outcome ignored); "" otherwise.
 	Reason string `json:"reason,omitempty"`

@@ -138,6 +138,8 @@ func TestAttrsMatchStructTags(t *testing.T) {
 	r := sample()
 	r.Error, r.Reason = "written only when set", "written only when set"
 	r.PolicyARN, r.PolicyBefore, r.PolicyVersionAfter = "arn:aws:iam::111122223333:policy/GuardrailLockdown", []byte(`{"Version":"2012-10-17"}`), "v3"
+	due := r.EventTime.Add(5 * time.Minute)
+	r.Recheck, r.RecheckAt = true, &due
 	for _, a := range r.Attrs() {
 		attrs = append(attrs, a.Key)
 	}

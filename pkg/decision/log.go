@@ -47,6 +47,10 @@ func (r Record) Attrs() []slog.Attr {
 		t := r.RevokedSessionsBefore.UTC()
 		r.RevokedSessionsBefore = &t
 	}
+	if r.RecheckAt != nil {
+		t := r.RecheckAt.UTC()
+		r.RecheckAt = &t
+	}
 	r.Principals, r.Findings, r.Actions, r.Undo = nonNil(r.Principals), nonNil(r.Findings), nonNil(r.Actions), nonNil(r.Undo)
 	r.TrustPolicyBefore, r.TrustPolicyAfter, r.PolicyBefore = rawOrNil(r.TrustPolicyBefore), rawOrNil(r.TrustPolicyAfter), rawOrNil(r.PolicyBefore)
 	attrs, err := JSONAttrs(r)

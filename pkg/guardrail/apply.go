@@ -72,9 +72,13 @@ func (r *run) applyTrust(ctx context.Context, st *roleState, p trustPlan, a *app
 		}
 		return
 	}
-	_, err := r.e.client.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
-		RoleName: aws.String(st.name), PolicyDocument: aws.String(string(p.after)),
-	}, r.count)
+	wctx, cancel, err := r.writeContext(ctx, st)
+	if err == nil {
+		_, err = r.e.client.UpdateAssumeRolePolicy(wctx, &iam.UpdateAssumeRolePolicyInput{
+			RoleName: aws.String(st.name), PolicyDocument: aws.String(string(p.after)),
+		}, r.count)
+		cancel()
+	}
 	if err != nil {
 		err = fmt.Errorf("update trust policy of role %s: %w", st.name, r.staleIfMissing(err))
 		a.act(decision.ControlTrust, "UpdateAssumeRolePolicy", "", decision.ResultFailed, err.Error())

@@ -18,17 +18,21 @@ import (
 // Only the trust claim is waited for. A claimed trust document agrees with
 // the read one when they are semantically equal (IAM may normalise on save),
 // or when the read one is the guardrail's own write (its marker matches,
-// marker.go) derived from this event or a newer one: a duplicate delivery,
-// or a retry after our own fix. Equality with the claim restricted is no
-// proof by itself: every fully untrusted policy restricts to the same
-// no-principal deny, so a stale copy of an earlier remediation would pass
-// for this one (issue 19, defect 2).
+// marker.go) restricted from this claim or derived from a newer intent: a
+// duplicate delivery, or a retry after our own fix. Equality with the claim
+// restricted is no proof by itself: every fully untrusted policy restricts
+// to the same no-principal deny, so a stale copy of an earlier remediation
+// would pass for this one (issue 19, defect 2).
 //
-// If they never agree within the stale-read backoff, which of the two is
-// newer decides what to restrict, and only a read made after IAM's
-// consistency window can tell: recheck waits for it (or, when the
-// invocation has no time left, fails with ErrStaleRead for Lambda's retry)
-// instead of writing from a possibly stale copy or calling it compliant.
+// A read that is the guardrail's own write settles at once: its marker
+// says which intent it derives from (settle). A read of a document the
+// guardrail did not write may be a stale copy older than the claim, or the
+// owner's newer change: which, only a read made after IAM's consistency
+// window can tell, so after the stale-read backoff recheck waits for it (or,
+// when the invocation has no time left, fails with ErrStaleRead for
+// Lambda's retry) instead of writing from a possibly stale copy or calling
+// it compliant. A re-check delivered from the queue (Trigger.Recheck) is
+// that read already: it settles at once.
 //
 // Attach and detach claims are compared but not waited for: a claimed
 // detach of the lockdown policy re-attaches it whatever the read says
@@ -51,11 +55,21 @@ func (r *run) converge(ctx context.Context, st *roleState, c Claim) error {
 		r.consistent = false
 		return nil
 	}
-	cl := claim{doc: claimed, at: r.eventTime()}
+	cl := claim{doc: claimed, hash: docHash(claimed), at: r.eventTime()}
 	if cl.res, err = trust.Restrict(claimed, st.zone); err != nil {
 		return fmt.Errorf("restrict claimed trust policy of role %s: %w", st.name, err)
 	}
-	for i := 0; !cl.agrees(st); i++ {
+	for i := 0; ; i++ {
+		rel := cl.relation(st)
+		if rel != relOther || r.t.Recheck {
+			// The read is the claim, the guardrail's own write (which
+			// marks its intent's time), or a read after the window.
+			if rel != relClaim && rel != relNewer {
+				r.consistent = false
+			}
+			cl.settle(st, rel)
+			return nil
+		}
 		r.staleReads++
 		if i == len(r.e.backoff) {
 			r.consistent = false
@@ -68,33 +82,114 @@ func (r *run) converge(ctx context.Context, st *roleState, c Claim) error {
 			return err
 		}
 	}
-	st.source = cl.at
-	return nil
 }
 
-// claim is an event's claimed trust document, restricted, and when it was
-// written.
+// claim is an event's claimed trust document, its docHash, its
+// restriction, and when it was written.
 type claim struct {
-	doc *policy.Document
-	res trust.Result
-	at  time.Time
+	doc  *policy.Document
+	hash string
+	res  trust.Result
+	at   time.Time
 }
 
-// agrees reports whether the read trust document shows the claim or what
-// superseded it: the claimed document itself, the guardrail's own write
-// (the marker) derived from this event's claim, or its own write derived
-// from a newer intent. Each is evaluated as read; the guardrail's writes
-// are restricted documents, so a forged marker gains nothing here.
-func (cl claim) agrees(st *roleState) bool {
+// relation is how the trust document read relates to an event's claim.
+type relation int
+
+const (
+	// relClaim: the read shows the claim, or the guardrail's write
+	// restricted from it.
+	relClaim relation = iota
+	// relNewer: the guardrail's own write, derived from an intent newer
+	// than the claim.
+	relNewer
+	// relOlder: the guardrail's own write, derived from an older intent:
+	// it replaced the owner's newer policy (it was restricted from a
+	// stale copy).
+	relOlder
+	// relTie: the guardrail's own write, derived from another document set
+	// in the same second as the claim: nothing tells which is newer.
+	relTie
+	// relOther: a document the guardrail did not write (the owner's, newer
+	// than the claim; or, before IAM's window has passed, a stale older one).
+	relOther
+)
+
+// relation tells how the read trust document relates to the claim. Each
+// candidate is restricted before it is written, so a forged marker gains
+// nothing here.
+func (cl claim) relation(st *roleState) relation {
 	read := st.trustDoc
 	if read == nil {
-		return false
+		return relOther
 	}
 	if policy.Equivalent(cl.doc, read) {
-		return true
+		return relClaim
 	}
-	at, own := st.own()
-	return own && (at.After(cl.at) || at.Equal(cl.at) && policy.Equivalent(cl.res.Policy, read))
+	m, own := st.own()
+	switch {
+	case !own:
+		return relOther
+	case m.at.After(cl.at):
+		return relNewer
+	case m.at.Before(cl.at):
+		// Also when restricted from the same document: the owner may have
+		// set it again since (a stack re-applying its template).
+		return relOlder
+	case m.src == cl.hash || m.src == "" && policy.Equivalent(cl.res.Policy, read):
+		// This claim's restriction (a marker written before sources were
+		// recorded names none: its document must be the restriction).
+		return relClaim
+	}
+	return relTie
+}
+
+// settle decides from a read that can be trusted (it agrees with the claim,
+// or IAM's consistency window has passed) which document the plan
+// restricts, and from which intent a write derives:
+//   - the claim (or the guardrail's write for it), or the guardrail's write
+//     for a newer intent: the document read, as usual;
+//   - the guardrail's own write derived from an older intent: that write
+//     replaced the owner's newer policy, so the claim is restricted and
+//     written in its place (restore);
+//   - the guardrail's write for another document of the same second: what
+//     the two have in common (trust.Common), which admits no principal that
+//     either leaves out, whichever of them the owner set last;
+//   - anything else is a change newer than the claim (its own event
+//     follows): it is evaluated as read, and a write from it is marked with
+//     the read's intentFloor.
+//
+// Either way what is written is a restricted document, so a wrong marker
+// can cost a rewrite but never admit an outsider.
+func (cl claim) settle(st *roleState, rel relation) {
+	switch rel {
+	case relClaim:
+		st.source, st.sourceHash = cl.at, cl.hash
+	case relNewer:
+		m, _ := st.own()
+		st.source, st.sourceHash = m.at, m.src
+	case relOlder:
+		st.restoreFrom(cl.doc, &cl.res, "the trust policy read is the guardrail's own write derived from an older event; the owner's newer policy, set by this event, is restored restricted")
+		st.source, st.sourceHash = cl.at, cl.hash
+	case relTie:
+		common := trust.Common(st.trustDoc, cl.res.Policy)
+		st.source, st.sourceHash = cl.at, docHash(common)
+		if policy.Equivalent(common, st.trustDoc) {
+			return
+		}
+		res := trust.Result{Policy: common, Changed: true}
+		st.restoreFrom(common, &res, "the trust policy read is the guardrail's write for another policy set in the same second as this event's, and nothing tells which is newer; only the principals both admit are kept")
+	default:
+		st.source, st.sourceHash = time.Time{}, ""
+	}
+}
+
+// restoreFrom makes doc, restricted as res, the document the plan writes in
+// place of the one read (kept as current for the record), for why.
+func (st *roleState) restoreFrom(doc *policy.Document, res *trust.Result, why string) {
+	st.current, st.restore, st.restoreWhy = st.trustDoc, true, why
+	st.trustRaw, st.trustDoc, st.trustErr = "", doc, nil
+	st.restricted, st.restrictedErr = res, nil
 }
 
 // reread reads the role's trust document (and marker) again into st.
@@ -105,24 +200,13 @@ func (r *run) reread(ctx context.Context, st *roleState) error {
 	}
 	st.trustRaw, st.trustDoc, st.trustErr = fresh.trustRaw, fresh.trustDoc, fresh.trustErr
 	st.restricted, st.restrictedErr = nil, nil
-	st.marker = fresh.marker
+	st.marker, st.readAt = fresh.marker, fresh.readAt
 	return nil
 }
 
-// recheck decides, from a read made after IAM's consistency window following
-// the event, between the claimed trust document and the read one; by then
-// the read reflects the claim's write or something newer (the propagation
-// model, README "Consistency"):
-//   - the read shows the claim (or the guardrail's write for it): evaluate
-//     it as usual;
-//   - the read is the guardrail's own write derived from an older event:
-//     that write replaced the owner's newer policy (it read a stale copy),
-//     so the claim is restricted and written in its place (restore);
-//   - anything else is a change newer than the claim (its own event
-//     follows): it is evaluated as read, and restricted if it needs it.
-//
-// Either way what is written is a restricted document, so a wrong marker
-// can cost a rewrite but never admit an outsider.
+// recheck settles the claim from a read made after IAM's consistency window
+// following the event; by then the read reflects the claim's write or
+// something newer (the propagation model, README "Consistency").
 func (r *run) recheck(ctx context.Context, st *roleState, cl claim) error {
 	if err := r.awaitWindow(ctx); err != nil {
 		return err
@@ -130,17 +214,7 @@ func (r *run) recheck(ctx context.Context, st *roleState, cl claim) error {
 	if err := r.reread(ctx, st); err != nil {
 		return err
 	}
-	if cl.agrees(st) {
-		st.source = cl.at
-		return nil
-	}
-	if at, own := st.own(); own && at.Before(cl.at) {
-		st.current, st.restore, st.source = st.trustDoc, true, cl.at
-		st.trustRaw, st.trustDoc, st.trustErr = "", cl.doc, nil
-		st.restricted, st.restrictedErr = &cl.res, nil
-		return nil
-	}
-	st.source = r.e.now()
+	cl.settle(st, cl.relation(st))
 	return nil
 }
 

@@ -30,7 +30,11 @@ func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Cla
 		r.fail(errors.New("evaluate: empty role name"))
 		return r.record(nil, nil, nil, false)
 	}
-	return r.evaluateLive(ctx, c)
+	rec, err := r.evaluateLive(ctx, c)
+	if err == nil {
+		r.scheduleRecheck(&rec, c)
+	}
+	return rec, err
 }
 
 // evaluateLive is the event path's pass: read live, plan, apply, record.

@@ -16,7 +16,7 @@ type Event = cloudtrail.Change
 // triggerOf returns the part of ev that labels the decision record.
 func triggerOf(ev Event) Trigger {
 	return Trigger{EventID: ev.EventID, EventName: ev.EventName, Actor: ev.Actor, Account: ev.Account,
-		EventTime: ev.EventTime, ReceivedAt: ev.ReceivedAt}
+		EventTime: ev.EventTime, ReceivedAt: ev.ReceivedAt, Recheck: ev.Recheck}
 }
 
 // ClaimOf returns what a role event claims it changed.

@@ -258,6 +258,11 @@ type Trigger struct {
 	// gives delivery_lag_ms, how long the role was exposed before the
 	// guardrail saw it.
 	ReceivedAt time.Time
+	// Recheck is set on an event delivered again from the re-check queue
+	// once RecheckDue has passed: its reads are fresh, so a disagreement
+	// with the claim is settled at once (converge), and no further
+	// re-check is scheduled.
+	Recheck bool
 }
 
 // Claim is what an event says it changed. The engine checks its reads

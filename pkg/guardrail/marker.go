@@ -19,21 +19,26 @@ import (
 
 // The write marker (issue 19, defects 2 and 3): with every trust policy it
 // writes, the guardrail tags the role with MarkerTagKey = "<time>
-// sha256:<hash>", where hash is the SHA-256 of the written document (as the
-// engine renders it after parsing) and time is when the intent it derives
-// from was written: the event's time for a document restricted from the
-// event's claim, the time of the read otherwise. GetRole returns a role's
-// tags with its trust policy in one response (IAM API reference, GetRole:
-// Role.Tags), so the marker costs no extra read, and the two always come
-// from the same snapshot of the role.
+// sha256:<hash> src:<source>", where hash is the SHA-256 of the written
+// document (as the engine renders it after parsing), source the SHA-256 of
+// the document it was restricted from (an event's claim, or the document
+// read), and time when that intent was written: the event's time for a
+// claim, and for a document read, the latest time the read is known to
+// reflect (intentFloor: the read's time minus IAM's consistency window,
+// rounded down, minus a second), so that an owner write the read may have
+// missed always counts as newer. GetRole returns a role's tags with its
+// trust policy in one response (IAM API reference, GetRole: Role.Tags), so
+// the marker costs no extra read, and the two always come from the same
+// snapshot of the role.
 //
 // A read trust document is the guardrail's own write only when the marker's
 // hash matches it: a stale tag, a tag left after the owner rewrote the
 // policy, or a tag on a document it does not describe proves nothing. The
-// marker only ever decides *which* document is restricted — the one read or
-// the one the event claims — never whether to restrict: both candidates go
-// through trust.Restrict before anything is written. A forged or tampered
-// marker may therefore cost a rewrite, never admit an outsider.
+// marker only ever decides *which* document is restricted — the one read,
+// the one the event claims, or what two same-second claims have in common —
+// never whether to restrict: every candidate goes through trust.Restrict
+// before anything is written. A forged or tampered marker may therefore
+// cost a rewrite, never admit an outsider.
 
 // MarkerTagKey is the tag key of the write marker. The lockdown policy
 // denies every role but the guardrail's tagging or untagging a role with it
@@ -44,26 +49,35 @@ const MarkerTagKey = lockdown.MarkerTagKey
 type marker struct {
 	at   time.Time // when the intent the written document derives from was written
 	hash string    // of the written document (docHash)
+	// src is the docHash of the document the write was restricted from;
+	// "" in a marker written before the source was recorded.
+	src string
 }
 
-// markerValue renders the marker of doc, derived from an intent written at.
-// The value uses only characters IAM accepts in tag values (IAM API
-// reference, Tag: [\p{L}\p{Z}\p{N}_.:/=+\-@]*, at most 256 characters).
-func markerValue(at time.Time, doc *policy.Document) string {
-	return at.UTC().Format(time.RFC3339) + " sha256:" + docHash(doc)
+// markerValue renders the marker of doc, restricted from the document whose
+// docHash is src, derived from an intent written at. The value uses only
+// characters IAM accepts in tag values and stays within their 256
+// characters (IAM API reference, Tag: [\p{L}\p{Z}\p{N}_.:/=+\-@]*): 20 for
+// the time, 2×(8+64) for the hashes and their labels, 2 spaces.
+func markerValue(at time.Time, doc *policy.Document, src string) string {
+	return at.UTC().Format(time.RFC3339) + " sha256:" + docHash(doc) + " src:" + src
 }
 
 // parseMarker parses a marker value; ok is false for anything else.
 func parseMarker(v string) (m marker, ok bool) {
-	ts, h, found := strings.Cut(v, " sha256:")
-	if !found || len(h) != sha256.Size*2 {
+	ts, rest, found := strings.Cut(v, " sha256:")
+	if !found {
+		return marker{}, false
+	}
+	h, src, _ := strings.Cut(rest, " src:")
+	if len(h) != sha256.Size*2 || (src != "" && len(src) != sha256.Size*2) {
 		return marker{}, false
 	}
 	at, err := time.Parse(time.RFC3339, ts)
 	if err != nil {
 		return marker{}, false
 	}
-	return marker{at: at, hash: h}, true
+	return marker{at: at, hash: h, src: src}, true
 }
 
 // docHash is the SHA-256 of the document as the engine renders it, so that
@@ -85,29 +99,43 @@ func markerOf(tags []types.Tag) string {
 }
 
 // own reports whether the role's trust document, as read, is the
-// guardrail's own write, and the time of the intent it derives from.
-func (st *roleState) own() (time.Time, bool) {
+// guardrail's own write, and returns its marker.
+func (st *roleState) own() (marker, bool) {
 	m, ok := parseMarker(st.marker)
 	if !ok || st.trustDoc == nil || m.hash != docHash(st.trustDoc) {
-		return time.Time{}, false
+		return marker{}, false
 	}
-	return m.at, true
+	return m, true
+}
+
+// intentFloor is the latest time that a document read at readAt is known to
+// reflect: IAM's reads show every write made more than the consistency
+// window before them (README "Consistency"). It is rounded down to the
+// second and a second earlier still, because CloudTrail's eventTime has
+// whole seconds: an owner write the read may have missed has an event time
+// after it.
+func (e *Engine) intentFloor(readAt time.Time) time.Time {
+	return readAt.Add(-e.window).Truncate(time.Second).Add(-time.Second)
 }
 
 // putMarker tags the role with the marker of the trust document just
-// written (written, as planned: the same value whose rendering was sent).
+// written (written, as planned: the same value whose rendering was sent),
+// restricted from st.trustDoc (or what st.sourceHash names).
 // It follows the trust write, as part of it (no action of its own unless it
 // fails): a failed tag leaves an unmarked document, which later events treat
 // as the owner's (they re-check it after IAM's consistency window instead of
 // trusting it), so it costs time, not safety; it still fails the evaluation,
 // since a missing permission would otherwise go unnoticed.
 func (r *run) putMarker(ctx context.Context, st *roleState, written *policy.Document, a *applied) {
-	at := st.source
+	at, src := st.source, st.sourceHash
 	if at.IsZero() {
-		at = r.e.now()
+		at = r.e.intentFloor(st.readAt)
+	}
+	if src == "" {
+		src = docHash(st.trustDoc)
 	}
 	_, err := r.e.client.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(st.name),
-		Tags: []types.Tag{{Key: aws.String(MarkerTagKey), Value: aws.String(markerValue(at, written))}}}, r.count)
+		Tags: []types.Tag{{Key: aws.String(MarkerTagKey), Value: aws.String(markerValue(at, written, src))}}}, r.count)
 	if err != nil {
 		err = fmt.Errorf("mark the trust policy written to role %s: %w", st.name, r.staleIfMissing(err))
 		a.act(decision.ControlTrust, "TagRole", MarkerTagKey, decision.ResultFailed, err.Error())

@@ -45,9 +45,11 @@ type trustPlan struct {
 	// after the write.
 	revoke bool
 	// restore: the document to write is the event's claim, restricted,
-	// over the guardrail's own older write (roleState.restore); written
-	// even when the claim needs no restriction.
-	restore bool
+	// over the guardrail's own older write, or what two same-second claims
+	// have in common (roleState.restore, converge.go); written even when
+	// it needs no restriction. restoreWhy is the finding that says why.
+	restore    bool
+	restoreWhy string
 }
 
 // writes reports whether the trust plan has a document to write.
@@ -155,7 +157,7 @@ func (r *run) planTrust(st *roleState) trustPlan {
 	if err != nil {
 		return trustPlan{err: err}
 	}
-	p := trustPlan{res: res, revoke: res.RemovedExternal && cfg.RevokeSessions, restore: st.restore}
+	p := trustPlan{res: res, revoke: res.RemovedExternal && cfg.RevokeSessions, restore: st.restore, restoreWhy: st.restoreWhy}
 	if p.writes() {
 		if p.after, err = res.Policy.MarshalJSON(); err != nil {
 			p.afterErr = fmt.Errorf("marshal restricted trust policy of role %s: %w", st.name, err)

@@ -39,15 +39,25 @@ type roleState struct {
 	// marker is the MarkerTagKey tag GetRole returned with the trust
 	// document ("" when none or not read); see marker.go.
 	marker string
+	// readAt is when the GetRole that returned trustDoc was sent: the
+	// document reflects every write made more than IAM's consistency window
+	// before it (intentFloor), and a write derived from it must be made
+	// within writeBudget of it (applyTrust).
+	readAt time.Time
 	// source is when the intent that trustDoc expresses was written (the
-	// marker time of a write derived from it); zero when unknown.
-	source time.Time
+	// marker time of a write derived from it); zero when only the read
+	// vouches for it (intentFloor of readAt). sourceHash is the docHash of
+	// the document the write derives from when that is not trustDoc itself
+	// (an event's claim that the read showed; two same-second claims).
+	source     time.Time
+	sourceHash string
 	// restore is set when trustDoc is the event's claim, not the document
 	// read: the read one (current) is the guardrail's own write derived
 	// from an older event, so the owner's newer claim is restricted and
 	// written in its place (converge, issue 19 defect 3).
-	restore bool
-	current *policy.Document
+	restore    bool
+	restoreWhy string // the finding that says why
+	current    *policy.Document
 	// restricted memoises trust.Restrict of trustDoc (restriction).
 	restricted    *trust.Result
 	restrictedErr error
@@ -163,6 +173,7 @@ func (r *run) lockdownDetached(c Claim) bool {
 
 // readRole calls GetRole.
 func (r *run) readRole(ctx context.Context, name string) (*roleState, error) {
+	at := r.e.now()
 	out, err := r.e.client.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}, r.count)
 	if err != nil {
 		return nil, fmt.Errorf("get role %s: %w", name, err)
@@ -175,7 +186,7 @@ func (r *run) readRole(ctx context.Context, name string) (*roleState, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.marker = markerOf(out.Role.Tags)
+	st.marker, st.readAt = markerOf(out.Role.Tags), at
 	r.seen = true
 	return st, nil
 }

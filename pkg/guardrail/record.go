@@ -66,7 +66,7 @@ func (r *run) recordPlan(rec *decision.Record, p *plan, a *applied) {
 		}
 		if t.restore {
 			rec.Findings = append(rec.Findings, decision.Finding{Control: decision.ControlTrust, Policy: MarkerTagKey,
-				Reason: "the trust policy read is the guardrail's own write derived from an older event; the owner's newer policy, set by this event, is restored restricted"})
+				Reason: t.restoreWhy})
 		}
 	}
 	if p.lockdown.missing() {
@@ -119,6 +119,7 @@ func (r *run) base() decision.Record {
 		Version: r.e.version,
 	}
 	rec.DeliveryLagMS = decision.DeliveryLag(t.EventTime, t.ReceivedAt)
+	rec.Recheck = t.Recheck
 	return rec
 }
 

@@ -8,6 +8,7 @@ package function
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 
@@ -61,5 +62,16 @@ func Main[H Handler](version string, newHandler NewHandler[H]) {
 	if err != nil {
 		os.Exit(1)
 	}
+	if inv, ok := any(h).(Invoker); ok {
+		lambda.Start(inv.Invoke)
+		return
+	}
 	lambda.Start(h.Handle)
+}
+
+// Invoker is a handler that takes the raw payload because more than one
+// kind of event invokes it (the enforcer: EventBridge events and batches
+// from its re-check queue); Main starts Invoke instead of Handle.
+type Invoker interface {
+	Invoke(ctx context.Context, raw json.RawMessage) (any, error)
 }

@@ -1,0 +1,77 @@
+package guardrail
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/iamguardrail/guardrail/pkg/classify"
+	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/decision"
+)
+
+// The re-check (issue 19; README "Consistency"). UpdateAssumeRolePolicy has
+// no conditional form, so a guardrail write restricted from a read that
+// missed a newer owner write replaces that newer policy, and if the newer
+// policy's own event was evaluated first (from a read that showed it), no
+// later event sees the loss. Only that event can: it holds the owner's
+// policy. So every event that sets a trust policy is evaluated twice, the
+// second time (Trigger.Recheck) once any such write has had time to become
+// visible:
+//
+//   - a write restricted from a stale read was read before the owner's
+//     write was IAM's consistency window W old (a later read shows it), and
+//     is made within writeBudget L of that read (applyTrust), so it is made
+//     before event time + 1 s + W + L (event times have whole seconds);
+//   - a read made W after that shows it, and its marker's intent time is
+//     older than the event (an intentFloor, or an older event's time):
+//     converge restores the event's policy, restricted.
+//
+// RecheckDue is therefore event time + 2W + L + 1 s: about 4.5 minutes with
+// the default window, delivered by an SQS delay queue (up to 15 minutes of
+// delay), so no Lambda waits for it.
+
+// writeBudget is L: the longest time between the read a trust write is
+// restricted from and the write itself. Half of IAM's consistency window,
+// between 15 s (time for the SDK's retries of a throttled call) and 60 s.
+func (e *Engine) writeBudget() time.Duration {
+	return min(max(e.window/2, 15*time.Second), time.Minute)
+}
+
+// RecheckDue returns when the re-check of an event written at eventTime is
+// due: after it, a read shows any guardrail write that replaced the event's
+// policy (see above).
+func (e *Engine) RecheckDue(eventTime time.Time) time.Time {
+	return eventTime.Add(2*e.window + e.writeBudget() + time.Second)
+}
+
+// scheduleRecheck sets rec.RecheckAt when the event set a trust policy that
+// a re-check must confirm: a re-check queue is configured, the trust control
+// enforces (check mode writes nothing that could replace a policy), the
+// role is a service role that was evaluated without error, this is not the
+// re-check itself, and the evaluation started before RecheckDue (a later
+// one read after it, and so is its own re-check).
+func (r *run) scheduleRecheck(rec *decision.Record, c Claim) {
+	cfg := r.e.cfg
+	if cfg.RecheckQueueURL == "" || r.t.Recheck || c.TrustPolicy == "" || cfg.TrustMode != config.Enforce ||
+		rec.Class != string(classify.Service) || rec.Outcome == decision.OutcomeError {
+		return
+	}
+	if due := r.e.RecheckDue(r.eventTime()); r.start.Before(due) {
+		rec.RecheckAt = &due
+	}
+}
+
+// writeContext bounds a trust write to writeBudget after the read it is
+// restricted from (st.readAt). A read older than that is not written from:
+// the evaluation fails with the retryable ErrStaleRead, and the retry reads
+// again.
+func (r *run) writeContext(ctx context.Context, st *roleState) (context.Context, context.CancelFunc, error) {
+	left := st.readAt.Add(r.e.writeBudget()).Sub(r.e.now())
+	if left <= 0 {
+		return nil, nil, fmt.Errorf("role %s: the trust policy was read %s ago, longer than the %s a write may follow its read (IAM's consistency window %s); not written, read again on the retry: %w",
+			st.name, r.e.now().Sub(st.readAt).Round(time.Millisecond), r.e.writeBudget(), r.e.window, ErrStaleRead)
+	}
+	ctx, cancel := context.WithTimeout(ctx, left)
+	return ctx, cancel, nil
+}
