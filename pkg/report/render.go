@@ -57,7 +57,7 @@ func writeText(w io.Writer, s Summary) error {
 	}
 	section("Decisions by outcome")
 	table("OUTCOME\tRECORDS", countRows(s.ByOutcome))
-	section("Roles evaluated, by class")
+	section("Decisions by class")
 	table("CLASS\tRECORDS", countRows(s.ByClass))
 	section(fmt.Sprintf("Principals removed (%d)", len(s.Removed)))
 	if len(s.Removed) == 0 {
@@ -143,7 +143,7 @@ func writeMarkdown(w io.Writer, s Summary) error {
 	}
 	b.WriteString("\n## Decisions by outcome\n\n")
 	table([]string{"Outcome", "Records"}, countRows(s.ByOutcome))
-	b.WriteString("\n## Roles evaluated, by class\n\n")
+	b.WriteString("\n## Decisions by class\n\n")
 	table([]string{"Class", "Records"}, countRows(s.ByClass))
 	fmt.Fprintf(&b, "\n## Principals removed (%d)\n\n", len(s.Removed))
 	table([]string{"Time", "Role", "Principal", "Action", "Reason"}, removalRows(s.Removed))
@@ -200,7 +200,7 @@ code { font-size: 0.95em; }
 {{if .ByOutcome}}<table><tr><th>Outcome</th><th>Records</th></tr>
 {{range .ByOutcome}}<tr><td>{{.Name}}</td><td class="n">{{.N}}</td></tr>
 {{end}}</table>{{else}}<p class="none">None.</p>{{end}}
-<h2>Roles evaluated, by class</h2>
+<h2>Decisions by class</h2>
 {{if .ByClass}}<table><tr><th>Class</th><th>Records</th></tr>
 {{range .ByClass}}<tr><td>{{.Name}}</td><td class="n">{{.N}}</td></tr>
 {{end}}</table>{{else}}<p class="none">None.</p>{{end}}
