@@ -187,3 +187,15 @@ demo: $(RIE) ## run both Lambdas locally under the emulator on the sample events
 	done
 	$(GO) run ./cmd/guardrail demo --rie $(RIE) --enforcer .demo/enforcer/bootstrap --sweeper .demo/sweeper/bootstrap --out .demo
 	$(GO) run ./cmd/guardrail report --format html --out .demo/report.html .demo/decisions.jsonl
+
+# Organization mode (DESIGN.md §11) on a laptop: one local endpoint playing an
+# organization (IAM, STS and Organizations), the hub's enforcer and sweeper
+# bootstraps under the emulator with the hub roles' credentials, three member
+# accounts and one without the member stack. Records go to .demo-org/.
+.PHONY: demo-org
+demo-org: $(RIE) ## run the hub's Lambdas locally against an organization of three member accounts
+	@mkdir -p .demo-org/enforcer .demo-org/sweeper
+	@for fn in $(LAMBDAS); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$(DEMO_ARCH) $(GO) build $(BOOTSTRAP_FLAGS) -o .demo-org/$$fn/bootstrap ./lambdas/$$fn; \
+	done
+	$(GO) run ./cmd/guardrail demo-org --rie $(RIE) --enforcer .demo-org/enforcer/bootstrap --sweeper .demo-org/sweeper/bootstrap --out .demo-org

@@ -171,6 +171,11 @@ func (d *demo) run(ctx context.Context, enforcerBin, sweeperBin, eventsDir strin
 // start runs one bootstrap under the emulator, its output going to
 // <out>/<name>.log and its records to the record log.
 func (d *demo) start(ctx context.Context, name, bin string, dep sandbox.Deployment) (*emulator.Function, error) {
+	return d.startEnv(ctx, name, bin, dep.Environ())
+}
+
+// startEnv is start with the function's environment given.
+func (d *demo) startEnv(ctx context.Context, name, bin string, env []string) (*emulator.Function, error) {
 	logf, err := os.Create(filepath.Join(d.out, name+".log"))
 	if err != nil {
 		return nil, fmt.Errorf("create %s log: %w", name, err)
@@ -183,7 +188,7 @@ func (d *demo) start(ctx context.Context, name, bin string, dep sandbox.Deployme
 	}}
 	return emulator.Start(ctx, emulator.Options{
 		RIE: d.rie, Bootstrap: bin, Name: sandbox.NamePrefix + "-" + name,
-		Env: dep.Environ(), Timeout: cmp.Or(d.timeout, 60*time.Second), Stdout: w, Stderr: w,
+		Env: env, Timeout: cmp.Or(d.timeout, 60*time.Second), Stdout: w, Stderr: w,
 	})
 }
 
@@ -322,7 +327,7 @@ type recordLog struct {
 
 func (l *recordLog) add(line []byte) {
 	var m map[string]any
-	if json.Unmarshal(line, &m) != nil || (m["msg"] != "decision" && m["msg"] != "sweep summary") {
+	if json.Unmarshal(line, &m) != nil || (m["msg"] != "decision" && m["msg"] != "sweep summary" && m["msg"] != "sweep account summary") {
 		return
 	}
 	l.mu.Lock()

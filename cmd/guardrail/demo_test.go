@@ -197,3 +197,10 @@ func TestDemoInterrupted(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+func TestDemoOrgUsage(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := runDemoOrg(context.Background(), nil, &bytes.Buffer{}, &stderr); code != 2 || !strings.Contains(stderr.String(), "--enforcer and --sweeper are required") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/iamguardrail/guardrail/lambdas/emulator"
 )
@@ -142,5 +144,59 @@ func TestIAMLocalProcessSignal(t *testing.T) {
 				t.Errorf("stderr lacks the call log: %s", stderr.String())
 			}
 		})
+	}
+}
+
+// iam-local --accounts plays an organization behind one URL: STS issues
+// credentials bound to a member account, IAM calls signed with them act
+// there only, unknown keys are refused, Organizations answers.
+func TestRunIAMLocalAccounts(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr emulator.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runIAMLocal(ctx, []string{"--accounts", "100000000001,200000000002,300000000003"}, pw, &stderr)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no URL on stdout: %v (stderr %s)", err, stderr.String())
+	}
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(strings.TrimSpace(line)),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "local", "")}
+	out, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::200000000002:role/OrganizationAccountAccessRole"), RoleSessionName: aws.String("admin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := cfg.Copy()
+	member.Credentials = credentials.NewStaticCredentialsProvider(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken)
+	created, err := iam.NewFromConfig(member).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("app"), AssumeRolePolicyDocument: aws.String(testTrust)})
+	if err != nil || *created.Role.Arn != "arn:aws:iam::200000000002:role/app" {
+		t.Fatalf("CreateRole in the member: %v, %v", created, err)
+	}
+	if _, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("app")}); err == nil || !strings.Contains(err.Error(), "NoSuchEntity") {
+		t.Errorf("the member's role seen from the management account: %v", err)
+	}
+	if _, err := clientFor(*cfg.BaseEndpoint).ListRoles(ctx, &iam.ListRolesInput{}); err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") {
+		t.Errorf("an unknown access key: %v, want InvalidClientTokenId", err)
+	}
+	if o, err := organizations.NewFromConfig(cfg).DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{}); err != nil || *o.Organization.MasterAccountId != "100000000001" {
+		t.Errorf("DescribeOrganization: %v, %v", o, err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
+func TestRunIAMLocalAccountsUsage(t *testing.T) {
+	for _, args := range [][]string{{"--accounts", "1,2"}, {"--accounts", "100000000001,100000000001"}, {"--account", "100000000001", "--accounts", "100000000001,200000000002"}} {
+		var stderr bytes.Buffer
+		if code := runIAMLocal(context.Background(), args, &bytes.Buffer{}, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %s)", args, code, stderr.String())
+		}
 	}
 }

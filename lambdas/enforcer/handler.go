@@ -16,6 +16,7 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
+	"github.com/iamguardrail/guardrail/pkg/hub"
 )
 
 // evaluator is the engine call the handler makes; *guardrail.Engine
@@ -55,6 +56,16 @@ func start(engine *guardrail.Engine, cfg config.Config, out *decision.Writer, ve
 		h.recheck, h.recheckErr = newSQSRechecker(context.Background(), cfg.RecheckQueueURL)
 	}
 	return h
+}
+
+// startHub makes the handler of a hub (organization mode): each event is
+// evaluated in the member account it names (hub.Hub.HandleEvent).
+func startHub(h *hub.Hub, cfg config.Config, out *decision.Writer, version string) *handler {
+	hh := &handler{engine: h, cfg: cfg, out: out, version: version, now: time.Now}
+	if cfg.RecheckQueueURL != "" {
+		hh.recheck, hh.recheckErr = newSQSRechecker(context.Background(), cfg.RecheckQueueURL)
+	}
+	return hh
 }
 
 // Handle evaluates the role an IAM event names and logs the decision.
@@ -101,7 +112,7 @@ func (h *handler) handle(ctx context.Context, ev events.CloudWatchEvent, recheck
 		return nil
 	}
 
-	if slices.Contains(cloudtrail.LockdownPolicyEventNames, change.EventName) && change.PolicyARN != h.cfg.LockdownPolicyARN {
+	if slices.Contains(cloudtrail.LockdownPolicyEventNames, change.EventName) && change.PolicyARN != h.cfg.LockdownPolicyARNIn(change.Account) {
 		// The rule matches these events for the lockdown policy only; any
 		// other policy's versions are not the guardrail's business.
 		h.ignore(ctx, change, received, "policy "+change.PolicyARN+" is not the lockdown policy")
@@ -112,6 +123,20 @@ func (h *handler) handle(ctx context.Context, ev events.CloudWatchEvent, recheck
 	// nothing (such as the account) can be lost on the way.
 	change.ReceivedAt, change.Recheck = received, recheck
 	rec, err := h.engine.HandleEvent(ctx, change)
+	var ig *hub.Ignored
+	if errors.As(err, &ig) {
+		// A hub's verdict on the event itself (its own session in a
+		// member, an account it does not guard): nothing to retry.
+		h.ignore(ctx, change, received, ig.Reason)
+		return nil
+	}
+	if err != nil && h.cfg.Hub() && rec.EventID == "" && rec.EventName == "" {
+		// A hub failed before any engine ran (it could not assume the
+		// member role, or not check membership): the record says which
+		// account and why, from the event.
+		rec = h.base(change, received)
+		rec.PolicyARN = change.PolicyARN
+	}
 	if err == nil && rec.RecheckAt != nil {
 		err = h.sendRecheck(ctx, ev, rec.RecheckAt.Sub(h.now()))
 	}
@@ -126,7 +151,9 @@ func (h *handler) handle(ctx context.Context, ev events.CloudWatchEvent, recheck
 	h.out.Write(ctx, rec)
 	if err != nil {
 		kind := "permanent"
-		if guardrail.IsRetryable(err) {
+		if guardrail.IsRetryable(err) || hub.IsAssumeError(err) {
+			// A member role the hub cannot assume yet is usually a member
+			// stack still deploying to a new account: retrying is the fix.
 			kind = "transient"
 		}
 		subject := "role " + change.RoleName
@@ -174,7 +201,14 @@ func (h *handler) ownRole(issuer string) string {
 
 // ignore logs the record of an event that is acknowledged without evaluation.
 func (h *handler) ignore(ctx context.Context, c cloudtrail.Change, received time.Time, reason string) {
-	h.out.Write(ctx, decision.Record{
+	rec := h.base(c, received)
+	rec.Outcome, rec.Reason = decision.OutcomeIgnored, reason
+	h.out.Write(ctx, rec)
+}
+
+// base is the record of an event that no engine evaluated, from the event.
+func (h *handler) base(c cloudtrail.Change, received time.Time) decision.Record {
+	return decision.Record{
 		EventID:   c.EventID,
 		EventName: c.EventName,
 		EventTime: c.EventTime,
@@ -182,12 +216,10 @@ func (h *handler) ignore(ctx context.Context, c cloudtrail.Change, received time
 		Account:   c.Account,
 		RoleName:  c.RoleName,
 		Mode:      decision.Modes{Trust: h.cfg.TrustMode, Lockdown: h.cfg.LockdownMode},
-		Outcome:   decision.OutcomeIgnored,
-		Reason:    reason,
 		// Nothing was read: there is no stale-read question to answer.
 		ReadConsistent: true,
 		DeliveryLagMS:  decision.DeliveryLag(c.EventTime, received),
 		DurationMS:     h.now().Sub(received).Milliseconds(),
 		Version:        h.version,
-	})
+	}
 }

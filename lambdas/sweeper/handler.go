@@ -55,6 +55,10 @@ type handler struct {
 	// the roles the last run fixed cost no call.
 	mu   sync.Mutex
 	left []string
+
+	// hub is set in organization mode (newHubHandler): the sweep covers
+	// every member account (handleHub) instead of the engine's account.
+	hub *hubState
 }
 
 // newHandler makes the handler around a started engine, writing to out.
@@ -90,16 +94,14 @@ func budget(now, deadline time.Time) (startBy, stopAt time.Time) {
 // are compliant and cost no call) and, if it keeps failing, the function's
 // error alarm and failure queue make it visible (DESIGN.md §8).
 func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
+	// Findings are imported in batches; the last one at the end.
+	defer h.out.Flush(ctx)
+	if h.hub != nil {
+		return h.handleHub(ctx, ev)
+	}
 	start := h.now()
 	opts := guardrail.SweepOptions{
-		Trigger: guardrail.Trigger{
-			EventID:   ev.ID,
-			EventName: "Sweep",
-			Actor:     scheduleActor(ev),
-			EventTime: ev.Time,
-			// No ReceivedAt: a sweep has no exposure window to report
-			// (delivery_lag_ms stays null).
-		},
+		Trigger:     sweepTrigger(ev),
 		Concurrency: h.concurrency,
 	}
 	h.mu.Lock()
@@ -125,7 +127,6 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		err = fmt.Errorf("sweep: %w", sweepCtx.Err())
 	}
 	h.summary(ctx, ev, sum, err)
-	h.out.Flush(ctx)
 	switch {
 	case err != nil && sum.Listed == 0:
 		return fmt.Errorf("sweep failed before evaluating any role: %w", err)
@@ -167,6 +168,18 @@ func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum gu
 	// roles or fails evaluations returns an error, which the function's
 	// AWS/Lambda Errors alarm reports at no cost; the counts are here.
 	h.out.Logger().LogAttrs(ctx, level, SummaryMessage, attrs...)
+}
+
+// sweepTrigger labels a sweep's records with the schedule's event.
+func sweepTrigger(ev events.CloudWatchEvent) guardrail.Trigger {
+	return guardrail.Trigger{
+		EventID:   ev.ID,
+		EventName: "Sweep",
+		Actor:     scheduleActor(ev),
+		EventTime: ev.Time,
+		// No ReceivedAt: a sweep has no exposure window to report
+		// (delivery_lag_ms stays null).
+	}
 }
 
 // scheduleActor names what started the sweep: the schedule rule's ARN for a

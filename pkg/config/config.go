@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,6 +92,33 @@ const (
 	// enforcer re-checks each trust change once IAM's consistency window
 	// has passed (README "Consistency"); empty: no re-checks.
 	EnvRecheckQueueURL = "GUARDRAIL_RECHECK_QUEUE_URL"
+	// EnvMemberRoleName is the name of the role the hub assumes in each
+	// member account of an organization (DESIGN.md §11), for example
+	// DefaultMemberRoleName. Setting it turns on hub mode: the functions act
+	// in the account each event names, through that role, instead of their
+	// own account.
+	EnvMemberRoleName = "GUARDRAIL_MEMBER_ROLE_NAME"
+	// EnvMemberAccounts lists the member accounts the hub guards,
+	// comma-separated 12-digit IDs. Empty: the organization's accounts, from
+	// organizations:ListAccounts (sweeper) and DescribeAccount (enforcer).
+	// Hub mode only.
+	EnvMemberAccounts = "GUARDRAIL_MEMBER_ACCOUNTS"
+	// EnvSweepConcurrency is how many member accounts the hub's sweeper
+	// sweeps at once (default DefaultSweepConcurrency). Hub mode only.
+	EnvSweepConcurrency = "GUARDRAIL_SWEEP_CONCURRENCY"
+)
+
+// DefaultMemberRoleName is the member role's name in the organization
+// stacks (infra/): the role every member account holds for the hub.
+const DefaultMemberRoleName = "IamRoleGuardrail-Member"
+
+// DefaultSweepConcurrency and MaxSweepConcurrency bound how many member
+// accounts a hub sweep works on at once. Each account has its own IAM rate
+// limits, so accounts in parallel do not throttle each other; the bound
+// keeps the function's memory and its STS calls per second small.
+const (
+	DefaultSweepConcurrency = 8
+	MaxSweepConcurrency     = 64
 )
 
 // DefaultConsistencyWindow bounds IAM's propagation delay: a role that
@@ -168,7 +197,84 @@ type Config struct {
 	// RecheckQueueURL is the SQS queue the enforcer sends each trust change
 	// to for its re-check; "" sends none.
 	RecheckQueueURL string
+
+	// MemberRoleName is the role the hub assumes in member accounts; ""
+	// in single-account mode (Hub reports which).
+	MemberRoleName string
+	// MemberAccounts lists the member accounts the hub guards; empty means
+	// every account of the organization.
+	MemberAccounts []string
+	// SweepConcurrency is how many member accounts a hub sweep works on at
+	// once (0 in single-account mode).
+	SweepConcurrency int
+	// HubRoleARNs are the hub's own roles (its ProtectedRoleARNs) in a
+	// member's configuration (Member); nil otherwise. The member role, a
+	// guardrail-class role, trusts them, and the engine accepts exactly
+	// these principals in the trust of guardrail-class roles, without
+	// trusting the rest of the hub's account.
+	HubRoleARNs []string
 }
+
+// Hub reports whether the configuration is a hub's (DESIGN.md §11): the
+// functions act in member accounts through MemberRoleName.
+func (c Config) Hub() bool { return c.MemberRoleName != "" }
+
+// LockdownPolicyARNIn returns the lockdown policy's ARN in account. In hub
+// mode each member account holds its own lockdown policy under the same
+// path and name, so EnvLockdownPolicyARN's partition, path and name are
+// kept and its account field is replaced by the member's (the hub's own
+// account in the variable is the convention). In single-account mode it
+// is LockdownPolicyARN whatever account is given: the policy is the one
+// the stack created.
+func (c Config) LockdownPolicyARNIn(account string) string {
+	if !c.Hub() || c.LockdownPolicyARN == "" {
+		return c.LockdownPolicyARN
+	}
+	parts := strings.SplitN(c.LockdownPolicyARN, ":", 6)
+	if len(parts) != 6 {
+		return c.LockdownPolicyARN // validated by FromEnv; never reached
+	}
+	parts[4] = account
+	return strings.Join(parts, ":")
+}
+
+// Partition returns the AWS partition of the deployment, from the
+// lockdown policy's ARN (required in hub mode, where it also names the
+// partition of the member role ARNs); "aws" when there is none.
+func (c Config) Partition() string {
+	if parts := strings.SplitN(c.LockdownPolicyARN, ":", 3); len(parts) == 3 && parts[0] == "arn" {
+		return parts[1]
+	}
+	return "aws"
+}
+
+// MemberRoleARN returns the ARN of the member role in account.
+func (c Config) MemberRoleARN(account string) string {
+	return "arn:" + c.Partition() + ":iam::" + account + ":role/" + c.MemberRoleName
+}
+
+// Member returns the configuration the hub applies in a member account:
+// the lockdown policy is the member's own (LockdownPolicyARNIn), the member
+// role is protected like the guardrail's other roles (the engine never
+// touches it), and when no organization is configured as trusted, the
+// organization itself (orgID, from organizations:DescribeOrganization) is.
+// The zone's own account needs no setting: the engine takes it from each
+// role's ARN, which names the member.
+func (c Config) Member(account, orgID string) Config {
+	m := c
+	m.LockdownPolicyARN = c.LockdownPolicyARNIn(account)
+	m.ProtectedRoleARNs = append(slices.Clone(c.ProtectedRoleARNs), c.MemberRoleARN(account))
+	if len(c.TrustedOrgIDs) == 0 && orgID != "" {
+		m.TrustedOrgIDs = []string{orgID}
+	}
+	m.MemberAccounts = nil
+	m.HubRoleARNs = slices.Clone(c.ProtectedRoleARNs)
+	return m
+}
+
+// roleNameRe is an IAM role name (IAM API reference, CreateRole,
+// RoleName: [\w+=,.@-]{1,64}).
+var roleNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 
 // Error reports one invalid setting. Callers can use errors.As to tell a
 // configuration error from other start-up failures.
@@ -474,11 +580,47 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.RecheckQueueURL = v
 		}
 	}
+	hubErrs := c.hubFromEnv(getenv, list) // list may append to errs itself
+	errs = append(errs, hubErrs...)
 
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid guardrail configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// hubFromEnv reads the hub-mode settings into c and returns what is wrong
+// with them. Outside hub mode the hub-only variables are refused rather than
+// ignored: an operator who sets them expects a hub.
+func (c *Config) hubFromEnv(getenv func(string) string, list func(string, func(string) error) []string) []error {
+	var errs []error
+	c.MemberRoleName = strings.TrimSpace(getenv(EnvMemberRoleName))
+	c.MemberAccounts = list(EnvMemberAccounts, ValidateAccountID)
+	conc := strings.TrimSpace(getenv(EnvSweepConcurrency))
+	if !c.Hub() {
+		for _, v := range []struct{ name, value string }{{EnvMemberAccounts, strings.Join(c.MemberAccounts, ",")}, {EnvSweepConcurrency, conc}} {
+			if v.value != "" {
+				errs = append(errs, &Error{Var: v.name, Value: v.value, Err: fmt.Errorf("only used in hub mode; set %s as well, or unset it", EnvMemberRoleName)})
+			}
+		}
+		return errs
+	}
+	if !roleNameRe.MatchString(c.MemberRoleName) {
+		errs = append(errs, &Error{Var: EnvMemberRoleName, Value: c.MemberRoleName, Err: fmt.Errorf("%q is not an IAM role name (1-64 of letters, digits and +=,.@_-)", c.MemberRoleName)})
+	}
+	if c.LockdownPolicyARN == "" {
+		errs = append(errs, &Error{Var: EnvLockdownPolicyARN, Err: errors.New("not set; hub mode needs it to name each member's lockdown policy (partition, path and name; the account is each member's)")})
+	}
+	c.SweepConcurrency = DefaultSweepConcurrency
+	if conc != "" {
+		n, err := strconv.Atoi(conc)
+		if err != nil || n < 1 || n > MaxSweepConcurrency {
+			errs = append(errs, &Error{Var: EnvSweepConcurrency, Value: conc, Err: fmt.Errorf("%q is not a whole number from 1 to %d", conc, MaxSweepConcurrency)})
+		} else {
+			c.SweepConcurrency = n
+		}
+	}
+	return errs
 }
 
 // splitList splits a comma-separated value, trims each item, drops empty
@@ -506,13 +648,24 @@ func (c Config) String() string {
 		strings.Join(c.TrustedAccounts, ","), strings.Join(c.TrustedOrgIDs, ","), strings.Join(c.TrustedAudiences, ","),
 		strings.Join(c.TrustedOIDCTenants, ","), strings.Join(c.ExemptRoles, ","), strings.Join(c.ProtectedRoleARNs, ","),
 		c.LockdownPolicyARN, c.RevokeSessions, c.MetricsNamespace,
-		strings.Join(c.LockdownExtraActions, ","), c.LockdownAlarmKeyARN, strings.Join(c.LockdownProtectedBuckets, ","), strings.Join(c.AllowedTokenAudiences, ","), c.ConsistencyWindow, c.RecheckQueueURL)
+		strings.Join(c.LockdownExtraActions, ","), c.LockdownAlarmKeyARN, strings.Join(c.LockdownProtectedBuckets, ","), strings.Join(c.AllowedTokenAudiences, ","), c.ConsistencyWindow, c.RecheckQueueURL) +
+		c.hubString()
+}
+
+// hubString renders the hub settings for String; "" outside hub mode, so
+// a single-account deployment logs what it always logged.
+func (c Config) hubString() string {
+	if !c.Hub() {
+		return ""
+	}
+	return fmt.Sprintf(" member_role_name=%s member_accounts=[%s] sweep_concurrency=%d",
+		c.MemberRoleName, strings.Join(c.MemberAccounts, ","), c.SweepConcurrency)
 }
 
 // LogValue implements slog.LogValuer so a Lambda logs its configuration once
 // at start as a structured group with snake_case keys.
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("trust_mode", string(c.TrustMode)),
 		slog.String("lockdown_mode", string(c.LockdownMode)),
 		slog.Any("trusted_accounts", nonNil(c.TrustedAccounts)),
@@ -530,7 +683,14 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("allowed_token_audiences", nonNil(c.AllowedTokenAudiences)),
 		slog.String("consistency_window", c.ConsistencyWindow.String()),
 		slog.String("recheck_queue_url", c.RecheckQueueURL),
-	)
+	}
+	if c.Hub() {
+		attrs = append(attrs,
+			slog.String("member_role_name", c.MemberRoleName),
+			slog.Any("member_accounts", nonNil(c.MemberAccounts)),
+			slog.Int("sweep_concurrency", c.SweepConcurrency))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // nonNil makes empty lists log as [] rather than null, so saved queries on

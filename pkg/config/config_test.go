@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -333,5 +334,82 @@ func TestLogValue(t *testing.T) {
 	}
 	if s := c.String(); !strings.Contains(s, "lockdown_mode=check") || !strings.Contains(s, "trusted_accounts=[111122223333]") {
 		t.Errorf("String() = %q", s)
+	}
+}
+
+// Hub mode (DESIGN.md §11): on when the member role name is set; the
+// hub-only settings are refused outside it; each member gets its own
+// lockdown policy ARN, its member role protected and the organization
+// trusted by default.
+func TestFromEnvHub(t *testing.T) {
+	const lockdownARN = "arn:aws:iam::111122223333:policy/GuardrailLockdown"
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		wantErr []string // variables named in the error
+		check   func(t *testing.T, c Config)
+	}{
+		{"single-account by default", map[string]string{EnvLockdownPolicyARN: lockdownARN}, nil, func(t *testing.T, c Config) {
+			if c.Hub() || c.SweepConcurrency != 0 || c.LockdownPolicyARNIn("999988887777") != lockdownARN {
+				t.Errorf("single-account config %+v", c)
+			}
+			if strings.Contains(c.String(), "member_") {
+				t.Errorf("String() of a single-account config names hub settings: %s", c)
+			}
+		}},
+		{"hub with defaults", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: DefaultMemberRoleName}, nil, func(t *testing.T, c Config) {
+			if !c.Hub() || c.SweepConcurrency != DefaultSweepConcurrency || len(c.MemberAccounts) != 0 {
+				t.Errorf("hub config %+v", c)
+			}
+			m := c.Member("999988887777", "o-abcdefghij")
+			if m.LockdownPolicyARN != "arn:aws:iam::999988887777:policy/GuardrailLockdown" {
+				t.Errorf("member lockdown ARN %s", m.LockdownPolicyARN)
+			}
+			if want := "arn:aws:iam::999988887777:role/IamRoleGuardrail-Member"; !slices.Contains(m.ProtectedRoleARNs, want) {
+				t.Errorf("member protected roles %v, want %s among them", m.ProtectedRoleARNs, want)
+			}
+			if !slices.Equal(m.TrustedOrgIDs, []string{"o-abcdefghij"}) {
+				t.Errorf("member trusted orgs %v, want the organization", m.TrustedOrgIDs)
+			}
+			if len(c.ProtectedRoleARNs) != 0 {
+				t.Errorf("Member changed the hub's own protected roles: %v", c.ProtectedRoleARNs)
+			}
+		}},
+		{"hub with an explicit trusted org and accounts", map[string]string{EnvLockdownPolicyARN: "arn:aws-us-gov:iam::111122223333:policy/sec/GuardrailLockdown",
+			EnvMemberRoleName: "Hub-Member", EnvTrustedOrgIDs: "o-zzzzzzzzzz", EnvMemberAccounts: "222233334444, 555566667777", EnvSweepConcurrency: "3"}, nil, func(t *testing.T, c Config) {
+			m := c.Member("222233334444", "o-abcdefghij")
+			if !slices.Equal(m.TrustedOrgIDs, []string{"o-zzzzzzzzzz"}) || c.SweepConcurrency != 3 || len(c.MemberAccounts) != 2 {
+				t.Errorf("config %+v, member %+v", c, m)
+			}
+			if m.LockdownPolicyARN != "arn:aws-us-gov:iam::222233334444:policy/sec/GuardrailLockdown" || c.MemberRoleARN("222233334444") != "arn:aws-us-gov:iam::222233334444:role/Hub-Member" {
+				t.Errorf("member ARNs %s, %s", m.LockdownPolicyARN, c.MemberRoleARN("222233334444"))
+			}
+		}},
+		{"member accounts without hub mode", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberAccounts: "222233334444"}, []string{EnvMemberAccounts}, nil},
+		{"sweep concurrency without hub mode", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvSweepConcurrency: "4"}, []string{EnvSweepConcurrency}, nil},
+		{"bad member role name", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: "role/with/path"}, []string{EnvMemberRoleName}, nil},
+		{"hub without lockdown ARN", map[string]string{EnvLockdownMode: "skip", EnvLockdownPolicyARN: "", EnvMemberRoleName: DefaultMemberRoleName}, []string{EnvLockdownPolicyARN}, nil},
+		{"bad member account and concurrency", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: DefaultMemberRoleName,
+			EnvMemberAccounts: "12345", EnvSweepConcurrency: "65"}, []string{EnvMemberAccounts, EnvSweepConcurrency}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := FromEnv(env(tc.vars))
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.check(t, c)
+				return
+			}
+			if err == nil {
+				t.Fatalf("FromEnv accepted %v", tc.vars)
+			}
+			for _, v := range tc.wantErr {
+				if !strings.Contains(err.Error(), v+": ") {
+					t.Errorf("error %q does not name %s", err, v)
+				}
+			}
+		})
 	}
 }

@@ -177,7 +177,14 @@ func (cl claim) settle(st *roleState, rel relation) {
 		if policy.Equivalent(common, st.trustDoc) {
 			return
 		}
-		res := trust.Result{Policy: common, Changed: true}
+		// Restricted again: Common keeps the read's statements, and a
+		// forged marker can make the read anything (a principal that the
+		// claim keeps only under its condition must not stay without it).
+		res, err := trust.Restrict(common, st.zone)
+		if err != nil {
+			st.restrictedErr = fmt.Errorf("restrict the common part of two same-second trust policies of role %s: %w", st.name, err)
+			return
+		}
 		st.restoreFrom(common, &res, "the trust policy read is the guardrail's write for another policy set in the same second as this event's, and nothing tells which is newer; only the principals both admit are kept")
 	default:
 		st.source, st.sourceHash = time.Time{}, ""

@@ -97,14 +97,25 @@ func NewRetryer() aws.Retryer {
 // AWS_ENDPOINT_URL_IAM variable when set, which is how the local stand-in is
 // reached; no special code is involved.
 func NewIAMClient(ctx context.Context, optFns ...func(*awsconfig.LoadOptions) error) (*iam.Client, error) {
+	cfg, err := LoadAWSConfig(ctx, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	return iam.NewFromConfig(cfg), nil
+}
+
+// LoadAWSConfig loads the SDK's default configuration with NewRetryer: what
+// NewIAMClient builds its client from, and what a hub (pkg/hub) builds its
+// STS, Organizations and member IAM clients from.
+func LoadAWSConfig(ctx context.Context, optFns ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
 	opts := append([]func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRetryer(NewRetryer),
 	}, optFns...)
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	return iam.NewFromConfig(cfg), nil
+	return cfg, nil
 }
 
 // Start is the shared start-up of both Lambdas: it reads and validates the

@@ -188,15 +188,12 @@ func (r *run) listPolicyVersions(ctx context.Context) ([]types.PolicyVersion, er
 	arnL := r.e.cfg.LockdownPolicyARN
 	var out []types.PolicyVersion
 	p := iam.NewListPolicyVersionsPaginator(r.e.client, &iam.ListPolicyVersionsInput{PolicyArn: aws.String(arnL)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx, r.count)
-		if isNoSuchEntity(err) {
-			return nil, fmt.Errorf("list versions of lockdown policy %s: %w: %w", arnL, ErrLockdownPolicyMissing, err)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list versions of lockdown policy %s: %w", arnL, err)
-		}
-		out = append(out, page.Versions...)
+	err := eachPage(ctx, p, r.count, func(page *iam.ListPolicyVersionsOutput) { out = append(out, page.Versions...) })
+	if isNoSuchEntity(err) {
+		return nil, fmt.Errorf("list versions of lockdown policy %s: %w: %w", arnL, ErrLockdownPolicyMissing, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list versions of lockdown policy %s: %w", arnL, err)
 	}
 	return out, nil
 }

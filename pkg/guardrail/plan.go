@@ -102,12 +102,7 @@ func (r *run) planExempt(st *roleState, failed bool) *plan {
 		return p
 	}
 	p.exempt = &res
-	var untrusted []string
-	for _, f := range res.Findings {
-		if f.Removed {
-			untrusted = append(untrusted, f.Principal)
-		}
-	}
+	untrusted := r.untrustedByGuardrailRole(res)
 	if !failed && st.class.Class == classify.Guardrail && r.e.cfg.TrustMode != config.Skip && len(untrusted) > 0 {
 		r.fail(fmt.Errorf("role %s (%s): %w: %s; not written, investigate who created or changed it",
 			st.name, st.class.Reason, ErrProtectedRoleUntrusted, strings.Join(untrusted, ", ")))
@@ -135,17 +130,32 @@ func (r *run) checkProtectedClaim(st *roleState, c Claim) bool {
 	if err != nil {
 		untrusted = []string{"(claimed trust policy not understood: " + err.Error() + ")"}
 	}
-	for _, f := range res.Findings {
-		if f.Removed {
-			untrusted = append(untrusted, f.Principal)
-		}
-	}
+	untrusted = append(untrusted, r.untrustedByGuardrailRole(res)...)
 	if len(untrusted) > 0 {
 		r.fail(fmt.Errorf("role %s (%s): %s set a trust policy that %w: %s; not written, investigate who changed it",
 			st.name, st.class.Reason, r.t.EventName, ErrProtectedRoleUntrusted, strings.Join(untrusted, ", ")))
 		return true
 	}
 	return false
+}
+
+// untrustedByGuardrailRole lists the principals of a guardrail-class
+// role's trust that the trust control would remove, except the hub's own
+// roles (config.Config.HubRoleARNs, set only for a hub's member accounts),
+// which the member role trusts by design (DESIGN.md §11).
+func (r *run) untrustedByGuardrailRole(res trust.Result) []string {
+	var untrusted []string
+	for _, f := range res.Findings {
+		if !f.Removed {
+			continue
+		}
+		if arn, ok := strings.CutPrefix(f.Principal, "AWS:"); ok && len(r.e.cfg.HubRoleARNs) > 0 && classify.Classify(classify.Role{ARN: arn},
+			classify.Rules{ProtectedRoleARNs: r.e.cfg.HubRoleARNs}).Class == classify.Guardrail {
+			continue
+		}
+		untrusted = append(untrusted, f.Principal)
+	}
+	return untrusted
 }
 
 func (r *run) planTrust(st *roleState) trustPlan {

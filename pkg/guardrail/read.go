@@ -196,17 +196,13 @@ func (r *run) readAttached(ctx context.Context, st *roleState) error {
 	return r.retryStale(ctx, "list attached policies of role "+st.name, func() error {
 		var arns []string
 		p := iam.NewListAttachedRolePoliciesPaginator(r.e.client, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(st.name)})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx, r.count)
-			if err != nil {
-				return err
-			}
+		err := eachPage(ctx, p, r.count, func(out *iam.ListAttachedRolePoliciesOutput) {
 			for _, ap := range out.AttachedPolicies {
 				arns = append(arns, aws.ToString(ap.PolicyArn))
 			}
-		}
-		st.attached, st.attachedKnown = arns, true
-		return nil
+		})
+		st.attached, st.attachedKnown = arns, err == nil
+		return err
 	})
 }
 
@@ -268,17 +264,13 @@ func (r *run) readInline(ctx context.Context, st *roleState) error {
 	return r.retryStale(ctx, "list inline policies of role "+st.name, func() error {
 		names := map[string]string{}
 		p := iam.NewListRolePoliciesPaginator(r.e.client, &iam.ListRolePoliciesInput{RoleName: aws.String(st.name)})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx, r.count)
-			if err != nil {
-				return err
-			}
+		err := eachPage(ctx, p, r.count, func(out *iam.ListRolePoliciesOutput) {
 			for _, n := range out.PolicyNames {
 				names[n] = ""
 			}
-		}
-		st.inline, st.inlineKnown = names, true
-		return nil
+		})
+		st.inline, st.inlineKnown = names, err == nil
+		return err
 	})
 }
 

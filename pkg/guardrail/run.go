@@ -80,3 +80,21 @@ func (r *run) wait(ctx context.Context, d time.Duration, what string) error {
 	}
 	return nil
 }
+
+// paginator is the shape of the SDK's IAM paginators.
+type paginator[O any] interface {
+	HasMorePages() bool
+	NextPage(ctx context.Context, optFns ...func(*iam.Options)) (O, error)
+}
+
+// eachPage passes every page of p to fn, each call counted (count).
+func eachPage[O any](ctx context.Context, p paginator[O], count func(*iam.Options), fn func(O)) error {
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx, count)
+		if err != nil {
+			return err
+		}
+		fn(page)
+	}
+	return nil
+}

@@ -14,41 +14,41 @@ import (
 // actionFunc serves one IAM action with Server.mu held. It returns the body
 // of the <ActionResult> element (nil for actions without output) or an
 // IAM error. It changes state only when it returns no error.
-type actionFunc func(s *Server, p params) (func(*xmlWriter), *apiError)
+type actionFunc func(s *acct, p params) (func(*xmlWriter), *apiError)
 
 // actions are the IAM actions the stand-in implements.
 var actions map[string]actionFunc
 
 func init() {
 	actions = map[string]actionFunc{
-		"CreateRole":                     (*Server).createRole,
-		"GetRole":                        (*Server).getRole,
-		"DeleteRole":                     (*Server).deleteRole,
-		"UpdateRole":                     (*Server).updateRole,
-		"UpdateAssumeRolePolicy":         (*Server).updateAssumeRolePolicy,
-		"ListRoles":                      (*Server).listRoles,
-		"TagRole":                        (*Server).tagRole,
-		"UntagRole":                      (*Server).untagRole,
-		"ListRoleTags":                   (*Server).listRoleTags,
-		"CreatePolicy":                   (*Server).createPolicy,
-		"GetPolicy":                      (*Server).getPolicy,
-		"GetPolicyVersion":               (*Server).getPolicyVersion,
-		"CreatePolicyVersion":            (*Server).createPolicyVersion,
-		"SetDefaultPolicyVersion":        (*Server).setDefaultPolicyVersion,
-		"DeletePolicyVersion":            (*Server).deletePolicyVersion,
-		"ListPolicyVersions":             (*Server).listPolicyVersions,
-		"DeletePolicy":                   (*Server).deletePolicy,
-		"AttachRolePolicy":               (*Server).attachRolePolicy,
-		"DetachRolePolicy":               (*Server).detachRolePolicy,
-		"ListAttachedRolePolicies":       (*Server).listAttachedRolePolicies,
-		"PutRolePolicy":                  (*Server).putRolePolicy,
-		"GetRolePolicy":                  (*Server).getRolePolicy,
-		"ListRolePolicies":               (*Server).listRolePolicies,
-		"DeleteRolePolicy":               (*Server).deleteRolePolicy,
-		"PutRolePermissionsBoundary":     (*Server).putRolePermissionsBoundary,
-		"DeleteRolePermissionsBoundary":  (*Server).deleteRolePermissionsBoundary,
-		"GetAccountAuthorizationDetails": (*Server).getAccountAuthorizationDetails,
-		"CreateServiceLinkedRole":        (*Server).createServiceLinkedRole,
+		"CreateRole":                     (*acct).createRole,
+		"GetRole":                        (*acct).getRole,
+		"DeleteRole":                     (*acct).deleteRole,
+		"UpdateRole":                     (*acct).updateRole,
+		"UpdateAssumeRolePolicy":         (*acct).updateAssumeRolePolicy,
+		"ListRoles":                      (*acct).listRoles,
+		"TagRole":                        (*acct).tagRole,
+		"UntagRole":                      (*acct).untagRole,
+		"ListRoleTags":                   (*acct).listRoleTags,
+		"CreatePolicy":                   (*acct).createPolicy,
+		"GetPolicy":                      (*acct).getPolicy,
+		"GetPolicyVersion":               (*acct).getPolicyVersion,
+		"CreatePolicyVersion":            (*acct).createPolicyVersion,
+		"SetDefaultPolicyVersion":        (*acct).setDefaultPolicyVersion,
+		"DeletePolicyVersion":            (*acct).deletePolicyVersion,
+		"ListPolicyVersions":             (*acct).listPolicyVersions,
+		"DeletePolicy":                   (*acct).deletePolicy,
+		"AttachRolePolicy":               (*acct).attachRolePolicy,
+		"DetachRolePolicy":               (*acct).detachRolePolicy,
+		"ListAttachedRolePolicies":       (*acct).listAttachedRolePolicies,
+		"PutRolePolicy":                  (*acct).putRolePolicy,
+		"GetRolePolicy":                  (*acct).getRolePolicy,
+		"ListRolePolicies":               (*acct).listRolePolicies,
+		"DeleteRolePolicy":               (*acct).deleteRolePolicy,
+		"PutRolePermissionsBoundary":     (*acct).putRolePermissionsBoundary,
+		"DeleteRolePermissionsBoundary":  (*acct).deleteRolePermissionsBoundary,
+		"GetAccountAuthorizationDetails": (*acct).getAccountAuthorizationDetails,
+		"CreateServiceLinkedRole":        (*acct).createServiceLinkedRole,
 	}
 }
 
@@ -62,7 +62,7 @@ func errRoleNotFound(name string) *apiError {
 }
 
 // liveRole returns the current role for a write, refusing protected roles.
-func (s *Server) liveRole(name string) (*role, *apiError) {
+func (s *acct) liveRole(name string) (*role, *apiError) {
 	r := s.st.roles[strings.ToLower(name)]
 	if r == nil {
 		return nil, errRoleNotFound(name)
@@ -75,7 +75,7 @@ func (s *Server) liveRole(name string) (*role, *apiError) {
 
 // mutate applies fn to a role and, when fn succeeds and changed something,
 // opens the stale-read window with the state before the change.
-func (s *Server) mutate(name string, fn func(r *role) (changed bool, err *apiError)) *apiError {
+func (s *acct) mutate(name string, fn func(r *role) (changed bool, err *apiError)) *apiError {
 	r, err := s.liveRole(name)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (s *Server) mutate(name string, fn func(r *role) (changed bool, err *apiErr
 // checkTrust validates a trust policy for CreateRole/UpdateAssumeRolePolicy
 // and resolves its principals: grammar (MalformedPolicyDocument), size
 // quota, then principal existence.
-func (s *Server) checkTrust(doc string) (trustDoc, *apiError) {
+func (s *acct) checkTrust(doc string) (trustDoc, *apiError) {
 	pd, err := validateDoc(doc, trustPolicy)
 	if err != nil {
 		return trustDoc{}, err
@@ -143,7 +143,7 @@ func description(p params) (string, *apiError) {
 
 // --- roles ---------------------------------------------------------------
 
-func (s *Server) createRole(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) createRole(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -210,7 +210,7 @@ const (
 	roleListed
 )
 
-func (s *Server) writeRole(w *xmlWriter, elem string, r *role, v roleView) {
+func (s *acct) writeRole(w *xmlWriter, elem string, r *role, v roleView) {
 	w.open(elem)
 	w.elem("Path", r.path)
 	w.elem("RoleName", r.name)
@@ -248,7 +248,7 @@ func writeTags(w *xmlWriter, tags map[string]string) {
 	w.close("Tags")
 }
 
-func (s *Server) getRole(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) getRole(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -260,7 +260,7 @@ func (s *Server) getRole(p params) (func(*xmlWriter), *apiError) {
 	return func(w *xmlWriter) { s.writeRole(w, "Role", r, roleFull) }, nil
 }
 
-func (s *Server) deleteRole(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) deleteRole(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -283,7 +283,7 @@ func (s *Server) deleteRole(p params) (func(*xmlWriter), *apiError) {
 	return nil, nil
 }
 
-func (s *Server) updateRole(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) updateRole(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -305,7 +305,7 @@ func (s *Server) updateRole(p params) (func(*xmlWriter), *apiError) {
 	})
 }
 
-func (s *Server) updateAssumeRolePolicy(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) updateAssumeRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -324,7 +324,7 @@ func (s *Server) updateAssumeRolePolicy(p params) (func(*xmlWriter), *apiError) 
 	})
 }
 
-func (s *Server) listRoles(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) listRoles(p params) (func(*xmlWriter), *apiError) {
 	prefix, err := p.pathPrefix()
 	if err != nil {
 		return nil, err
@@ -353,7 +353,7 @@ func (s *Server) listRoles(p params) (func(*xmlWriter), *apiError) {
 	}, nil
 }
 
-func (s *Server) tagRole(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) tagRole(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -376,7 +376,7 @@ func (s *Server) tagRole(p params) (func(*xmlWriter), *apiError) {
 	})
 }
 
-func (s *Server) untagRole(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) untagRole(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -393,7 +393,7 @@ func (s *Server) untagRole(p params) (func(*xmlWriter), *apiError) {
 	})
 }
 
-func (s *Server) listRoleTags(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) listRoleTags(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -422,7 +422,7 @@ func (s *Server) listRoleTags(p params) (func(*xmlWriter), *apiError) {
 
 // --- managed policies ------------------------------------------------------
 
-func (s *Server) createPolicy(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) createPolicy(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.policyName()
 	if err != nil {
 		return nil, err
@@ -451,7 +451,7 @@ func (s *Server) createPolicy(p params) (func(*xmlWriter), *apiError) {
 
 // addPolicy creates a customer managed policy. Names are unique per
 // account whatever the path, compared case-insensitively.
-func (s *Server) addPolicy(name, path, desc, doc string) (*managedPolicy, *apiError) {
+func (s *acct) addPolicy(name, path, desc, doc string) (*managedPolicy, *apiError) {
 	for _, mp := range s.st.policies {
 		if !mp.awsManaged && strings.EqualFold(mp.name, name) {
 			return nil, errAlreadyExists("A policy called %s already exists. Duplicate names are not allowed.", name)
@@ -471,7 +471,7 @@ func (s *Server) addPolicy(name, path, desc, doc string) (*managedPolicy, *apiEr
 
 // writePolicy opens elem and writes a managed policy's members; the caller
 // closes elem (GetAccountAuthorizationDetails adds the version list first).
-func (s *Server) writePolicy(w *xmlWriter, elem string, mp *managedPolicy) {
+func (s *acct) writePolicy(w *xmlWriter, elem string, mp *managedPolicy) {
 	attached, boundary := s.st.policyAttachments(mp.arn)
 	w.open(elem)
 	w.elem("PolicyName", mp.name)
@@ -487,11 +487,11 @@ func (s *Server) writePolicy(w *xmlWriter, elem string, mp *managedPolicy) {
 	w.timestamp("UpdateDate", mp.updated)
 }
 
-func (s *Server) policyNotFound(arn string) *apiError {
+func (s *acct) policyNotFound(arn string) *apiError {
 	return errNoSuchEntity("Policy %s does not exist or is not attachable.", arn)
 }
 
-func (s *Server) getPolicy(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) getPolicy(p params) (func(*xmlWriter), *apiError) {
 	arn, err := p.policyARN("PolicyArn", "policyArn")
 	if err != nil {
 		return nil, err
@@ -503,7 +503,7 @@ func (s *Server) getPolicy(p params) (func(*xmlWriter), *apiError) {
 	return func(w *xmlWriter) { s.writePolicy(w, "Policy", mp); w.close("Policy") }, nil
 }
 
-func (s *Server) getPolicyVersion(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) getPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 	arn, err := p.policyARN("PolicyArn", "policyArn")
 	if err != nil {
 		return nil, err
@@ -542,7 +542,7 @@ func writeVersion(w *xmlWriter, mp *managedPolicy, v *policyVersion, withDoc boo
 // customerPolicy returns the customer managed policy named by PolicyArn for
 // a change (verb "modify" or "delete", as IAM's message words it); AWS
 // managed policies cannot be changed.
-func (s *Server) customerPolicy(p params, verb string) (*managedPolicy, *apiError) {
+func (s *acct) customerPolicy(p params, verb string) (*managedPolicy, *apiError) {
 	arn, err := p.policyARN("PolicyArn", "policyArn")
 	if err != nil {
 		return nil, err
@@ -576,7 +576,7 @@ var versionIDRe = regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`)
 // maxPolicyVersions; the sixth is LimitExceeded with IAM's message (IAM API
 // reference, CreatePolicyVersion: "delete an existing version using
 // DeletePolicyVersion before you create a new version").
-func (s *Server) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 	mp, err := s.customerPolicy(p, "modify")
 	if err != nil {
 		return nil, err
@@ -618,7 +618,7 @@ func (s *Server) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 	}, nil
 }
 
-func (s *Server) setDefaultPolicyVersion(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) setDefaultPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 	mp, err := s.customerPolicy(p, "modify")
 	if err != nil {
 		return nil, err
@@ -638,7 +638,7 @@ func (s *Server) setDefaultPolicyVersion(p params) (func(*xmlWriter), *apiError)
 // deletePolicyVersion removes a non-default version; the default one is
 // DeleteConflict (IAM API reference, DeletePolicyVersion: "You cannot
 // delete the default version from a policy using this operation").
-func (s *Server) deletePolicyVersion(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) deletePolicyVersion(p params) (func(*xmlWriter), *apiError) {
 	mp, err := s.customerPolicy(p, "modify")
 	if err != nil {
 		return nil, err
@@ -659,7 +659,7 @@ func (s *Server) deletePolicyVersion(p params) (func(*xmlWriter), *apiError) {
 
 // listPolicyVersions lists a policy's versions, newest first as IAM does,
 // without documents.
-func (s *Server) listPolicyVersions(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) listPolicyVersions(p params) (func(*xmlWriter), *apiError) {
 	arn, err := p.policyARN("PolicyArn", "policyArn")
 	if err != nil {
 		return nil, err
@@ -695,7 +695,7 @@ func (s *Server) listPolicyVersions(p params) (func(*xmlWriter), *apiError) {
 	}, nil
 }
 
-func (s *Server) deletePolicy(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) deletePolicy(p params) (func(*xmlWriter), *apiError) {
 	mp, err := s.customerPolicy(p, "delete")
 	if err != nil {
 		return nil, err
@@ -708,7 +708,7 @@ func (s *Server) deletePolicy(p params) (func(*xmlWriter), *apiError) {
 }
 
 // boundaryPolicy checks that a permissions boundary names a managed policy.
-func (s *Server) boundaryPolicy(arn string) (string, *apiError) {
+func (s *acct) boundaryPolicy(arn string) (string, *apiError) {
 	if !policyARNRe.MatchString(arn) {
 		return "", errInvalidInput("ARN %s is not valid.", arn)
 	}
@@ -720,7 +720,7 @@ func (s *Server) boundaryPolicy(arn string) (string, *apiError) {
 
 // --- role attachments and inline policies ---------------------------------
 
-func (s *Server) attachRolePolicy(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) attachRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -749,7 +749,7 @@ func (s *Server) attachRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	})
 }
 
-func (s *Server) detachRolePolicy(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) detachRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -768,7 +768,7 @@ func (s *Server) detachRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	})
 }
 
-func (s *Server) listAttachedRolePolicies(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) listAttachedRolePolicies(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -813,7 +813,7 @@ func inlineSize(m map[string]string) int {
 	return n
 }
 
-func (s *Server) putRolePolicy(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) putRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -843,7 +843,7 @@ func (s *Server) putRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	})
 }
 
-func (s *Server) getRolePolicy(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) getRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -867,7 +867,7 @@ func (s *Server) getRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	}, nil
 }
 
-func (s *Server) listRolePolicies(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) listRolePolicies(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -891,7 +891,7 @@ func (s *Server) listRolePolicies(p params) (func(*xmlWriter), *apiError) {
 	}, nil
 }
 
-func (s *Server) deleteRolePolicy(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) deleteRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -910,7 +910,7 @@ func (s *Server) deleteRolePolicy(p params) (func(*xmlWriter), *apiError) {
 	})
 }
 
-func (s *Server) putRolePermissionsBoundary(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) putRolePermissionsBoundary(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -929,7 +929,7 @@ func (s *Server) putRolePermissionsBoundary(p params) (func(*xmlWriter), *apiErr
 	})
 }
 
-func (s *Server) deleteRolePermissionsBoundary(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) deleteRolePermissionsBoundary(p params) (func(*xmlWriter), *apiError) {
 	name, err := p.roleName()
 	if err != nil {
 		return nil, err
@@ -947,7 +947,7 @@ func (s *Server) deleteRolePermissionsBoundary(p params) (func(*xmlWriter), *api
 // policies together (groups: the stand-in has none). Filter narrows the
 // entity types; AWS managed policies are listed only while attached to
 // something, customer managed ones always.
-func (s *Server) getAccountAuthorizationDetails(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) getAccountAuthorizationDetails(p params) (func(*xmlWriter), *apiError) {
 	want := map[string]bool{}
 	for _, f := range p.list("Filter") {
 		switch f {
@@ -1035,7 +1035,7 @@ func (s *Server) getAccountAuthorizationDetails(p params) (func(*xmlWriter), *ap
 	}, nil
 }
 
-func (s *Server) writeRoleDetail(w *xmlWriter, r *role) {
+func (s *acct) writeRoleDetail(w *xmlWriter, r *role) {
 	w.open("member")
 	w.elem("Path", r.path)
 	w.elem("RoleName", r.name)
@@ -1110,7 +1110,7 @@ func slrName(service string) (name, policy string) {
 	return b.String(), ""
 }
 
-func (s *Server) createServiceLinkedRole(p params) (func(*xmlWriter), *apiError) {
+func (s *acct) createServiceLinkedRole(p params) (func(*xmlWriter), *apiError) {
 	svc, err := p.required("AWSServiceName", "aWSServiceName")
 	if err != nil {
 		return nil, err

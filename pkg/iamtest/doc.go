@@ -63,6 +63,26 @@
 //	iamtest.NewServer(iamtest.WithFaults(f), iamtest.WithStaleReads(1),
 //		iamtest.WithStaleMode(iamtest.StaleIndependent)) // the same from the start; per read API
 //
+// # Organizations
+//
+// WithAccounts plays an AWS Organization behind the same URL: the first
+// account is the management account (the static credentials act in it as
+// its root user), every other account holds OrganizationAccountAccessRole
+// trusting it. STS AssumeRole and GetCallerIdentity (AWS_ENDPOINT_URL_STS)
+// issue and resolve temporary credentials bound to the role's account;
+// IAM calls signed with them act in that account only (the access key is
+// read from the SigV4 Authorization header). AssumeRole admits only the
+// principals the role's trust policy admits (a minimal evaluator that
+// fails closed: conditional Allow statements admit nobody, any Deny that
+// may apply refuses). Unknown access keys are refused with
+// InvalidClientTokenId. Organizations (JSON 1.1, AWS_ENDPOINT_URL_ORGANIZATIONS)
+// answers DescribeOrganization, and ListAccounts and DescribeAccount for the
+// management account. ServiceCredentials hands out a role's credentials
+// the way Lambda gives a function its execution role's.
+//
+//	srv := iamtest.NewServer(iamtest.WithAccounts("111111111111", "222222222222"))
+//	// sts.NewFromConfig(srv.Config()).AssumeRole(… "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole" …)
+//
 // Product code never needs any of this: it reaches the server the standard
 // way, with AWS_ENDPOINT_URL_IAM (or AWS_ENDPOINT_URL) set to srv.URL and
 // dummy static credentials. `guardrail iam-local` runs the same server as a
@@ -71,6 +91,9 @@
 // # Known differences
 //
 // Signatures are not verified (a SigV4 Authorization header for the iam
-// service is required). Users, groups and instance profiles are not
+// or sts service is required). Identity policies are not evaluated: a
+// principal the trust policy admits may assume the role. Session policies,
+// tags and MFA on AssumeRole are refused. Delegated administrators of
+// Organizations are not modelled. Users, groups and instance profiles are not
 // modelled. An injected fault never changes state.
 package iamtest

@@ -204,7 +204,7 @@ func (s *Server) SeedPolicy(name, document string) (string, error) {
 	if !policyNameRe.MatchString(name) {
 		return "", fmt.Errorf("iamtest: seed policy: invalid name %q", name)
 	}
-	mp, err := s.addPolicy(name, "/", "", document)
+	mp, err := s.in(s.opts.account).addPolicy(name, "/", "", document)
 	if err != nil {
 		return "", fmt.Errorf("iamtest: seed policy %s: %w", name, err)
 	}

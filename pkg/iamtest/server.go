@@ -2,6 +2,7 @@ package iamtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -61,6 +62,11 @@ type Server struct {
 	log      []Call
 	faults   map[string]*faultState // key: action, "" for every action
 	requests uint64
+	// accounts holds every account's state, st among them (WithAccounts);
+	// sessions the credentials AssumeRole issued, by access key ID.
+	accounts map[string]*state
+	sessions map[string]*session
+	keyRand  *rand.Rand
 }
 
 // Option configures a Server.
@@ -79,6 +85,7 @@ type options struct {
 	staleMode      StaleMode
 	staleFor       time.Duration
 	faults         []Faults
+	accounts       []string // WithAccounts: the organization, management first
 }
 
 // WithAccount sets the 12-digit account ID the server plays (default
@@ -140,6 +147,8 @@ func NewServer(opts ...Option) *Server {
 	}
 	s.st.staleDefault, s.st.staleMode = o.staleReads, o.staleMode
 	s.st.staleFor, s.st.now = o.staleFor, o.clock
+	s.keyRand = rand.New(rand.NewPCG(o.seed, 0x5354535354535354))
+	s.setupAccounts()
 	for _, f := range o.faults {
 		if err := s.SetFaults(f); err != nil {
 			panic(err)
@@ -179,14 +188,17 @@ func (s *Server) Client(optFns ...func(*iam.Options)) *iam.Client {
 
 // Call is one API request the server received.
 type Call struct {
-	Action    string        // e.g. "GetRole"
-	RoleName  string        // the RoleName parameter, if any
-	PolicyARN string        // the PolicyArn parameter, if any
-	Status    int           // HTTP status answered
-	ErrorCode string        // IAM error code, "" on success
-	Injected  bool          // the error was injected by SetFaults
-	Caller    string        // the access key ID that signed the request
-	Duration  time.Duration // time spent serving it, injected latency included
+	Action    string // e.g. "GetRole"
+	RoleName  string // the RoleName parameter, if any
+	PolicyARN string // the PolicyArn parameter, if any
+	Status    int    // HTTP status answered
+	ErrorCode string // IAM error code, "" on success
+	Injected  bool   // the error was injected by SetFaults
+	Caller    string // the access key ID that signed the request
+	// Account is the account the call acted in: the one the caller's
+	// credentials belong to ("" when they were refused).
+	Account  string
+	Duration time.Duration // time spent serving it, injected latency included
 }
 
 // writeActions are the mutating actions WriteCalls counts.
@@ -340,7 +352,9 @@ func (s *Server) drawFault(action string) (time.Duration, *apiError) {
 	return f.Latency, nil
 }
 
-// ServeHTTP answers one IAM query-protocol request.
+// ServeHTTP answers one request: IAM or STS (query protocol, told apart by
+// the service of the SigV4 credential scope) or Organizations (JSON 1.1).
+// IAM and STS act in the account the signing credentials belong to.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	s.mu.Lock()
@@ -348,14 +362,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := requestID(s.requests)
 	s.mu.Unlock()
 
-	action := ""
-	body, apiErr, injected := "", (*apiError)(nil), false
+	if service(r) == "organizations" {
+		s.serveJSON(w, r, reqID, start)
+		return
+	}
+	action, account := "", ""
+	body, apiErr, injected, sts := "", (*apiError)(nil), false, false
 	defer func() {
 		status := http.StatusOK
 		code := ""
 		if apiErr != nil {
 			status, code = apiErr.status, apiErr.code
 			body = errorBody(apiErr, reqID)
+			if sts {
+				body = stsErrorBody(apiErr, reqID)
+			}
 		}
 		w.Header().Set("Content-Type", "text/xml")
 		w.Header().Set("X-Amzn-Requestid", reqID)
@@ -363,7 +384,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(body))
-		s.finish(r, action, status, code, injected, time.Since(start))
+		s.finish(r, action, account, status, code, injected, time.Since(start))
 	}()
 
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
@@ -376,7 +397,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action = r.Form.Get("Action")
-	if apiErr = checkAuth(r); apiErr != nil {
+	// STS shares the query protocol: its actions signed for the sts service
+	// go to STS; anything else must be IAM, signed for iam.
+	if sts = service(r) == "sts" && stsActions[action]; sts {
+		s.mu.Lock()
+		defer s.mu.Unlock() // released before the deferred response is written
+		if apiErr = checkAuth(r, "sts"); apiErr != nil {
+			return
+		}
+		id, err := s.caller(r)
+		if apiErr = err; err != nil {
+			return
+		}
+		account = id.account
+		s.calls[action]++
+		result, err := s.serveSTS(r, id)
+		if apiErr = err; err == nil {
+			body = stsSuccessBody(action, reqID, result)
+		}
+		return
+	}
+	if apiErr = checkAuth(r, "iam"); apiErr != nil {
 		return
 	}
 	spec, ok := actions[action]
@@ -387,6 +428,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
+	id, err := s.caller(r)
+	if err != nil {
+		s.mu.Unlock()
+		apiErr = err
+		return
+	}
+	account = id.account
 	s.calls[action]++
 	delay, fault := s.drawFault(action)
 	s.mu.Unlock()
@@ -405,7 +453,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// The result is rendered with the lock held: it reads live state.
 	s.mu.Lock()
-	result, err := spec(s, params(r.Form))
+	result, err := spec(s.in(account), params(r.Form))
 	if err == nil {
 		body = successBody(action, reqID, result)
 	}
@@ -413,13 +461,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	apiErr = err
 }
 
+// serveJSON answers an Organizations (JSON 1.1) request.
+func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, reqID string, start time.Time) {
+	op, account, status, body := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), orgTargetPrefix), "", 0, []byte(nil)
+	s.mu.Lock()
+	id, err := s.caller(r)
+	if err == nil {
+		s.calls[op]++
+	}
+	s.mu.Unlock()
+	switch {
+	case r.Method != http.MethodPost:
+		status, body = http.StatusMethodNotAllowed, []byte(`{"__type":"UnknownOperationException","Message":"Only POST is supported."}`)
+	case err != nil:
+		status, body = err.status, []byte(`{"__type":"UnrecognizedClientException","Message":"The security token included in the request is invalid."}`)
+	default:
+		account = id.account
+		op, status, body = s.serveOrganizations(r, id)
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-Requestid", reqID)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	code := ""
+	if status != http.StatusOK {
+		var e struct {
+			Type string `json:"__type"`
+		}
+		_ = json.Unmarshal(body, &e)
+		code = e.Type
+	}
+	s.finish(r, op, account, status, code, false, time.Since(start))
+}
+
 // finish records and logs a call.
-func (s *Server) finish(r *http.Request, action string, status int, code string, injected bool, d time.Duration) {
+func (s *Server) finish(r *http.Request, action, account string, status int, code string, injected bool, d time.Duration) {
 	c := Call{
 		Action: action, RoleName: r.Form.Get("RoleName"), PolicyARN: r.Form.Get("PolicyArn"),
-		Status: status, ErrorCode: code, Injected: injected, Duration: d, Caller: accessKeyID(r),
+		Status: status, ErrorCode: code, Injected: injected, Duration: d, Caller: accessKeyID(r), Account: account,
 	}
-	if _, known := actions[action]; known {
+	if _, known := actions[action]; known || stsActions[action] || orgActions[action] {
 		s.mu.Lock()
 		if len(s.log) >= maxCallLog {
 			s.log = append(s.log[:0], s.log[len(s.log)-maxCallLog+1:]...)
@@ -431,6 +513,9 @@ func (s *Server) finish(r *http.Request, action string, status int, code string,
 		attrs := []slog.Attr{
 			slog.String("action", action), slog.Int("status", status),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		}
+		if s.organization() && account != "" {
+			attrs = append(attrs, slog.String("account", account))
 		}
 		if c.RoleName != "" {
 			attrs = append(attrs, slog.String("role", c.RoleName))
@@ -445,20 +530,27 @@ func (s *Server) finish(r *http.Request, action string, status int, code string,
 	}
 }
 
-// checkAuth requires a Signature Version 4 Authorization header for the
-// iam service, as IAM does; the signature itself is not verified because
-// the credentials are dummies.
-func checkAuth(r *http.Request) *apiError {
+// checkAuth requires a Signature Version 4 Authorization header for svc
+// (iam or sts), as IAM and STS do; the signature itself is not verified.
+// Who signed is resolved from the access key (Server.caller).
+func checkAuth(r *http.Request, svc string) *apiError {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return newErr(http.StatusForbidden, codeMissingAuthToken, "Request is missing Authentication Token")
 	}
-	if !strings.HasPrefix(h, "AWS4-HMAC-SHA256 ") || !strings.Contains(h, "/iam/aws4_request") {
+	if !strings.HasPrefix(h, "AWS4-HMAC-SHA256 ") || !strings.Contains(h, "/"+svc+"/aws4_request") {
 		return newErr(http.StatusForbidden, "IncompleteSignature",
-			"Authorization header requires a Signature Version 4 credential scope for the iam service")
+			"Authorization header requires a Signature Version 4 credential scope for the %s service", svc)
 	}
 	return nil
 }
+
+// stsActions and orgActions are the STS and Organizations operations the
+// server implements; their calls are logged like IAM's.
+var (
+	stsActions = map[string]bool{"AssumeRole": true, "GetCallerIdentity": true}
+	orgActions = map[string]bool{"DescribeOrganization": true, "ListAccounts": true, "DescribeAccount": true}
+)
 
 // accessKeyID returns the access key ID of a SigV4 Authorization header
 // ("AWS4-HMAC-SHA256 Credential=AKIA…/date/region/iam/aws4_request, …"), or "".

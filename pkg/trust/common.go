@@ -10,9 +10,11 @@ import "github.com/iamguardrail/guardrail/pkg/policy"
 // whole seconds): whichever is the owner's latest, the result admits no
 // principal that it did not (issue 19, "newer intent wins").
 //
-// Both inputs should be restricted documents (Restrict's Policy): Common
-// only removes Allow principals and adds Deny statements, so its result is
-// inside the zone whenever a is. Values are compared as written, so a
+// Common only removes Allow principals and adds Deny statements, so its
+// result is inside the zone when a is; but a principal that b keeps only
+// under its own condition stays under a's, so restrict the result before
+// writing it unless a is known to be restricted. Values are compared as
+// written, so a
 // principal that b spells differently is removed: a removal is the safe
 // side. An Allow statement with NotPrincipal admits everyone but the listed
 // values and is dropped. When no Allow statement remains, the result is the
