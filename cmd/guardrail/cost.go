@@ -26,6 +26,11 @@ func runCost(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("cost", stderr)
 	events := fs.Float64("events-per-day", 1000, "IAM role events a day (each is one enforcer invocation)")
 	roles := fs.Int("roles", 400, "roles in the account (each sweep evaluates all of them)")
+	// About half of the handled events in the corpus of real CloudTrail
+	// records set a trust policy (32 of 70: CreateRole and
+	// UpdateAssumeRolePolicy); an assumption, not a measurement of any
+	// account's traffic.
+	recheckShare := fs.Float64("recheck-share", 0.5, "share of the events that set a trust policy (CreateRole, UpdateAssumeRolePolicy), each re-checked once through the SQS queue")
 	mode := fs.String("mode", "enforce", "guardrail mode: enforce, check or skip")
 	region := fs.String("region", cost.PricesRegion, "region of the deployment (the stack deploys to us-east-1 only)")
 	measuredDir := fs.String("measured", "", "take durations and record sizes from this `make demo` output directory (default: the figures measured for pkg/cost)")
@@ -46,7 +51,7 @@ func runCost(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cost: %v\n", err)
 		return 2
 	}
-	w := cost.Workload{EventsPerDay: *events, Roles: *roles, SweepsPerDay: sweeps, Mode: *mode,
+	w := cost.Workload{EventsPerDay: *events, RecheckShare: *recheckShare, Roles: *roles, SweepsPerDay: sweeps, Mode: *mode,
 		RetentionDays: settings.DefaultLogRetentionDays}
 	if err := w.Validate(); err != nil {
 		fmt.Fprintf(stderr, "cost: %v\n", err)
@@ -80,8 +85,8 @@ func runCost(_ context.Context, args []string, stdout, stderr io.Writer) int {
 // and, last, the total line.
 func printCost(out io.Writer, w cost.Workload, m cost.Measured, e cost.Estimate) {
 	fmt.Fprintf(out, "Monthly cost of the guardrail in one account (%s prices read %s, pkg/cost/prices.go)\n\n", cost.PricesRegion, cost.PricesRead)
-	fmt.Fprintf(out, "Workload: %s role events a day; a sweep of %d roles %g time(s) a day (sweepSchedule %s); mode %s; records kept %d days (logRetentionDays).\n",
-		plain(w.EventsPerDay), w.Roles, w.SweepsPerDay, settings.DefaultSweepSchedule, w.Mode, w.RetentionDays)
+	fmt.Fprintf(out, "Workload: %s role events a day, %g%% of them re-checked; a sweep of %d roles %g time(s) a day (sweepSchedule %s); mode %s; records kept %d days (logRetentionDays).\n",
+		plain(w.EventsPerDay), w.RecheckShare*100, w.Roles, w.SweepsPerDay, settings.DefaultSweepSchedule, w.Mode, w.RetentionDays)
 	fmt.Fprintf(out, "Measured: enforcer writes %.0f B per event; a sweep %.0f B per record (%.2f records per role) and %.0f B per sweep; Lambda's platform records %.0f B per invocation (assumed: %d × the emulator's text lines).\n",
 		m.EnforcerBytesPerEvent, m.SweepBytesPerRecord, m.RecordsPerRole, m.SweepBytesPerSweep, m.PlatformBytesPerInvocation, platformJSONFactor)
 	fmt.Fprintf(out, "          enforcer invocation p50 %.2f ms, p99 %.2f ms; sweep %.3f ms per role; cold start %.0f ms.\n\n",
@@ -105,7 +110,7 @@ func printCost(out io.Writer, w cost.Workload, m cost.Measured, e cost.Estimate)
 	fmt.Fprintf(out, "  - the Lambda lines are small whatever the durations: at 1,000 ms per enforcer invocation (IAM far slower than in the emulator) they would be $%s\n",
 		usd(slowLambda(w, m)))
 
-	fmt.Fprintf(out, "\nOf the total, $%s grows with the workload and $%s is fixed (alarms, key).\n", usd(e.Growing), usd(e.Total-e.Growing))
+	fmt.Fprintf(out, "\nOf the total, $%s grows with the workload and $%s is fixed (alarms, key, re-check queue polling).\n", usd(e.Growing), usd(e.Total-e.Growing))
 	once := e.Total - cost.KMSKeys(cost.Deployed, 0).USD + cost.KMSKeys(cost.Deployed, 1).USD
 	fmt.Fprintf(out, "The key rotates yearly and each rotation adds $%.2f a month, up to two: $%s per account-month in the second year, $%s from the third.\n",
 		cost.KMSKeyPerMonth, usd(once), usd(e.KeyRotated))

@@ -29,7 +29,10 @@ func TestCostCommand(t *testing.T) {
 		stderr   string
 		seriesOK bool
 	}{
-		{"defaults", nil, 0, []string{"Workload: 1,000 role events a day; a sweep of 400 roles 1 time(s) a day", "mode enforce", "CloudWatch custom metrics", "KMS key", "AWS Config"}, "", true},
+		{"defaults", nil, 0, []string{"Workload: 1,000 role events a day, 50% of them re-checked; a sweep of 400 roles 1 time(s) a day", "mode enforce", "CloudWatch custom metrics", "KMS key", "AWS Config",
+			"SQS re-check requests", "15,208 re-checks × 3 requests", "SQS re-check queue polling"}, "", true},
+		{"no re-checks", []string{"--recheck-share", "0"}, 0, []string{"0% of them re-checked", "30,417 events + 0 re-checks + 30 sweeps"}, "", true},
+		{"re-check share above 1", []string{"--recheck-share", "1.2"}, 2, nil, "must be between 0 and 1", false},
 		{"busy check-mode account", []string{"--events-per-day", "20000", "--roles", "3000", "--mode", "check"}, 0, []string{"20,000 role events a day", "3000 roles", "mode check"}, "", true},
 		{"other region", []string{"--region", "eu-west-1"}, 2, nil, "deploys to us-east-1 only", false},
 		{"bad mode", []string{"--mode", "audit"}, 2, nil, `mode "audit"`, false},

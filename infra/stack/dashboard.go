@@ -101,7 +101,7 @@ func (b *builder) dashboard(fns map[string]awslambda.Function, queues map[string
 	}
 	failures = append(failures, custom(decision.MetricErrorRecords, "ERROR records"), custom(decision.MetricPublishFailures, "publish failures"))
 	var depth []awscloudwatch.IMetric
-	for _, n := range []string{"FailedInvocations", "EventDeliveryDLQ"} {
+	for _, n := range []string{"FailedInvocations", "EventDeliveryDLQ", "RecheckDLQ"} {
 		depth = append(depth, queues[n].MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum"), Label: jsii.String(n)}))
 	}
 	rows = append(rows,

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -274,6 +275,8 @@ func (b *builder) build(zips map[string]string) error {
 		memoryMB:    enforcerMemoryMB, timeoutSeconds: enforcerTimeoutSeconds,
 		concurrency: float64(b.s.EnforcerConcurrency), retryAttempts: enforcerRetryAttempts, maxEventAgeHours: enforcerMaxEventAge,
 	}, env, failedQ)
+	// The enforcer's re-check queue (recheck.go).
+	recheckDLQ := b.recheck(enforcer, enforcerRole)
 	sweeper := b.function(functionSpec{
 		id: "Sweeper", name: SweeperName, zip: zips[SweeperZip], role: sweeperRole, logs: sweeperLogs,
 		description: "Evaluates every role in the account on a schedule and enforces the guardrail",
@@ -302,7 +305,7 @@ func (b *builder) build(zips map[string]string) error {
 	sweep.AddTarget(ruleTarget(sweeper, deliveryDLQ))
 
 	fns := map[string]awslambda.Function{"Enforcer": enforcer, "Sweeper": sweeper}
-	queues := map[string]awssqs.Queue{"EventDeliveryDLQ": deliveryDLQ, "FailedInvocations": failedQ}
+	queues := map[string]awssqs.Queue{"EventDeliveryDLQ": deliveryDLQ, "FailedInvocations": failedQ, "RecheckDLQ": recheckDLQ}
 	b.alarms(topic, fns, queues, []awslogs.LogGroup{enforcerLogs, sweeperLogs})
 	b.dashboard(fns, queues, []awslogs.LogGroup{enforcerLogs, sweeperLogs}) // dashboard.go
 
@@ -532,7 +535,12 @@ func (b *builder) alarms(topic awssns.Topic, fns map[string]awslambda.Function, 
 		add(n+"ErrorsAlarm", n+"-Errors", "The "+n+" function failed an invocation; Lambda retries it, then the event lands in the failed-invocations queue", fn.MetricErrors(sum))
 		add(n+"ThrottlesAlarm", n+"-Throttles", "The "+n+" function was throttled at its reserved concurrency; events are retried, but a role stays unchecked meanwhile", fn.MetricThrottles(sum))
 	}
-	for _, n := range []string{"EventDeliveryDLQ", "FailedInvocations"} {
+	names := make([]string, 0, len(queues))
+	for n := range queues {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
 		add(n+"Alarm", n+"-NotEmpty", "An event reached the "+n+" queue: a role change was not evaluated. Inspect the message, fix the cause, redrive it",
 			queues[n].MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}))
 	}

@@ -282,8 +282,10 @@ func TestFunctions(t *testing.T) {
 					t.Errorf("env lacks %s", k)
 				}
 			}
-			// pkg/publish's product ARN only with securityHub (the full stack).
-			wantVars := 17
+			// The enforcer also names its re-check queue (recheck_test.go);
+			// pkg/publish's product ARN is there only with securityHub (the
+			// full stack).
+			wantVars := map[bool]int{true: 17, false: 16}[tc.name == EnforcerName] + 1 // + publish.EnvEventBus
 			if _, ok := env[publish.EnvSecurityHubProductARN]; ok {
 				wantVars++
 			}
@@ -446,7 +448,7 @@ func TestSweepSchedule(t *testing.T) {
 
 func TestQueues(t *testing.T) {
 	s := defaults(t)
-	for _, name := range []string{NamePrefix + "-EventDeliveryDLQ", NamePrefix + "-FailedInvocations"} {
+	for _, name := range []string{NamePrefix + "-EventDeliveryDLQ", NamePrefix + "-FailedInvocations", RecheckDLQName} {
 		id, props := s.byName(t, "AWS::SQS::Queue", "QueueName", name)
 		if props["SqsManagedSseEnabled"] != true || props["MessageRetentionPeriod"] != float64(14*24*3600) {
 			t.Errorf("%s: %v", name, props)
@@ -676,6 +678,7 @@ func TestAlarms(t *testing.T) {
 			NamePrefix + "-Sweeper-Throttles":          {"AWS/Lambda", "Throttles"},
 			NamePrefix + "-EventDeliveryDLQ-NotEmpty":  {"AWS/SQS", "ApproximateNumberOfMessagesVisible"},
 			NamePrefix + "-FailedInvocations-NotEmpty": {"AWS/SQS", "ApproximateNumberOfMessagesVisible"},
+			NamePrefix + "-RecheckDLQ-NotEmpty":        {"AWS/SQS", "ApproximateNumberOfMessagesVisible"},
 			NamePrefix + "-ErrorRecords":               {MetricNamespace, ErrorMetric},
 		}
 		// And the heartbeat and lag alarms (TestOperationsAlarms).

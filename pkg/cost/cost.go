@@ -43,6 +43,11 @@ type Workload struct {
 	// EventsPerDay is the number of IAM role events (CloudTrail records the
 	// event rule matches) a day; each is one enforcer invocation.
 	EventsPerDay float64
+	// RecheckShare is the share of those events that set a trust policy
+	// (CreateRole, UpdateAssumeRolePolicy): the enforcer re-checks each of
+	// them once through its SQS delay queue, a second enforcer invocation
+	// (issue 19; infra/stack recheck.go).
+	RecheckShare float64
 	// Roles is the number of roles every sweep lists and evaluates.
 	Roles int
 	// SweepsPerDay is how often the sweeper runs (sweepSchedule).
@@ -127,6 +132,8 @@ func (w Workload) Validate() error {
 	switch {
 	case w.EventsPerDay < 0 || math.IsNaN(w.EventsPerDay) || math.IsInf(w.EventsPerDay, 0):
 		return fmt.Errorf("events per day %v: must be a number ≥ 0", w.EventsPerDay)
+	case w.RecheckShare < 0 || w.RecheckShare > 1 || math.IsNaN(w.RecheckShare):
+		return fmt.Errorf("re-check share %v: must be between 0 and 1", w.RecheckShare)
 	case w.Roles < 0:
 		return fmt.Errorf("roles %d: must be ≥ 0", w.Roles)
 	case w.SweepsPerDay < 0 || math.IsNaN(w.SweepsPerDay) || math.IsInf(w.SweepsPerDay, 0):
@@ -163,6 +170,8 @@ func Account(w Workload, m Measured, s Stack) (Estimate, error) {
 		Alarms(s),
 		KMSKeys(s, 0),
 		EventBridge(w),
+		RecheckRequests(w),
+		RecheckPolling(),
 		Notifications(),
 		IAMCalls(w),
 	}
@@ -178,6 +187,10 @@ func Account(w Workload, m Measured, s Stack) (Estimate, error) {
 			HoursPerMonth, DaysPerMonth, PricesRegion, PricesRead),
 		fmt.Sprintf("every invocation is billed its p99 duration plus a cold start of %.0f ms (upper bounds: most invocations are warm and faster); durations come from the emulator on a developer machine, with IAM on loopback", m.InitMS),
 		"every metric series is billed for every hour in which an event arrives or a sweep runs (at most one hour per event)",
+		fmt.Sprintf("%.0f%% of the events set a trust policy and are re-checked once: a second enforcer invocation and record, and %d SQS requests (send, receive, delete)",
+			w.RecheckShare*100, SQSRequestsPerRecheck),
+		fmt.Sprintf("the re-check queue's event-source mapping keeps %d pollers long-polling every %d s while the queue is empty (Lambda's floor when a maximum concurrency is set; the polling interval is not documented, %d s is the longest wait ReceiveMessage allows)",
+			SQSIdlePollers, SQSLongPollSeconds, SQSLongPollSeconds),
 		fmt.Sprintf("log storage at steady state: %d days of records kept, charged uncompressed (an upper bound)", w.RetentionDays),
 		fmt.Sprintf("mode %s: no price depends on it (the records are the same, IAM calls are free)", w.Mode),
 		"measured: " + m.Source,
@@ -206,23 +219,34 @@ func invocationsPerMonth(w Workload) (events, sweeps float64) {
 	return w.EventsPerDay * DaysPerMonth, w.SweepsPerDay * DaysPerMonth
 }
 
-// LambdaRequests is the per-request charge of both functions.
+// RechecksPerMonth is the number of re-checks a month: one per event that
+// sets a trust policy.
+func RechecksPerMonth(w Workload) float64 {
+	return w.EventsPerDay * w.RecheckShare * DaysPerMonth
+}
+
+// LambdaRequests is the per-request charge of both functions: an enforcer
+// invocation per event and per re-check, a sweeper invocation per sweep.
 func LambdaRequests(w Workload) Line {
 	events, sweeps := invocationsPerMonth(w)
-	n := events + sweeps
+	rechecks := RechecksPerMonth(w)
+	n := events + rechecks + sweeps
 	return Line{
-		Item:   "Lambda requests",
-		Detail: fmt.Sprintf("%s events + %s sweeps = %s invocations × $%.2f/1M", count(events), count(sweeps), count(n), LambdaPerMillionRequests),
-		USD:    n / 1e6 * LambdaPerMillionRequests,
-		Grows:  true,
+		Item: "Lambda requests",
+		Detail: fmt.Sprintf("%s events + %s re-checks + %s sweeps = %s invocations × $%.2f/1M",
+			count(events), count(rechecks), count(sweeps), count(n), LambdaPerMillionRequests),
+		USD:   n / 1e6 * LambdaPerMillionRequests,
+		Grows: true,
 	}
 }
 
 // LambdaCompute is the duration charge (GB-seconds, arm64) of both
-// functions: each enforcer invocation at the p99 duration, each sweep at
-// its per-role duration times the roles, each with a cold start.
+// functions: each enforcer invocation (event or re-check) at the p99
+// duration, each sweep at its per-role duration times the roles, each with
+// a cold start.
 func LambdaCompute(w Workload, m Measured, s Stack) Line {
 	events, sweeps := invocationsPerMonth(w)
+	events += RechecksPerMonth(w)
 	enforcerGBs := events * (m.EnforcerP99MS + m.InitMS) / 1000 * float64(s.EnforcerMemoryMB) / 1024
 	sweepMS := float64(w.Roles)*m.SweepMSPerRole + m.InitMS
 	sweeperGBs := sweeps * sweepMS / 1000 * float64(s.SweeperMemoryMB) / 1024
@@ -236,9 +260,10 @@ func LambdaCompute(w Workload, m Measured, s Stack) Line {
 	}
 }
 
-// LogBytesPerDay is what both functions write to CloudWatch Logs a day.
+// LogBytesPerDay is what both functions write to CloudWatch Logs a day; a
+// re-check writes what an event does.
 func LogBytesPerDay(w Workload, m Measured) float64 {
-	enforcer := w.EventsPerDay * (m.EnforcerBytesPerEvent + m.PlatformBytesPerInvocation)
+	enforcer := w.EventsPerDay * (1 + w.RecheckShare) * (m.EnforcerBytesPerEvent + m.PlatformBytesPerInvocation)
 	sweeper := w.SweepsPerDay * (float64(w.Roles)*m.RecordsPerRole*m.SweepBytesPerRecord + m.SweepBytesPerSweep + m.PlatformBytesPerInvocation)
 	return enforcer + sweeper
 }
@@ -273,7 +298,7 @@ func SeriesHours(w Workload, e Emission) float64 {
 	events, sweeps := invocationsPerMonth(w)
 	switch e {
 	case EveryRecord:
-		return math.Min(HoursPerMonth, events+sweeps)
+		return math.Min(HoursPerMonth, events+RechecksPerMonth(w)+sweeps)
 	case EverySweep:
 		return math.Min(HoursPerMonth, sweeps)
 	}
@@ -334,12 +359,61 @@ func EventBridge(w Workload) Line {
 	}
 }
 
-// Notifications: the SNS topic publishes, and the SQS queues receive a
-// message, only when something fails; a healthy month stays far inside
-// their free tiers.
+// The re-check queue's SQS requests (infra/stack recheck.go).
+const (
+	// SQSRequestsPerRecheck: the enforcer's SendMessage, the
+	// ReceiveMessage that delivers it and the delete after the invocation,
+	// one request each with batch size 1 and a message under 64 KB (each
+	// 64 KB chunk of a payload is billed as one request,
+	// https://aws.amazon.com/sqs/pricing/).
+	SQSRequestsPerRecheck = 3
+	// SQSIdlePollers is how many pollers the event-source mapping keeps on
+	// an empty queue: "When traffic is low, Lambda scales back the
+	// processing to five concurrent batches, and can optimize to as few as
+	// 2 concurrent batches to reduce the SQS calls and corresponding costs.
+	// However, this optimization is not available when you enable the
+	// maximum concurrency setting" (Lambda Developer Guide, "Configuring
+	// scaling behavior for SQS event source mappings",
+	// https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html);
+	// the stack sets a maximum concurrency.
+	SQSIdlePollers = 5
+	// SQSLongPollSeconds is the wait of each empty ReceiveMessage: Lambda
+	// "uses long polling", whose longest wait is 20 s (ReceiveMessage,
+	// WaitTimeSeconds); a shorter wait would cost more.
+	SQSLongPollSeconds = 20
+)
+
+// RecheckRequests is the SQS charge of the re-checks themselves.
+func RecheckRequests(w Workload) Line {
+	n := RechecksPerMonth(w) * SQSRequestsPerRecheck
+	return Line{
+		Item:   "SQS re-check requests",
+		Detail: fmt.Sprintf("%s re-checks × %d requests (send, receive, delete) = %s × $%.2f/1M", count(RechecksPerMonth(w)), SQSRequestsPerRecheck, count(n), SQSPerMillionRequests),
+		USD:    n / 1e6 * SQSPerMillionRequests,
+		Grows:  true,
+	}
+}
+
+// RecheckPolling is the SQS charge of the event-source mapping's pollers
+// while the re-check queue is empty, which is most of the time: a fixed
+// charge, an upper bound when re-checks are frequent (a poll that receives
+// one is counted in RecheckRequests too).
+func RecheckPolling() Line {
+	n := SQSIdlePollers * (3600.0 / SQSLongPollSeconds) * HoursPerMonth
+	return Line{
+		Item: "SQS re-check queue polling",
+		Detail: fmt.Sprintf("%d pollers × one empty ReceiveMessage per %d s × %.0f h = %s requests × $%.2f/1M",
+			SQSIdlePollers, SQSLongPollSeconds, HoursPerMonth, count(n), SQSPerMillionRequests),
+		USD: n / 1e6 * SQSPerMillionRequests,
+	}
+}
+
+// Notifications: the SNS topic publishes, and the dead-letter queues
+// receive a message, only when something fails; a healthy month stays far
+// inside their free tiers.
 func Notifications() Line {
 	return Line{
-		Item:   "SNS topic, SQS queues",
+		Item:   "SNS topic, SQS dead-letter queues",
 		Detail: fmt.Sprintf("requests only when an alarm fires or an event fails ($%.2f/1M publishes, $%.2f/100k e-mails, $%.2f/1M SQS requests)", SNSPerMillionPublishes, SNSPer100kEmails, SQSPerMillionRequests),
 	}
 }
@@ -413,8 +487,9 @@ var Deployed = Stack{
 	EnforcerMemoryMB: 128,
 	SweeperMemoryMB:  256,
 	// Errors and throttles of each function, each dead-letter queue not
-	// empty, ERROR records, the sweeper heartbeat and the delivery lag p99.
-	Alarms: 9,
+	// empty (event delivery, failed invocations, re-checks), ERROR records,
+	// the sweeper heartbeat and the delivery lag p99.
+	Alarms: 10,
 	// The alarm topic's key (CloudWatch cannot publish to a topic under
 	// SNS's AWS managed key).
 	Keys: 1,

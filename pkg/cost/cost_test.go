@@ -15,6 +15,9 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9*math.Max(1, math.Abs(
 
 var work = cost.Workload{EventsPerDay: 1000, Roles: 400, SweepsPerDay: 1, Mode: "enforce", RetentionDays: 365}
 
+// rechecked is work with 40 % of its events setting a trust policy.
+var rechecked = cost.Workload{EventsPerDay: 1000, RecheckShare: 0.4, Roles: 400, SweepsPerDay: 1, Mode: "enforce", RetentionDays: 365}
+
 var meas = cost.Measured{
 	EnforcerBytesPerEvent: 2000, SweepBytesPerRecord: 1500, SweepBytesPerSweep: 1000, PlatformBytesPerInvocation: 500,
 	EnforcerP50MS: 5, EnforcerP99MS: 60, SweepMSPerRole: 3, InitMS: 400, RecordsPerRole: 1, Source: "test",
@@ -49,7 +52,14 @@ func TestLineItems(t *testing.T) {
 		{"key, third year", cost.KMSKeys(stack, 2), 3, false},
 		{"key, tenth year: two rotations billed at most", cost.KMSKeys(stack, 9), 3, false},
 		{"eventbridge: AWS service events are free", cost.EventBridge(work), 0, true},
-		{"sns, sqs", cost.Notifications(), 0, false},
+		{"sns, sqs dead-letter queues", cost.Notifications(), 0, false},
+		{"re-checks: none without trust-policy events", cost.RecheckRequests(work), 0, true},
+		{"re-checks: 3 SQS requests each", cost.RecheckRequests(rechecked), 400 * days * 3 / 1e6 * 0.40, true},
+		{"re-check queue polling: 5 pollers, one empty receive per 20 s", cost.RecheckPolling(), 5 * 180 * 730 / 1e6 * 0.40, false},
+		{"requests with re-checks", cost.LambdaRequests(rechecked), 1401 * days / 1e6 * 0.20, true},
+		{"compute with re-checks", cost.LambdaCompute(rechecked, meas, stack),
+			(1400*days*(60+400)/1000*128/1024 + days*(400*3+400)/1000*256/1024) * 0.0000133334, true},
+		{"logs ingestion with re-checks", cost.LogsIngestion(rechecked, meas), (logBytes + 400*2500) * days / 1e9 * 0.50, true},
 		{"iam", cost.IAMCalls(work), 0, false},
 		{"member, forwarding only", cost.Member(work), 1000 * days / 1e6 * 1.00, true},
 		{"AWS Config", cost.AWSConfig(work), 1000 * days * (0.003 + 0.001), true},
@@ -119,6 +129,9 @@ func TestAccount(t *testing.T) {
 		{SweepsPerDay: -1, Mode: "enforce", RetentionDays: 1},
 		{Mode: "enforce"},
 		{Mode: "audit", RetentionDays: 1},
+		{RecheckShare: 1.5, Mode: "enforce", RetentionDays: 1},
+		{RecheckShare: -0.1, Mode: "enforce", RetentionDays: 1},
+		{RecheckShare: math.NaN(), Mode: "enforce", RetentionDays: 1},
 	}
 	for _, w := range bad {
 		if _, err := cost.Account(w, meas, stack); err == nil {

@@ -91,7 +91,8 @@ const (
 
 	// SQSPerMillionRequests: standard queues, $0.40 per 1M requests after
 	// 1M free a month. The dead-letter queues receive a request only when
-	// an event fails. Figure as commonly published; the AWS page
+	// an event fails; the re-check queue is polled all the time (cost.go,
+	// RecheckPolling). Figure as commonly published; the AWS page
 	// (https://aws.amazon.com/sqs/pricing/) was not among the stored copies.
 	SQSPerMillionRequests = 0.40
 
