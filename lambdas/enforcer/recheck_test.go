@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
 	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
@@ -335,4 +336,42 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A re-check that reads a document other than its claim while the role
+// carries a marker that matches nothing (the state a guardrail write in
+// progress leaves: marker first, then the document) looks again one window
+// later instead of taking the document for the owner's newer policy; the
+// second look settles.
+func TestRecheckLooksAgainAtATornState(t *testing.T) {
+	w := newStaleWorld(t)
+	if _, _, err := w.deliverWithRetries(t, w.ownerWrite(t, "CreateRole", "svc", docForeign)); err != nil {
+		t.Fatal(err)
+	}
+	w.drain(t)
+	w.queue.sent = 0
+	w.clk.advance(10 * time.Minute)
+	ev := w.ownerWrite(t, "UpdateAssumeRolePolicy", "svc", docEC2)
+	if d, err := w.deliver(t, ev); err != nil || d.Outcome != decision.OutcomeCompliant {
+		t.Fatalf("first pass: %s %v", d.Outcome, err)
+	}
+	// A guardrail write in progress: its marker (for a document not yet
+	// visible) is on the role, the trust policy is not yet replaced.
+	tag := w.clk.now().UTC().Format(time.RFC3339) + " sha256:" + strings.Repeat("e", 64) + " src:" + strings.Repeat("d", 64)
+	if _, err := w.client.UpdateAssumeRolePolicy(context.Background(), &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("svc"), PolicyDocument: aws.String(docOther)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.client.TagRole(context.Background(), &iam.TagRoleInput{RoleName: aws.String("svc"), Tags: []types.Tag{{Key: aws.String(guardrail.MarkerTagKey), Value: aws.String(tag)}}}); err != nil {
+		t.Fatal(err)
+	}
+	ds := w.drain(t)
+	if len(ds) != 2 || ds[0].Outcome != decision.OutcomeDeferred || ds[1].Outcome != decision.OutcomeChanged {
+		t.Fatalf("re-check decisions %+v, want deferred, then changed from the second look", ds)
+	}
+	if w.queue.sent != 2 {
+		t.Errorf("%d messages sent, want the re-check and its second look", w.queue.sent)
+	}
+	if strings.Contains(docJSON(w.trustOf(t, "svc")), "555566667777") {
+		t.Errorf("the foreign account stays: %s", docJSON(w.trustOf(t, "svc")))
+	}
 }

@@ -44,6 +44,10 @@ const (
 	OutcomeRoleGone Outcome = "role-gone"
 	// OutcomeError: the evaluation or a write failed; Error says why.
 	OutcomeError Outcome = "error"
+	// OutcomeDeferred: a re-check read a trust policy that a guardrail
+	// write in progress may have torn from its marker; nothing was decided,
+	// and the event is looked at again at RecheckAt (README "Consistency").
+	OutcomeDeferred Outcome = "deferred"
 	// OutcomeIgnored: the caller decided the event needs no evaluation
 	// (wrong source, failed call, the guardrail's own change…); set by the
 	// Lambda, never by the engine.

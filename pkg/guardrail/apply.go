@@ -74,6 +74,7 @@ func (r *run) applyTrust(ctx context.Context, st *roleState, p trustPlan, a *app
 	}
 	wctx, cancel, err := r.writeContext(ctx, st)
 	if err == nil {
+		r.putMarker(wctx, st, p.res.Policy, a)
 		_, err = r.e.client.UpdateAssumeRolePolicy(wctx, &iam.UpdateAssumeRolePolicyInput{
 			RoleName: aws.String(st.name), PolicyDocument: aws.String(string(p.after)),
 		}, r.count)
@@ -91,7 +92,6 @@ func (r *run) applyTrust(ctx context.Context, st *roleState, p trustPlan, a *app
 	}
 	a.act(decision.ControlTrust, "UpdateAssumeRolePolicy", "", decision.ResultDone, "")
 	a.undo = append(a.undo, fmt.Sprintf("aws iam update-assume-role-policy --role-name %s --policy-document file://before.json  # before.json = trust_policy_before of this record", st.name))
-	r.putMarker(ctx, st, p.res.Policy, a)
 	if !p.revoke {
 		return
 	}

@@ -61,6 +61,9 @@ func (r *run) converge(ctx context.Context, st *roleState, c Claim) error {
 	}
 	for i := 0; ; i++ {
 		rel := cl.relation(st)
+		if r.deferRecheck(st, rel, cl) {
+			return errDeferred
+		}
 		if rel != relOther || r.t.Recheck {
 			// The read is the claim, the guardrail's own write (which
 			// marks its intent's time), or a read after the window.

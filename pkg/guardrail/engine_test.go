@@ -199,8 +199,8 @@ func TestEvaluateStripsForeignPrincipal(t *testing.T) {
 	if !ok || !strings.Contains(revoke, `"aws:TokenIssueTime":"2026-03-14T15:09:26Z"`) {
 		t.Errorf("revocation policy missing or without the evaluation time: %q", revoke)
 	}
-	if got, want := writesInOrder(v.srv), []string{"UpdateAssumeRolePolicy", "TagRole", "PutRolePolicy", "AttachRolePolicy"}; !slices.Equal(got, want) {
-		t.Errorf("writes = %v, want %v (trust and its marker, then revocation, then lockdown)", got, want)
+	if got, want := writesInOrder(v.srv), []string{"TagRole", "UpdateAssumeRolePolicy", "PutRolePolicy", "AttachRolePolicy"}; !slices.Equal(got, want) {
+		t.Errorf("writes = %v, want %v (trust's marker and trust, then revocation, then lockdown)", got, want)
 	}
 
 	if rec.Outcome != decision.OutcomeChanged || rec.Class != "service" || rec.Lockdown != decision.LockdownAttached {
@@ -351,15 +351,15 @@ func TestEvaluateModes(t *testing.T) {
 		wantCalls       []string // actions the server saw, in order
 	}{
 		{config.Enforce, config.Enforce, []string{"UpdateAssumeRolePolicy:done", "PutRolePolicy:done", "AttachRolePolicy:done"}, "attached", "changed",
-			[]string{"GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "UpdateAssumeRolePolicy", "TagRole", "PutRolePolicy", "AttachRolePolicy"}},
+			[]string{"GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "TagRole", "UpdateAssumeRolePolicy", "PutRolePolicy", "AttachRolePolicy"}},
 		{config.Check, config.Check, []string{"UpdateAssumeRolePolicy:would", "PutRolePolicy:would", "AttachRolePolicy:would"}, "would-attach", "would-change",
 			[]string{"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"}},
 		{config.Enforce, config.Check, []string{"UpdateAssumeRolePolicy:done", "PutRolePolicy:done", "AttachRolePolicy:would"}, "would-attach", "changed",
-			[]string{"GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "UpdateAssumeRolePolicy", "TagRole", "PutRolePolicy"}},
+			[]string{"GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "TagRole", "UpdateAssumeRolePolicy", "PutRolePolicy"}},
 		{config.Skip, config.Enforce, []string{"AttachRolePolicy:done"}, "attached", "changed",
 			[]string{"GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "AttachRolePolicy"}},
 		{config.Enforce, config.Skip, []string{"UpdateAssumeRolePolicy:done", "PutRolePolicy:done"}, "skipped", "changed",
-			[]string{"GetRole", "UpdateAssumeRolePolicy", "TagRole", "PutRolePolicy"}},
+			[]string{"GetRole", "TagRole", "UpdateAssumeRolePolicy", "PutRolePolicy"}},
 		{config.Skip, config.Skip, nil, "skipped", "skipped", []string{"GetRole"}},
 	}
 	for _, tc := range tests {
@@ -585,10 +585,10 @@ func TestEvaluatePermanentServerError(t *testing.T) {
 		{"GetRole", nil, nil},
 		{"UpdateAssumeRolePolicy",
 			[]string{"UpdateAssumeRolePolicy:failed", "PutRolePolicy:skipped", "AttachRolePolicy:done"},
-			[]string{"AttachRolePolicy"}},
+			[]string{"TagRole", "AttachRolePolicy"}}, // the marker precedes the trust write
 		{"AttachRolePolicy",
 			[]string{"UpdateAssumeRolePolicy:done", "PutRolePolicy:done", "AttachRolePolicy:failed"},
-			[]string{"UpdateAssumeRolePolicy", "TagRole", "PutRolePolicy"}},
+			[]string{"TagRole", "UpdateAssumeRolePolicy", "PutRolePolicy"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.action, func(t *testing.T) {

@@ -17,6 +17,11 @@ import (
 // IAM has converged, and the dead-letter queue catches one that never does.
 var ErrStaleRead = errors.New("reads did not converge to the event's claimed change")
 
+// ErrReadTooOld is returned (wrapped) when a trust write would follow the
+// read it is restricted from by more than the write budget (recheck.go):
+// nothing was written, and the retry reads again. It is retryable.
+var ErrReadTooOld = errors.New("the read is too old to write from")
+
 // ErrLockdownPolicyMissing is returned (wrapped) when the configured lockdown
 // policy does not exist in IAM: a deployment error that retrying cannot fix.
 var ErrLockdownPolicyMissing = errors.New("lockdown policy does not exist")
@@ -62,7 +67,7 @@ func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrStaleRead) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, ErrStaleRead) || errors.Is(err, ErrReadTooOld) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return true
 	}
 	var apiErr smithy.APIError

@@ -40,6 +40,12 @@ func (e *Engine) Evaluate(ctx context.Context, roleName string, t Trigger, c Cla
 // evaluateLive is the event path's pass: read live, plan, apply, record.
 func (r *run) evaluateLive(ctx context.Context, c Claim) (decision.Record, error) {
 	st, err := r.readLive(ctx, c)
+	if errors.Is(err, errDeferred) {
+		rec, err := r.record(st, nil, nil, false)
+		rec.Outcome, rec.RecheckAt = decision.OutcomeDeferred, &r.deferTo
+		rec.Reason = "the trust policy read is neither this event's nor the guardrail's own write, but the role carries a marker: a guardrail write may be in progress; looked at again once it is visible"
+		return rec, err
+	}
 	if err != nil {
 		return r.readFailed(st, err)
 	}

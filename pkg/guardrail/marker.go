@@ -118,14 +118,19 @@ func (e *Engine) intentFloor(readAt time.Time) time.Time {
 	return readAt.Add(-e.window).Truncate(time.Second).Add(-time.Second)
 }
 
-// putMarker tags the role with the marker of the trust document just
-// written (written, as planned: the same value whose rendering was sent),
-// restricted from st.trustDoc (or what st.sourceHash names).
-// It follows the trust write, as part of it (no action of its own unless it
-// fails): a failed tag leaves an unmarked document, which later events treat
-// as the owner's (they re-check it after IAM's consistency window instead of
-// trusting it), so it costs time, not safety; it still fails the evaluation,
-// since a missing permission would otherwise go unnoticed.
+// putMarker tags the role with the marker of the trust document about to be
+// written (written, as planned: the same value whose rendering is sent),
+// restricted from st.trustDoc (or what st.sourceHash names). It comes
+// before the trust write, as part of it (no action of its own unless it
+// fails): IAM keeps a role's tags and trust policy together and GetRole
+// returns both, so any state a read can return that holds the written
+// document holds its marker too; in between, a read returns the old
+// document with a marker that does not match it, which proves nothing
+// (a re-check reading it looks again later, settle). A failed tag does not
+// stop the trust write (removing outsiders comes first): the document is
+// then unmarked, which later events treat as the owner's, so it costs a
+// rewrite, not safety; it fails the evaluation, since a missing permission
+// would otherwise go unnoticed.
 func (r *run) putMarker(ctx context.Context, st *roleState, written *policy.Document, a *applied) {
 	at, src := st.source, st.sourceHash
 	if at.IsZero() {

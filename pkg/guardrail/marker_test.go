@@ -2,6 +2,7 @@ package guardrail_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +65,22 @@ func TestForgedMarkerAdmitsNoOutsider(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A trust write follows its read by at most the write budget: a slower
+// evaluation writes nothing and fails for a retry that reads again.
+func TestTrustWriteFollowsItsRead(t *testing.T) {
+	v := newEnv(t)
+	v.seed(t, iamtest.Role{Name: "app", TrustPolicy: foreignTrust, AttachedPolicyARNs: []string{v.lockdownARN}})
+	now := evalTime
+	slow := func() time.Time { now = now.Add(61 * time.Second); return now } // every step takes longer than the budget (60 s with the default window)
+	e := v.newEngine(v.client, v.config(), guardrail.WithClock(slow))
+	rec, err := e.Evaluate(context.Background(), "app", guardrail.Trigger{}, guardrail.Claim{})
+	if !errors.Is(err, guardrail.ErrReadTooOld) || !guardrail.IsRetryable(err) {
+		t.Fatalf("err = %v, want a retryable ErrReadTooOld", err)
+	}
+	if n := v.srv.Calls("UpdateAssumeRolePolicy"); n != 0 || rec.Outcome != "error" {
+		t.Errorf("%d trust writes, outcome %s; want none and error", n, rec.Outcome)
 	}
 }

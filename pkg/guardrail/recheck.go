@@ -2,6 +2,7 @@ package guardrail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,6 +46,38 @@ func (e *Engine) RecheckDue(eventTime time.Time) time.Time {
 	return eventTime.Add(2*e.window + e.writeBudget() + time.Second)
 }
 
+// secondLook is when a re-check that read a torn state (deferRecheck) looks
+// again: one window and one write budget after its due time, when any
+// write in progress at the first look is visible with its marker.
+func (e *Engine) secondLook(eventTime time.Time) time.Time {
+	return e.RecheckDue(eventTime).Add(e.window + e.writeBudget())
+}
+
+// errDeferred stops a re-check that must look again later (deferRecheck).
+var errDeferred = errors.New("re-check deferred")
+
+// deferRecheck reports whether a re-check must look again instead of
+// settling from this read: the read trust policy is neither the claim nor
+// the guardrail's own write, yet the role carries a marker, which a write
+// of the guardrail in progress leaves on the old document until the new
+// one is visible (putMarker: tag first, then the trust policy). Read
+// within IAM's window of that write, such a state would pass for the
+// owner's newer policy. The second look, at secondLook, settles whatever
+// it reads: by then the write in progress is visible, and a marker that
+// still matches nothing was left by an earlier write under a document the
+// owner has since replaced.
+func (r *run) deferRecheck(st *roleState, rel relation, cl claim) bool {
+	if !r.t.Recheck || rel != relOther || st.marker == "" {
+		return false
+	}
+	at := r.e.secondLook(cl.at)
+	if !r.e.now().Before(at) {
+		return false
+	}
+	r.deferTo = at
+	return true
+}
+
 // scheduleRecheck sets rec.RecheckAt when the event set a trust policy that
 // a re-check must confirm: a re-check queue is configured, the trust control
 // enforces (check mode writes nothing that could replace a policy), the
@@ -64,13 +97,13 @@ func (r *run) scheduleRecheck(rec *decision.Record, c Claim) {
 
 // writeContext bounds a trust write to writeBudget after the read it is
 // restricted from (st.readAt). A read older than that is not written from:
-// the evaluation fails with the retryable ErrStaleRead, and the retry reads
+// the evaluation fails with the retryable ErrReadTooOld, and the retry reads
 // again.
 func (r *run) writeContext(ctx context.Context, st *roleState) (context.Context, context.CancelFunc, error) {
 	left := st.readAt.Add(r.e.writeBudget()).Sub(r.e.now())
 	if left <= 0 {
 		return nil, nil, fmt.Errorf("role %s: the trust policy was read %s ago, longer than the %s a write may follow its read (IAM's consistency window %s); not written, read again on the retry: %w",
-			st.name, r.e.now().Sub(st.readAt).Round(time.Millisecond), r.e.writeBudget(), r.e.window, ErrStaleRead)
+			st.name, r.e.now().Sub(st.readAt).Round(time.Millisecond), r.e.writeBudget(), r.e.window, ErrReadTooOld)
 	}
 	ctx, cancel := context.WithTimeout(ctx, left)
 	return ctx, cancel, nil

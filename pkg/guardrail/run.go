@@ -36,6 +36,8 @@ type run struct {
 	// count is the option that adds the callCounter middleware to one IAM
 	// call; every call of the run passes it.
 	count func(*iam.Options)
+	// deferTo is when a deferred re-check looks again (deferRecheck).
+	deferTo time.Time
 }
 
 func (e *Engine) newRun(name string, t Trigger) *run {
