@@ -145,22 +145,36 @@ chaos: $(RIE) ## run the chaos and load scenario locally (SEED=n, CHAOS_ARGS=...
 CDK_VERSION := 2.1148.1
 CDK_DIR     := $(TOOLS)/cdk-$(CDK_VERSION)
 CDK         := $(CDK_DIR)/node_modules/.bin/cdk
-STACK       := IamRoleGuardrail
+# `make deploy`/`make diff` act on STACK: IamRoleGuardrail, or in
+# organization mode IamRoleGuardrailHub and IamRoleGuardrailMembers.
+STACK       ?= IamRoleGuardrail
 # `make deploy PROFILE=prod-admin` deploys with that AWS CLI profile;
 # CDK_ARGS passes more, e.g. CDK_ARGS='-c mode=check --require-approval never'.
 PROFILE     ?=
 CDK_ARGS    ?=
-CDK_FLAGS    = --no-notices $(if $(PROFILE),--profile $(PROFILE)) $(CDK_ARGS)
+# ORGANIZATION='{"organizationId":"o-…","hubAccount":"…","memberOUs":[…]}'
+# sets the "organization" context for one command (README, Organization);
+# it reaches the shell through the environment, so its JSON needs no
+# further quoting.
+ORGANIZATION ?=
+export ORGANIZATION
+CDK_FLAGS    = --no-notices $(if $(PROFILE),--profile $(PROFILE)) $(if $(ORGANIZATION),-c "organization=$$ORGANIZATION") $(CDK_ARGS)
 
 tools: $(CDK)
 $(CDK):
 	npm install --prefix $(CDK_DIR) --prefer-offline --no-audit --no-fund --no-package-lock --save-exact aws-cdk@$(CDK_VERSION)
 	@$(CDK) --version
 
+# Every stack of the app: IamRoleGuardrail, and with ORGANIZATION (or the
+# "organization" key of cdk.json) IamRoleGuardrailHub and
+# IamRoleGuardrailMembers, whose StackSet embeds the member template.
 .PHONY: synth
-synth: build $(CDK) ## synthesize cdk.out/IamRoleGuardrail.template.json (offline, cdk-nag checked)
-	$(CDK) synth $(CDK_FLAGS) --quiet $(STACK)
-	@node -e 'const t = require("./cdk.out/$(STACK).template.json"); console.log(`cdk.out/$(STACK).template.json: $${Object.keys(t.Resources).length} resources`)'
+synth: build $(CDK) ## synthesize every stack into cdk.out/*.template.json (offline, cdk-nag checked)
+	@rm -f cdk.out/*.template.json
+	$(CDK) synth $(CDK_FLAGS) --quiet
+	@for f in cdk.out/*.template.json; do \
+	  node -e 'const f = process.argv[1], r = Object.values(require("./" + f).Resources), sets = r.filter(x => x.Type === "AWS::CloudFormation::StackSet"); console.log(`$${f}: $${r.length} resources` + sets.map(x => `, member template $${Buffer.byteLength(x.Properties.TemplateBody)} of 51200 bytes`).join(""))' "$$f"; \
+	done
 
 .PHONY: diff
 diff: build $(CDK) ## show what `make deploy` would change in the selected account

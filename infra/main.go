@@ -1,7 +1,9 @@
 // Command infra is the guardrail's CDK app (cdk.json runs `go run ./infra`):
 // it reads the cdk.json context, validates it, builds the IamRoleGuardrail
 // stack with cdk-nag's AWS Solutions checks applied, and synthesizes it.
-// Any invalid setting stops synthesis with a message naming the context key.
+// With the "organization" context it also builds IamRoleGuardrailHub and
+// IamRoleGuardrailMembers (README, Organization). Any invalid setting stops
+// synthesis with a message naming the context key.
 package main
 
 import (
@@ -36,8 +38,19 @@ func run() error {
 	if region == "" {
 		region = stack.RequiredRegion
 	}
-	if _, err := stack.New(app, stack.Props{Settings: s, Region: region, Account: os.Getenv("CDK_DEFAULT_ACCOUNT")}); err != nil {
+	props := stack.Props{Settings: s, Region: region, Account: os.Getenv("CDK_DEFAULT_ACCOUNT")}
+	if _, err := stack.New(app, props); err != nil {
 		return err
+	}
+	if s.Organization != nil {
+		// The hub pins its own account (organization.hubAccount); the
+		// StackSet deploys from whichever account runs `cdk deploy`.
+		if _, err := stack.NewHub(app, props); err != nil {
+			return err
+		}
+		if _, err := stack.NewMembers(app, stack.MembersProps{Props: props}); err != nil {
+			return err
+		}
 	}
 	stack.AddChecks(app)
 	app.Synth(nil)

@@ -16,6 +16,7 @@ func TestSubcommandFlags(t *testing.T) {
 		{"scan", []string{"usage: guardrail scan", "GUARDRAIL_LOCKDOWN_POLICY_ARN is required", "-concurrency"}},
 		{"cost", []string{"-events-per-day", "-measured"}},
 		{"demo", []string{"-enforcer", "-sweeper"}},
+		{"perimeter", []string{"usage: guardrail perimeter", "-trusted-orgs", "-exempt-roles"}},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			stdout, stderr, code := runCmd(t, tc.cmd, "-h")

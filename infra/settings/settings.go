@@ -51,6 +51,8 @@ const (
 	KeyNotifyEmail     = "notifyEmail"
 	KeyLagAlarmSeconds = "lagAlarmSeconds"
 	KeySecurityHub     = "securityHub"
+	// KeyOrganization ("organization") is declared in organization.go,
+	// KeyPrevention ("prevention") in prevention.go.
 )
 
 // Keys lists every context key the stack reads, in documentation order.
@@ -59,6 +61,7 @@ var Keys = []string{
 	KeyTrustedAudiences, KeyTrustedOIDCTenants, KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
 	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyProtectedBuckets, KeyAllowedTokenAudiences,
 	KeyEnforcerConcurrency, KeyDistDir, KeyNotifyEmail, KeyLagAlarmSeconds, KeySecurityHub,
+	KeyOrganization, KeyPrevention,
 }
 
 // Defaults of the settings that have one.
@@ -184,6 +187,12 @@ type Settings struct {
 	// SecurityHub imports one finding per service role and control into
 	// AWS Security Hub (the functions get BatchImportFindings only then).
 	SecurityHub bool
+	// Organization, when set, adds the organization hub and the members'
+	// StackSet (DESIGN.md §11) to the single-account stack.
+	Organization *Organization
+	// Prevention is PreventionOff, PreventionCheck or PreventionEnforce:
+	// what the hub does with the organization policies (KeyPrevention).
+	Prevention string
 }
 
 // Default returns the settings used for every key that is absent.
@@ -204,6 +213,7 @@ func Default() Settings {
 		EnforcerConcurrency:   DefaultEnforcerConcurrency,
 		DistDir:               DefaultDistDir,
 		LagAlarmSeconds:       DefaultLagAlarmSeconds,
+		Prevention:            PreventionOff,
 	}
 }
 
@@ -308,6 +318,14 @@ func Parse(get func(key string) any) (Settings, error) {
 	scalar(get, fail, KeyRevokeSessions, boolean, nil, &s.RevokeSessions)
 	scalar(get, fail, KeyCreateTrail, boolean, nil, &s.CreateTrail)
 	scalar(get, fail, KeyDistDir, str, nil, &s.DistDir)
+	s.Organization = parseOrganization(get(KeyOrganization), fail)
+	scalar(get, fail, KeyPrevention, str, validatePrevention, &s.Prevention)
+	if s.Prevention == "" {
+		s.Prevention = PreventionOff
+	}
+	if s.Prevention != PreventionOff && s.Organization == nil {
+		fail(KeyPrevention, s.Prevention, fmt.Errorf("needs organization mode (the %q context): the policies are attached to its memberOUs", KeyOrganization))
+	}
 	scalar(get, fail, KeyNotifyEmail, str, func(v string) error {
 		if v == "" {
 			return nil

@@ -11,7 +11,8 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/decision"
 )
 
-// DashboardName is the CloudWatch dashboard's name.
+// DashboardName is the single-account stack's CloudWatch dashboard; the
+// hub's is HubPrefix (every dashboard is named after its stack's prefix).
 const DashboardName = NamePrefix
 
 // Widget is one Logs Insights widget of the dashboard. Its field names are
@@ -118,7 +119,7 @@ func (b *builder) dashboard(fns map[string]awslambda.Function, queues map[string
 		widgets[i] = &rows[i]
 	}
 	awscloudwatch.NewDashboard(b.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName:   jsii.String(DashboardName),
+		DashboardName:   jsii.String(b.prefix),
 		DefaultInterval: awscdk.Duration_Days(jsii.Number(1)),
 		Widgets:         &widgets,
 	})

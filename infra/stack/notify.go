@@ -21,31 +21,41 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/publish"
 )
 
-// Names of the operations resources (issue 13).
+// Names of the operations resources (issue 13) in the single-account
+// stack; the hub's start with HubPrefix instead of NamePrefix.
 const (
 	// DecisionTopicName is the SNS topic of decision notifications.
-	DecisionTopicName = NamePrefix + "-Decisions"
+	DecisionTopicName = NamePrefix + "-" + decisionTopicSuffix
 	// DecisionRuleName is the rule from decision events to the topic.
-	DecisionRuleName = NamePrefix + "-DecisionNotifications"
+	DecisionRuleName = NamePrefix + "-" + decisionRuleSuffix
 	// HeartbeatAlarmName fires when no sweep completed in two intervals.
-	HeartbeatAlarmName = NamePrefix + "-Sweeper-Heartbeat"
+	HeartbeatAlarmName = NamePrefix + "-" + heartbeatAlarmSuffix
 	// LagAlarmName fires when the delivery lag's p99 exceeds lagAlarmSeconds.
-	LagAlarmName = NamePrefix + "-DeliveryLag-p99"
+	LagAlarmName = NamePrefix + "-" + lagAlarmSuffix
 	// SweepSummaryFilter selects the summary line of a sweep that finished
 	// its run (INFO; an incomplete or failed sweep logs it at ERROR).
 	SweepSummaryFilter = `{ ($.msg = "sweep summary") && ($.level = "INFO") }`
 	// lagPeriod is the delivery-lag alarm's period.
 	lagPeriod = 15 * time.Minute
+
+	decisionTopicSuffix  = "Decisions"
+	decisionRuleSuffix   = "DecisionNotifications"
+	heartbeatAlarmSuffix = "Sweeper-Heartbeat"
+	lagAlarmSuffix       = "DeliveryLag-p99"
 )
 
-// operations wires what operators see without asking (issue 13): the
-// functions publish decision events to the default bus (and, with
-// securityHub, findings), a rule turns the events into readable messages
-// on the decision topic, and two alarms watch the sweeper's heartbeat and
-// the delivery lag. The dashboard is built by dashboard.
-func (b *builder) operations(env map[string]*string, roles []awsiam.Role, key awskms.Key, alarmTopic awssns.Topic, sweeperLogs awslogs.LogGroup) {
-	st := b.stack
-	region := *st.Region()
+// Operators see without asking (issue 13): publishing lets the functions
+// publish decision events to their account's default bus (and, with
+// securityHub, findings); notifications turns the events into readable
+// messages on the decision topic and adds two alarms, on the sweeper's
+// heartbeat and on the delivery lag. The dashboard is built by dashboard.
+// builder.runtime calls publishing, builder.monitor notifications, so the
+// single-account stack and the organization hub both have them.
+
+// publishing adds the publishing environment to env and the permissions to
+// roles; securityHub adds the Security Hub findings.
+func (b *builder) publishing(env map[string]*string, roles []awsiam.Role, securityHub bool) {
+	region := *b.stack.Region()
 	// Decision events: PutEvents on the default bus, and only with the
 	// guardrail's source (events:source, Service Authorization Reference
 	// for EventBridge), so the functions cannot put events that pose as
@@ -55,7 +65,7 @@ func (b *builder) operations(env map[string]*string, roles []awsiam.Role, key aw
 	put := allow("PutDecisionEvents", []string{"events:PutEvents"}, []string{bus},
 		map[string]any{"StringEquals": map[string]any{"events:source": publish.Source}})
 	var findings awsiam.PolicyStatement
-	if b.s.SecurityHub {
+	if securityHub {
 		// The account's own custom-integration product ARN (Security Hub
 		// user guide, "Using custom product integrations"); the
 		// permission exists only when findings are asked for.
@@ -69,7 +79,13 @@ func (b *builder) operations(env map[string]*string, roles []awsiam.Role, key aw
 			r.AddToPrincipalPolicy(findings)
 		}
 	}
+}
 
+// notifications adds the decision topic (encrypted with key, the alarm
+// topic's), the rule from decision events to it, and the heartbeat and lag
+// alarms, which notify alarmTopic.
+func (b *builder) notifications(key awskms.Key, alarmTopic awssns.Topic, sweeperLogs awslogs.LogGroup) {
+	st := b.stack
 	// The decision topic, under the alarm key: EventBridge publishes to
 	// an encrypted topic only when the key lets it (EventBridge user
 	// guide, "Amazon SNS permissions").
@@ -80,7 +96,7 @@ func (b *builder) operations(env map[string]*string, roles []awsiam.Role, key aw
 		Resources:  jsii.Strings("*"),
 	}), nil)
 	topic := awssns.NewTopic(st, jsii.String("DecisionTopic"), &awssns.TopicProps{
-		TopicName:   jsii.String(DecisionTopicName),
+		TopicName:   jsii.String(b.name(decisionTopicSuffix)),
 		DisplayName: jsii.String("IAM role guardrail decisions"),
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
@@ -89,7 +105,7 @@ func (b *builder) operations(env map[string]*string, roles []awsiam.Role, key aw
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(b.s.NotifyEmail), nil))
 	}
 	rule := awsevents.NewRule(st, jsii.String("DecisionRule"), &awsevents.RuleProps{
-		RuleName:    jsii.String(DecisionRuleName),
+		RuleName:    jsii.String(b.name(decisionRuleSuffix)),
 		Description: jsii.String("Changed, would-change and failed guardrail decisions to the decision topic, as a readable message"),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings(publish.Source),
@@ -97,7 +113,7 @@ func (b *builder) operations(env map[string]*string, roles []awsiam.Role, key aw
 		},
 	})
 	rule.AddTarget(awseventstargets.NewSnsTopic(topic, &awseventstargets.SnsTopicProps{
-		Message: awsevents.RuleTargetInput_FromMultilineText(jsii.String(NotificationTemplate(func(path string) string {
+		Message: awsevents.RuleTargetInput_FromMultilineText(jsii.String(NotificationTemplate(b.prefix, func(path string) string {
 			return *awsevents.EventField_FromPath(jsii.String(path))
 		}))),
 	}))
@@ -115,7 +131,7 @@ func (b *builder) operations(env map[string]*string, roles []awsiam.Role, key aw
 	})
 	interval, _ := settings.SweepInterval(b.s.SweepSchedule) // validated by settings.Parse
 	heartbeat := awscloudwatch.NewAlarm(st, jsii.String("SweeperHeartbeatAlarm"), &awscloudwatch.AlarmProps{
-		AlarmName: jsii.String(HeartbeatAlarmName),
+		AlarmName: jsii.String(b.name(heartbeatAlarmSuffix)),
 		AlarmDescription: jsii.String(fmt.Sprintf("No sweep completed in two intervals of %s: the schedule, the rule or the sweeper is broken, and roles that events missed stay unchecked",
 			b.s.SweepSchedule)),
 		// Two periods of one schedule interval each (PutMetricAlarm:
@@ -136,7 +152,7 @@ func (b *builder) operations(env map[string]*string, roles []awsiam.Role, key aw
 	// record): CloudTrail or the rule falling behind shows here before a
 	// role is noticed unchecked. No events, no data: not breaching.
 	lag := awscloudwatch.NewAlarm(st, jsii.String("DeliveryLagAlarm"), &awscloudwatch.AlarmProps{
-		AlarmName: jsii.String(LagAlarmName),
+		AlarmName: jsii.String(b.name(lagAlarmSuffix)),
 		AlarmDescription: jsii.String(fmt.Sprintf("The p99 delay between an IAM call and the enforcer seeing it exceeded %d s: the trail or the event rule is broken or backed up; roles stay exposed meanwhile",
 			b.s.LagAlarmSeconds)),
 		Metric:             LagMetric("p99"),
@@ -161,8 +177,9 @@ func LagMetric(stat string) awscloudwatch.Metric {
 
 // NotificationTemplate is the decision message's text, each line with
 // event fields placed by field (a JSON path into the decision event):
-// role, account, what changed, who caused it and how to undo it.
-func NotificationTemplate(field func(path string) string) string {
+// role, account, what changed, who caused it and how to undo it. prefix is
+// the stack's name prefix, the folder of its saved queries (Queries).
+func NotificationTemplate(prefix string, field func(path string) string) string {
 	d := func(name string) string { return field("$.detail." + name) }
 	n := func(name string) string { return field("$.detail." + publish.NotificationField + "." + name) }
 	return n("summary") + "\n" +
@@ -172,5 +189,5 @@ func NotificationTemplate(field func(path string) string) string {
 		"What changed: " + n("changes") + "\n" +
 		"Principals removed: " + n("removed") + "\n" +
 		"Undo: " + n("undo") + "\n" +
-		"The full record: the guardrail's decision logs, saved query \"" + NamePrefix + "/History of one role\"."
+		"The full record: the guardrail's decision logs, saved query \"" + prefix + "/History of one role\"."
 }

@@ -75,7 +75,7 @@ func TestDecisionNotifications(t *testing.T) {
 // (the record, or its notification).
 func TestNotificationTemplateFields(t *testing.T) {
 	var paths []string
-	NotificationTemplate(func(p string) string { paths = append(paths, p); return "" })
+	NotificationTemplate(NamePrefix, func(p string) string { paths = append(paths, p); return "" })
 	known := recordPaths(t)
 	for _, f := range []string{"summary", "changes", "removed", "undo"} {
 		known[publish.NotificationField+"."+f] = true
@@ -328,4 +328,87 @@ func join(a, b string) string {
 		return b
 	}
 	return a + "." + b
+}
+
+// The hub, where an organization's operators look, has the single-account
+// stack's operations under its own prefix: the decision topic and rule
+// (with notifyEmail), the heartbeat and lag alarms on its alarm topic, the
+// dashboard over its log groups and publishing on its account's default
+// bus, but never Security Hub findings (its records are the members', which
+// an account cannot import). The member template, without functions, has
+// none of them.
+func TestHubOperations(t *testing.T) {
+	for _, tc := range []struct {
+		o     orgSynth
+		email string
+	}{{orgDefault(t), ""}, {orgConfigured(t), "platform@example.com"}} {
+		h := tc.o.hub
+		alarmTopic, _ := h.byName(t, "AWS::SNS::Topic", "TopicName", HubPrefix+"-Alarms")
+		decisionTopic, _ := h.byName(t, "AWS::SNS::Topic", "TopicName", HubPrefix+"-"+decisionTopicSuffix)
+		var subs []any
+		for _, r := range h.resources("AWS::SNS::Subscription") {
+			if p := r["Properties"].(map[string]any); jsonEqual(t, p["TopicArn"], ref(decisionTopic)) {
+				subs = append(subs, p["Endpoint"])
+			}
+		}
+		if tc.email == "" && len(subs) != 0 || tc.email != "" && !jsonEqual(t, subs, []any{tc.email}) {
+			t.Errorf("hub decision subscriptions %v, want %q", subs, tc.email)
+		}
+		_, rule := h.byName(t, "AWS::Events::Rule", "Name", HubPrefix+"-"+decisionRuleSuffix)
+		target := rule["Targets"].([]any)[0].(map[string]any)
+		if rule["EventBusName"] != nil || !jsonEqual(t, target["Arn"], ref(decisionTopic)) {
+			t.Errorf("hub decision rule on bus %v to %v: want the default bus, to the decision topic", rule["EventBusName"], target["Arn"])
+		}
+		tpl := target["InputTransformer"].(map[string]any)["InputTemplate"].(string)
+		if !strings.Contains(tpl, HubPrefix+"/History of one role") {
+			t.Errorf("hub message names another stack's saved query: %s", tpl)
+		}
+		for _, name := range []string{heartbeatAlarmSuffix, lagAlarmSuffix} {
+			if _, a := h.byName(t, "AWS::CloudWatch::Alarm", "AlarmName", HubPrefix+"-"+name); !jsonEqual(t, a["AlarmActions"], []any{ref(alarmTopic)}) {
+				t.Errorf("hub %s alarm actions %v", name, a["AlarmActions"])
+			}
+		}
+		sweeperLogs, _ := h.byName(t, "AWS::Logs::LogGroup", "LogGroupName", "/aws/lambda/"+HubSweeperName)
+		found := false
+		for _, r := range h.resources("AWS::Logs::MetricFilter") {
+			p := r["Properties"].(map[string]any)
+			found = found || p["FilterPattern"] == SweepSummaryFilter && jsonEqual(t, p["LogGroupName"], ref(sweeperLogs))
+		}
+		if !found {
+			t.Error("no sweep-summary metric filter on the hub sweeper's log group")
+		}
+		_, d := h.byName(t, "AWS::CloudWatch::Dashboard", "DashboardName", HubPrefix)
+		body, _ := json.Marshal(d["DashboardBody"])
+		enforcer, _ := h.byName(t, "AWS::Lambda::Function", "FunctionName", HubEnforcerName)
+		for _, want := range []any{ref(enforcer), ref(sweeperLogs)} {
+			if w, _ := json.Marshal(want); !strings.Contains(string(body), string(w)) {
+				t.Errorf("hub dashboard does not show %s", w)
+			}
+		}
+		for _, role := range []string{HubEnforcerName, HubSweeperName} {
+			var put, findings int
+			for _, st := range h.statements(t, role) {
+				if slices.Contains(strs(st["Action"]), "events:PutEvents") &&
+					jsonEqual(t, st["Condition"], map[string]any{"StringEquals": map[string]any{"events:source": publish.Source}}) {
+					put++
+				}
+				if slices.Contains(strs(st["Action"]), "securityhub:BatchImportFindings") {
+					findings++
+				}
+			}
+			if put != 1 || findings != 0 {
+				t.Errorf("%s: %d PutEvents statements, %d BatchImportFindings: want 1 and 0", role, put, findings)
+			}
+			_, fn := h.byName(t, "AWS::Lambda::Function", "FunctionName", role)
+			env := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if env[publish.EnvEventBus] != "default" || env[publish.EnvSecurityHubProductARN] != nil {
+				t.Errorf("%s publishing environment %v", role, env)
+			}
+		}
+		for _, typ := range []string{"AWS::CloudWatch::Dashboard", "AWS::CloudWatch::Alarm", "AWS::SNS::Topic", "AWS::Logs::MetricFilter"} {
+			if n := len(tc.o.member.resources(typ)); n != 0 {
+				t.Errorf("member template has %d %s", n, typ)
+			}
+		}
+	}
 }

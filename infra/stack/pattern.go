@@ -1,6 +1,9 @@
 package stack
 
-import "github.com/iamguardrail/guardrail/pkg/cloudtrail"
+import (
+	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
+	"github.com/iamguardrail/guardrail/pkg/lockdown"
+)
 
 // EventPatternDetail returns the "detail" part of the rule's event pattern:
 // successful IAM calls that were not made by one of ownRoleARNs (the
@@ -30,12 +33,39 @@ import "github.com/iamguardrail/guardrail/pkg/cloudtrail"
 // spelled out as their four combinations, each an ordinary AND of fields
 // (EventBridge user guide, "Comparison operators", $or).
 func EventPatternDetail(ownRoleARNs []string, lockdownPolicyARN string) map[string]any {
-	issuerARN := func(cond any) map[string]any {
-		return map[string]any{"sessionContext": map[string]any{"sessionIssuer": map[string]any{"arn": []any{cond}}}}
-	}
 	own := make([]any, len(ownRoleARNs))
 	for i, a := range ownRoleARNs {
 		own[i] = a
+	}
+	return eventPatternDetail(own, lockdownPolicyARN)
+}
+
+// HubEventPatternDetail returns the "detail" part of the hub's rule, which
+// receives the events every member account's rule forwards (DESIGN.md §11):
+// the same calls as EventPatternDetail, from any account, so the exact
+// ARNs become suffixes that hold in every account and partition:
+//
+//   - sessions of the member role (":role/" + MemberRoleName, at path "/",
+//     the only path whose ARN ends so) are left out, as each member's rule
+//     already does by exact ARN: the hub's own writes in a member account
+//     run as that role;
+//   - lockdown policy changes are those of a policy named lockdown.PolicyName
+//     at path "/" in the account that made the call.
+//
+// EventBridge supports suffix and anything-but suffix on event buses
+// (EventBridge user guide, "Comparison operators for use in event patterns",
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
+func HubEventPatternDetail() map[string]any {
+	return eventPatternDetail(map[string]any{"suffix": ":role/" + MemberRoleName},
+		map[string]any{"suffix": ":policy/" + lockdown.PolicyName})
+}
+
+// eventPatternDetail builds the detail pattern: own is the argument of the
+// session issuer's anything-but, lockdownPolicy the condition on
+// requestParameters.policyArn.
+func eventPatternDetail(own, lockdownPolicy any) map[string]any {
+	issuerARN := func(cond any) map[string]any {
+		return map[string]any{"sessionContext": map[string]any{"sessionIssuer": map[string]any{"arn": []any{cond}}}}
 	}
 	list := func(names []string) []any {
 		out := make([]any, len(names))
@@ -46,7 +76,7 @@ func EventPatternDetail(ownRoleARNs []string, lockdownPolicyARN string) map[stri
 	}
 	kinds := []map[string]any{
 		{"eventName": list(cloudtrail.RoleEventNames)},
-		{"eventName": list(cloudtrail.LockdownPolicyEventNames), "requestParameters": map[string]any{"policyArn": []any{lockdownPolicyARN}}},
+		{"eventName": list(cloudtrail.LockdownPolicyEventNames), "requestParameters": map[string]any{"policyArn": []any{lockdownPolicy}}},
 	}
 	identities := []map[string]any{
 		issuerARN(map[string]any{"exists": false}),

@@ -13,8 +13,9 @@ import (
 )
 
 // match reports whether event matches an EventBridge event pattern, for the
-// subset of the pattern language the stack uses: exact strings, prefix,
-// anything-but (string, list or prefix), exists, nested objects and $or
+// subset of the pattern language the stacks use: exact strings, prefix,
+// suffix, anything-but (string, list, prefix or suffix), exists, nested
+// objects and $or
 // (EventBridge user guide, "Event patterns" and "Comparison operators").
 // Anything else is a test error, so the matcher can never pass a pattern it
 // does not understand.
@@ -96,6 +97,14 @@ func matchLeaf(t *testing.T, conds []any, value any, present bool) bool {
 					if isStr && strings.HasPrefix(str, pre) {
 						return true
 					}
+				case "suffix":
+					suf, ok := arg.(string)
+					if !ok {
+						t.Fatalf("suffix wants a string, got %v", arg)
+					}
+					if isStr && strings.HasSuffix(str, suf) {
+						return true
+					}
 				case "anything-but":
 					// anything-but matches only a present value.
 					if present && isStr && !anythingBut(t, arg, str) {
@@ -132,6 +141,9 @@ func anythingBut(t *testing.T, arg any, s string) bool {
 	case map[string]any:
 		if pre, ok := a["prefix"].(string); ok && len(a) == 1 {
 			return strings.HasPrefix(s, pre)
+		}
+		if suf, ok := a["suffix"].(string); ok && len(a) == 1 {
+			return strings.HasSuffix(s, suf)
 		}
 	}
 	t.Fatalf("anything-but argument %v is not supported by this matcher", arg)

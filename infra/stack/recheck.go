@@ -64,9 +64,11 @@ func recheckConcurrency(reserved int) float64 {
 // the queue's URL and sqs:SendMessage on it, and returns the dead-letter
 // queue for the alarms.
 func (b *builder) recheck(enforcer awslambda.Function, enforcerRole awsiam.Role) awssqs.Queue {
-	dlq := b.queue("RecheckDLQ", RecheckDLQName)
+	// RecheckQueueName and RecheckDLQName in the single-account stack;
+	// the hub's carry its prefix.
+	dlq := b.queue("RecheckDLQ", b.name("RecheckDLQ"))
 	q := awssqs.NewQueue(b.stack, jsii.String("RecheckQueue"), &awssqs.QueueProps{
-		QueueName: jsii.String(RecheckQueueName),
+		QueueName: jsii.String(b.name("Recheck")),
 		// Encrypted at rest with SQS-managed keys, like the other queues:
 		// the stack has no KMS key for them, and none is needed for the
 		// enforcer to send and Lambda to receive.

@@ -137,6 +137,20 @@ func ContextSettings(scope constructs.Construct) (settings.Settings, error) {
 // ErrMissingBuild is returned when DistDir lacks a function package.
 var ErrMissingBuild = errors.New("function package missing; run `make build` first")
 
+// functionPackages returns the paths of enforcer.zip and sweeper.zip in
+// distDir, by file name.
+func functionPackages(distDir string) (map[string]string, error) {
+	zips := map[string]string{}
+	for _, z := range []string{EnforcerZip, SweeperZip} {
+		path := filepath.Join(distDir, z)
+		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: %w", path, ErrMissingBuild)
+		}
+		zips[z] = path
+	}
+	return zips, nil
+}
+
 // New adds the guardrail stack to scope. It validates the region, the
 // account and the function packages before creating anything.
 func New(scope constructs.Construct, p Props) (awscdk.Stack, error) {
@@ -156,13 +170,9 @@ func New(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 		return nil, fmt.Errorf("stack name %q must be %q or start with %q: the lockdown policy protects the stack by that name", name, NamePrefix, NamePrefix+"-")
 	}
 	s := p.Settings
-	zips := map[string]string{}
-	for _, z := range []string{EnforcerZip, SweeperZip} {
-		path := filepath.Join(s.DistDir, z)
-		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: %w", path, ErrMissingBuild)
-		}
-		zips[z] = path
+	zips, err := functionPackages(s.DistDir)
+	if err != nil {
+		return nil, err
 	}
 	env := &awscdk.Environment{Region: jsii.String(RequiredRegion)}
 	if p.Account != "" {
@@ -177,26 +187,39 @@ func New(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 	if q, ok := stack.Node().TryGetContext(jsii.String(settings.BootstrapQualifierKey)).(string); ok && q != "" {
 		qualifier = q
 	}
-	b := builder{stack: stack, s: s, partition: *stack.Partition(), account: *stack.Account(), qualifier: qualifier}
+	b := newBuilder(stack, s, NamePrefix)
+	b.qualifier = qualifier
+	b.exempt = append(settings.BootstrapRoleNames(qualifier, b.account, RequiredRegion), s.ExemptRoles...)
 	if err := b.build(zips); err != nil {
 		return nil, err
 	}
 	return stack, nil
 }
 
+// builder adds the guardrail's constructs to one stack. The single-account
+// stack, the organization hub and the member template share it, so each
+// construct is written once (hub.go, member.go).
 type builder struct {
 	stack              awscdk.Stack
 	s                  settings.Settings
 	partition, account string
 	// qualifier is the CDK bootstrap qualifier (settings.BootstrapQualifierKey).
 	qualifier string
+	// prefix starts the physical name of every resource the builder names
+	// (NamePrefix, or HubPrefix in the hub), always followed by '-'.
+	prefix string
+	// exempt are the exemption globs of the accounts the functions guard:
+	// the lockdown document's ExemptRoles and GUARDRAIL_EXEMPT_ROLES.
+	exempt []string
 }
 
-// exemptRoles are the CDK bootstrap roles that deploy the stack, by exact
-// name, then the operator's exemptions.
-func (b *builder) exemptRoles() []string {
-	return append(settings.BootstrapRoleNames(b.qualifier, b.account, RequiredRegion), b.s.ExemptRoles...)
+func newBuilder(stack awscdk.Stack, s settings.Settings, prefix string) *builder {
+	return &builder{stack: stack, s: s, partition: *stack.Partition(), account: *stack.Account(),
+		qualifier: settings.DefaultBootstrapQualifier, prefix: prefix}
 }
+
+// name returns the physical name of one of the builder's resources.
+func (b *builder) name(suffix string) string { return b.prefix + "-" + suffix }
 
 func (b *builder) iamARN(resource string) string {
 	return "arn:" + b.partition + ":iam::" + b.account + ":" + resource
@@ -216,116 +239,194 @@ func (b *builder) build(zips map[string]string) error {
 
 	// The lockdown policy, built by pkg/lockdown with the stack's own
 	// partition and account (tokens resolved by CloudFormation).
+	policy, err := b.lockdownPolicy(*alarmKey.KeyArn(), buckets)
+	if err != nil {
+		return err
+	}
+	lockdownARN := policy.AttrPolicyArn()
+
+	rt := b.runtime(zips, runtimeSpec{
+		statements:          func(sweep bool) []awsiam.PolicyStatement { return b.engineStatements(lockdownARN, sweep) },
+		enforcerDescription: "Evaluates the role named by each CloudTrail IAM event and enforces the guardrail",
+		sweeperDescription:  "Evaluates every role in the account on a schedule and enforces the guardrail",
+		securityHub:         b.s.SecurityHub,
+		env: func(enforcerRole, sweeperRole awsiam.Role) map[string]*string {
+			env := b.lockdownEnv(lockdownARN, alarmKey.KeyArn(), buckets)
+			// The guardrail's own roles are never evaluated: the name pattern
+			// covers both roles and any future one; the exact ARNs are listed too
+			// so the enforcer's own-actor check does not depend on the pattern.
+			env[config.EnvProtectedRoleARNs] = awscdk.Fn_Join(jsii.String(","), &[]*string{
+				jsii.String(b.iamARN("role/" + NamePrefix + "-*")), enforcerRole.RoleArn(), sweeperRole.RoleArn(),
+			})
+			return env
+		},
+	})
+
+	// The IAM event rule (DESIGN.md §2). Pinning source aws.iam also
+	// stops forged events: PutEvents cannot use an aws.* source.
+	detail := EventPatternDetail([]string{*rt.enforcerRole.RoleArn(), *rt.sweeperRole.RoleArn()}, *lockdownARN)
+	rule := awsevents.NewRule(st, jsii.String("RoleChangeRule"), &awsevents.RuleProps{
+		RuleName:     jsii.String(b.name("RoleChanges")),
+		Description:  jsii.String("Successful IAM role changes and lockdown policy versions recorded by CloudTrail, except the guardrail's own, to the enforcer"),
+		EventPattern: rolePattern(detail),
+	})
+	rule.AddTarget(ruleTarget(rt.enforcer, rt.deliveryDLQ))
+	b.monitor(topic, alarmKey, rt)
+
+	awscdk.NewCfnOutput(st, jsii.String("LockdownPolicyArn"), &awscdk.CfnOutputProps{Value: lockdownARN, Description: jsii.String("The lockdown managed policy")})
+	b.outputs(topic, rt)
+
+	suppress(b)
+	return nil
+}
+
+// lockdownPolicy is the lockdown managed policy built by pkg/lockdown for
+// the builder's partition and account, exemptions and settings.
+func (b *builder) lockdownPolicy(alarmKeyARN string, buckets []string) (awsiam.CfnManagedPolicy, error) {
 	doc, err := lockdown.Document(lockdown.Config{
 		Partition: b.partition, Account: b.account, NamePrefix: NamePrefix,
-		ExtraDeniedActions: b.s.ExtraDeniedActions, ExemptRoles: b.exemptRoles(),
-		AlarmKeyARN: *alarmKey.KeyArn(), ProtectedBuckets: buckets,
+		ExtraDeniedActions: b.s.ExtraDeniedActions, ExemptRoles: b.exempt,
+		AlarmKeyARN: alarmKeyARN, ProtectedBuckets: buckets,
 		AllowedTokenAudiences: b.s.AllowedTokenAudiences,
 	})
 	if err != nil {
-		return fmt.Errorf("lockdown policy: %w", err)
+		return nil, fmt.Errorf("lockdown policy: %w", err)
 	}
 	var docJSON map[string]any
 	if err := json.Unmarshal(doc, &docJSON); err != nil {
-		return fmt.Errorf("lockdown policy: %w", err)
+		return nil, fmt.Errorf("lockdown policy: %w", err)
 	}
-	policy := awsiam.NewCfnManagedPolicy(st, jsii.String("LockdownPolicy"), &awsiam.CfnManagedPolicyProps{
+	return awsiam.NewCfnManagedPolicy(b.stack, jsii.String("LockdownPolicy"), &awsiam.CfnManagedPolicyProps{
 		ManagedPolicyName: jsii.String(lockdown.PolicyName),
 		Description:       jsii.String("Guardrail lockdown: explicit denies attached to every service role (protects the guardrail, audit, credentials, account)"),
 		PolicyDocument:    docJSON,
-	})
-	lockdownARN := policy.AttrPolicyArn()
+	}), nil
+}
 
-	// Queues: where events end when EventBridge cannot deliver them
-	// (rule DLQ) and when the functions fail them after Lambda's retries
-	// (on-failure destination). Both keep the whole event for a redrive.
-	deliveryDLQ := b.queue("EventDeliveryDLQ", NamePrefix+"-EventDeliveryDLQ")
-	failedQ := b.queue("FailedInvocationsQueue", NamePrefix+"-FailedInvocations")
-
-	enforcerLogs := b.logGroup("EnforcerLogs", EnforcerName)
-	sweeperLogs := b.logGroup("SweeperLogs", SweeperName)
-	enforcerRole := b.role("EnforcerRole", EnforcerName, "the enforcer", enforcerLogs, lockdownARN, false)
-	sweeperRole := b.role("SweeperRole", SweeperName, "the sweeper", sweeperLogs, lockdownARN, true)
-
+// lockdownEnv returns the functions' environment: the settings' variables,
+// the exemptions, and every input of the lockdown document besides the
+// settings' extra actions, so the functions rebuild exactly the document
+// deployed and can restore it (TestFunctionsRebuildLockdown).
+func (b *builder) lockdownEnv(lockdownARN, alarmKeyARN *string, buckets []string) map[string]*string {
 	env := map[string]*string{}
 	for k, v := range b.s.Env() {
 		env[k] = jsii.String(v)
 	}
-	env[config.EnvExemptRoles] = jsii.String(strings.Join(b.exemptRoles(), ","))
+	env[config.EnvExemptRoles] = jsii.String(strings.Join(b.exempt, ","))
 	env[config.EnvLockdownPolicyARN] = lockdownARN
-	// With the settings' extra actions and exemptions, these are every
-	// input of the lockdown document, so the functions rebuild exactly the
-	// document deployed here and can restore it (TestFunctionsRebuildLockdown).
-	env[config.EnvLockdownAlarmKeyARN] = alarmKey.KeyArn()
+	env[config.EnvLockdownAlarmKeyARN] = alarmKeyARN
 	env[config.EnvLockdownProtectedBuckets] = jsii.String(strings.Join(buckets, ","))
-	// The guardrail's own roles are never evaluated: the name pattern
-	// covers both roles and any future one; the exact ARNs are listed too
-	// so the enforcer's own-actor check does not depend on the pattern.
-	env[config.EnvProtectedRoleARNs] = awscdk.Fn_Join(jsii.String(","), &[]*string{
-		jsii.String(b.iamARN("role/" + NamePrefix + "-*")), enforcerRole.RoleArn(), sweeperRole.RoleArn(),
-	})
+	return env
+}
 
-	// Decision events, notifications, Security Hub, heartbeat and lag
-	// alarms (notify.go); they add to env, so before the functions.
-	b.operations(env, []awsiam.Role{enforcerRole, sweeperRole}, alarmKey, topic, sweeperLogs)
+// rolePattern is the IAM event rule's pattern with the given detail.
+func rolePattern(detail map[string]any) *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings(cloudtrail.Source),
+		DetailType: jsii.Strings(cloudtrail.DetailType),
+		Detail:     &detail,
+	}
+}
 
-	enforcer := b.function(functionSpec{
-		id: "Enforcer", name: EnforcerName, zip: zips[EnforcerZip], role: enforcerRole, logs: enforcerLogs,
-		description: "Evaluates the role named by each CloudTrail IAM event and enforces the guardrail",
+// runtimeSpec holds what differs between the single-account functions and
+// the hub's.
+type runtimeSpec struct {
+	// statements returns the role's permissions besides writing its own
+	// log group; sweep is true for the sweeper.
+	statements                              func(sweep bool) []awsiam.PolicyStatement
+	enforcerDescription, sweeperDescription string
+	// env returns both functions' environment, given their roles.
+	env func(enforcerRole, sweeperRole awsiam.Role) map[string]*string
+	// securityHub lets the functions import Security Hub findings
+	// (publishing, notify.go).
+	securityHub bool
+}
+
+// runtime is what runs the guardrail: the two functions with their log
+// groups and roles, the queues where undeliverable and failed events end,
+// the enforcer's re-check queue and the sweep schedule.
+type runtime struct {
+	deliveryDLQ, failedQ awssqs.Queue
+	// recheckDLQ is the re-check queue's dead-letter queue (recheck.go).
+	recheckDLQ                awssqs.Queue
+	enforcerLogs, sweeperLogs awslogs.LogGroup
+	enforcerRole, sweeperRole awsiam.Role
+	enforcer, sweeper         awslambda.Function
+}
+
+// runtime adds the functions, their roles and log groups, the queues and
+// the sweep schedule. The caller adds the event rule, whose pattern needs
+// the roles' ARNs.
+func (b *builder) runtime(zips map[string]string, spec runtimeSpec) runtime {
+	var rt runtime
+	// Queues: where events end when EventBridge cannot deliver them
+	// (rule DLQ) and when the functions fail them after Lambda's retries
+	// (on-failure destination). Both keep the whole event for a redrive.
+	rt.deliveryDLQ = b.queue("EventDeliveryDLQ", b.name("EventDeliveryDLQ"))
+	rt.failedQ = b.queue("FailedInvocationsQueue", b.name("FailedInvocations"))
+
+	enforcerName, sweeperName := b.name("Enforcer"), b.name("Sweeper")
+	rt.enforcerLogs = b.logGroup("EnforcerLogs", enforcerName)
+	rt.sweeperLogs = b.logGroup("SweeperLogs", sweeperName)
+	rt.enforcerRole = b.role("EnforcerRole", enforcerName, "the enforcer", rt.enforcerLogs, spec.statements(false))
+	rt.sweeperRole = b.role("SweeperRole", sweeperName, "the sweeper", rt.sweeperLogs, spec.statements(true))
+
+	env := spec.env(rt.enforcerRole, rt.sweeperRole)
+	// Decision events and, on request, Security Hub findings (notify.go);
+	// they add to env, so before the functions.
+	b.publishing(env, []awsiam.Role{rt.enforcerRole, rt.sweeperRole}, spec.securityHub)
+	rt.enforcer = b.function(functionSpec{
+		id: "Enforcer", name: enforcerName, zip: zips[EnforcerZip], role: rt.enforcerRole, logs: rt.enforcerLogs,
+		description: spec.enforcerDescription,
 		memoryMB:    enforcerMemoryMB, timeoutSeconds: enforcerTimeoutSeconds,
 		concurrency: float64(b.s.EnforcerConcurrency), retryAttempts: enforcerRetryAttempts, maxEventAgeHours: enforcerMaxEventAge,
-	}, env, failedQ)
+	}, env, rt.failedQ)
 	// The enforcer's re-check queue (recheck.go).
-	recheckDLQ := b.recheck(enforcer, enforcerRole)
-	sweeper := b.function(functionSpec{
-		id: "Sweeper", name: SweeperName, zip: zips[SweeperZip], role: sweeperRole, logs: sweeperLogs,
-		description: "Evaluates every role in the account on a schedule and enforces the guardrail",
+	rt.recheckDLQ = b.recheck(rt.enforcer, rt.enforcerRole)
+	rt.sweeper = b.function(functionSpec{
+		id: "Sweeper", name: sweeperName, zip: zips[SweeperZip], role: rt.sweeperRole, logs: rt.sweeperLogs,
+		description: spec.sweeperDescription,
 		memoryMB:    sweeperMemoryMB, timeoutSeconds: sweeperTimeoutSeconds,
 		concurrency: sweeperConcurrency, retryAttempts: sweeperRetryAttempts, maxEventAgeHours: sweeperMaxEventAge,
-	}, env, failedQ)
+	}, env, rt.failedQ)
 
-	// The IAM event rule (DESIGN.md §2). Pinning source aws.iam also
-	// stops forged events: PutEvents cannot use an aws.* source.
-	detail := EventPatternDetail([]string{*enforcerRole.RoleArn(), *sweeperRole.RoleArn()}, *lockdownARN)
-	rule := awsevents.NewRule(st, jsii.String("RoleChangeRule"), &awsevents.RuleProps{
-		RuleName:    jsii.String(NamePrefix + "-RoleChanges"),
-		Description: jsii.String("Successful IAM role changes and lockdown policy versions recorded by CloudTrail, except the guardrail's own, to the enforcer"),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings(cloudtrail.Source),
-			DetailType: jsii.Strings(cloudtrail.DetailType),
-			Detail:     &detail,
-		},
-	})
-	rule.AddTarget(ruleTarget(enforcer, deliveryDLQ))
-	sweep := awsevents.NewRule(st, jsii.String("SweepSchedule"), &awsevents.RuleProps{
-		RuleName:    jsii.String(NamePrefix + "-Sweep"),
+	sweep := awsevents.NewRule(b.stack, jsii.String("SweepSchedule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(b.name("Sweep")),
 		Description: jsii.String("Runs the sweeper over every role"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String(b.s.SweepSchedule)),
 	})
-	sweep.AddTarget(ruleTarget(sweeper, deliveryDLQ))
+	sweep.AddTarget(ruleTarget(rt.sweeper, rt.deliveryDLQ))
+	return rt
+}
 
-	fns := map[string]awslambda.Function{"Enforcer": enforcer, "Sweeper": sweeper}
-	queues := map[string]awssqs.Queue{"EventDeliveryDLQ": deliveryDLQ, "FailedInvocations": failedQ, "RecheckDLQ": recheckDLQ}
-	b.alarms(topic, fns, queues, []awslogs.LogGroup{enforcerLogs, sweeperLogs})
-	b.dashboard(fns, queues, []awslogs.LogGroup{enforcerLogs, sweeperLogs}) // dashboard.go
+// monitor adds what operators watch over the runtime: the alarms on topic,
+// the decision notifications and the heartbeat and lag alarms (notify.go;
+// the decision topic is encrypted with key, the alarm topic's), the
+// dashboard (dashboard.go) and the saved queries.
+func (b *builder) monitor(topic awssns.Topic, key awskms.Key, rt runtime) {
+	fns := map[string]awslambda.Function{"Enforcer": rt.enforcer, "Sweeper": rt.sweeper}
+	queues := map[string]awssqs.Queue{"EventDeliveryDLQ": rt.deliveryDLQ, "FailedInvocations": rt.failedQ, "RecheckDLQ": rt.recheckDLQ}
+	logGroups := []awslogs.LogGroup{rt.enforcerLogs, rt.sweeperLogs}
+	b.alarms(topic, fns, queues, logGroups)
+	b.notifications(key, topic, rt.sweeperLogs)
+	b.dashboard(fns, queues, logGroups)
 
-	for i, q := range Queries(NamePrefix) {
-		awslogs.NewCfnQueryDefinition(st, jsii.String(fmt.Sprintf("Query%d", i)), &awslogs.CfnQueryDefinitionProps{
+	for i, q := range Queries(b.prefix) {
+		awslogs.NewCfnQueryDefinition(b.stack, jsii.String(fmt.Sprintf("Query%d", i)), &awslogs.CfnQueryDefinitionProps{
 			Name:          jsii.String(q.Name),
 			QueryString:   jsii.String(q.String),
-			LogGroupNames: &[]any{enforcerLogs.LogGroupName(), sweeperLogs.LogGroupName()},
+			LogGroupNames: &[]any{rt.enforcerLogs.LogGroupName(), rt.sweeperLogs.LogGroupName()},
 		})
 	}
+}
 
-	awscdk.NewCfnOutput(st, jsii.String("LockdownPolicyArn"), &awscdk.CfnOutputProps{Value: lockdownARN, Description: jsii.String("The lockdown managed policy")})
-	awscdk.NewCfnOutput(st, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn(), Description: jsii.String("Subscribe here to receive the guardrail's alarms")})
-	awscdk.NewCfnOutput(st, jsii.String("DecisionLogGroups"), &awscdk.CfnOutputProps{
-		Value:       awscdk.Fn_Join(jsii.String(","), &[]*string{enforcerLogs.LogGroupName(), sweeperLogs.LogGroupName()}),
+// outputs adds the alarm topic and the decision log groups as outputs.
+func (b *builder) outputs(topic awssns.Topic, rt runtime) {
+	awscdk.NewCfnOutput(b.stack, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn(), Description: jsii.String("Subscribe here to receive the guardrail's alarms")})
+	awscdk.NewCfnOutput(b.stack, jsii.String("DecisionLogGroups"), &awscdk.CfnOutputProps{
+		Value:       awscdk.Fn_Join(jsii.String(","), &[]*string{rt.enforcerLogs.LogGroupName(), rt.sweeperLogs.LogGroupName()}),
 		Description: jsii.String("Log groups holding the decision records"),
 	})
-
-	suppress(b)
-	return nil
 }
 
 // functionSpec holds what differs between the enforcer and the sweeper.
@@ -395,9 +496,24 @@ func (b *builder) logGroup(id, function string) awslogs.LogGroup {
 	return lg
 }
 
-// role returns a function's role holding only what the engine calls
-// (pkg/guardrail.IAM) and writing its own log group.
-func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *string, sweep bool) awsiam.Role {
+// role returns a function's role: writing its own log group, and stmts.
+func (b *builder) role(id, name, what string, lg awslogs.LogGroup, stmts []awsiam.PolicyStatement) awsiam.Role {
+	stmts = append([]awsiam.PolicyStatement{
+		allow("WriteOwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{*lg.LogGroupArn()}, nil),
+	}, stmts...)
+	return awsiam.NewRole(b.stack, jsii.String(id), &awsiam.RoleProps{
+		RoleName:       jsii.String(name),
+		Description:    jsii.String("Execution role of " + what + " of the IAM role guardrail"),
+		AssumedBy:      awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"Guardrail": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &stmts})},
+	})
+}
+
+// engineStatements are the IAM permissions of the engine in the builder's
+// account: only what it calls (pkg/guardrail.IAM), the sweeper's listing
+// when sweep is set. The single-account functions' roles hold them, and so
+// does the member role the hub assumes in each member account.
+func (b *builder) engineStatements(lockdownARN *string, sweep bool) []awsiam.PolicyStatement {
 	anyRole := b.iamARN("role/*")
 	// Roles the functions may never write to: their own (the guardrail
 	// class), service-linked and AWS-reserved roles (IAM refuses those
@@ -408,9 +524,8 @@ func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *
 		b.iamARN("role/" + NamePrefix + "-*"),
 		b.iamARN("role/aws-service-role/*"),
 		b.iamARN("role/aws-reserved/*"),
-	}, lockdown.RolePatterns(b.partition, b.account, b.exemptRoles())...)
+	}, lockdown.RolePatterns(b.partition, b.account, b.exempt)...)
 	stmts := []awsiam.PolicyStatement{
-		allow("WriteOwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{*lg.LogGroupArn()}, nil),
 		// Reading a role's current state: trust policy, managed and inline
 		// policies. IAM has no narrower resource: any role may be a
 		// service role.
@@ -457,12 +572,7 @@ func (b *builder) role(id, name, what string, lg awslogs.LogGroup, lockdownARN *
 		// permissions, so its resource must be "*".
 		stmts = append(stmts, allow("ListAllRoles", []string{"iam:GetAccountAuthorizationDetails"}, []string{"*"}, nil))
 	}
-	return awsiam.NewRole(b.stack, jsii.String(id), &awsiam.RoleProps{
-		RoleName:       jsii.String(name),
-		Description:    jsii.String("Execution role of " + what + " of the IAM role guardrail"),
-		AssumedBy:      awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		InlinePolicies: &map[string]awsiam.PolicyDocument{"Guardrail": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &stmts})},
-	})
+	return stmts
 }
 
 func allow(sid string, actions, resources []string, cond map[string]any) awsiam.PolicyStatement {
@@ -480,7 +590,7 @@ func allow(sid string, actions, resources []string, cond map[string]any) awsiam.
 // customer-managed key because CloudWatch cannot use SNS's AWS-managed key.
 func (b *builder) alarmTopic() (awssns.Topic, awskms.Key) {
 	key := awskms.NewKey(b.stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
-		Alias:             jsii.String("alias/" + NamePrefix + "-Alarms"),
+		Alias:             jsii.String("alias/" + b.name("Alarms")),
 		Description:       jsii.String("Encrypts the guardrail's alarm topic"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
@@ -495,7 +605,7 @@ func (b *builder) alarmTopic() (awssns.Topic, awskms.Key) {
 		Resources:  jsii.Strings("*"),
 	}), nil)
 	topic := awssns.NewTopic(b.stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
-		TopicName:   jsii.String(NamePrefix + "-Alarms"),
+		TopicName:   jsii.String(b.name("Alarms")),
 		DisplayName: jsii.String("IAM role guardrail alarms"),
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
@@ -518,7 +628,7 @@ func (b *builder) alarms(topic awssns.Topic, fns map[string]awslambda.Function, 
 	five := awscdk.Duration_Minutes(jsii.Number(5))
 	add := func(id, name, desc string, m awscloudwatch.IMetric) {
 		a := awscloudwatch.NewAlarm(b.stack, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(NamePrefix + "-" + name),
+			AlarmName:          jsii.String(b.name(name)),
 			AlarmDescription:   jsii.String(desc),
 			Metric:             m,
 			Threshold:          jsii.Number(1),

@@ -57,16 +57,20 @@ type staleWorld struct {
 
 func newStaleWorld(t *testing.T) *staleWorld {
 	t.Helper()
-	srv := iamtest.NewServer(iamtest.WithStaleMode(iamtest.StaleIndependent))
+	// The clock starts at the real time so that an invocation's deadline
+	// (real) and the engine's clock (advanced only by its waits) compare
+	// as they do in Lambda.
+	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	// Stale answers last at most IAM's consistency window after a write,
+	// on the same clock: the propagation model the engine relies on
+	// (README "Consistency").
+	srv := iamtest.NewServer(iamtest.WithStaleMode(iamtest.StaleIndependent),
+		iamtest.WithClock(clk.now), iamtest.WithStaleFor(config.DefaultConsistencyWindow))
 	t.Cleanup(srv.Close)
 	dep, err := sandbox.Deploy(srv, config.Enforce)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The clock starts at the real time so that an invocation's deadline
-	// (real) and the engine's clock (advanced only by its waits) compare
-	// as they do in Lambda.
-	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	dep.Config.RecheckQueueURL = testQueueURL
 	engine, err := guardrail.New(srv.Client(), dep.Config, guardrail.WithVersion("test"),
 		guardrail.WithClock(clk.now), guardrail.WithSleep(clk.sleep),

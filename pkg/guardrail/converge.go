@@ -64,9 +64,20 @@ func (r *run) converge(ctx context.Context, st *roleState, c Claim) error {
 		if r.deferRecheck(st, rel, cl) {
 			return errDeferred
 		}
-		if rel != relOther || r.t.Recheck {
-			// The read is the claim, the guardrail's own write (which
-			// marks its intent's time), or a read after the window.
+		if r.t.Recheck && rel == relOther && st.marker != "" {
+			// The second look (deferRecheck) still reads a document
+			// that is neither the claim nor a marked own write, on a
+			// role with a marker: a newer change of the owner's, or
+			// the guardrail's write left unmarked by a concurrent one.
+			rel = relUnsure
+		}
+		// A read of an unmarked document may be a stale copy older than
+		// the claim; so may the guardrail's older write of the claim's
+		// own restriction (the owner may have set the claimed document
+		// again since, as a stack re-applying its template does: defect
+		// 2).
+		wait := rel == relOther || rel == relSame
+		if !wait || r.t.Recheck {
 			if rel != relClaim && rel != relNewer {
 				r.consistent = false
 			}
@@ -110,9 +121,16 @@ const (
 	// it replaced the owner's newer policy (it was restricted from a
 	// stale copy).
 	relOlder
+	// relSame: the guardrail's own write derived from an older intent,
+	// and the claim's restriction: nothing to restore, unless the owner
+	// set the claimed document again since (a stale read hides it).
+	relSame
 	// relTie: the guardrail's own write, derived from another document set
 	// in the same second as the claim: nothing tells which is newer.
 	relTie
+	// relUnsure: a re-check's second look reads neither the claim nor a
+	// marked own write on a role that carries a marker (converge).
+	relUnsure
 	// relOther: a document the guardrail did not write (the owner's, newer
 	// than the claim; or, before IAM's window has passed, a stale older one).
 	relOther
@@ -135,9 +153,15 @@ func (cl claim) relation(st *roleState) relation {
 		return relOther
 	case m.at.After(cl.at):
 		return relNewer
+	case m.at.Before(cl.at) && m.src == cl.hash && m.wrote.After(cl.at.Add(time.Second)):
+		// Restricted from this very document, and written after the
+		// claim's own write (event times have whole seconds): whatever
+		// intent time the marker states (a read's intentFloor), the
+		// claim is what it reflects.
+		return relClaim
+	case m.at.Before(cl.at) && policy.Equivalent(cl.res.Policy, read):
+		return relSame
 	case m.at.Before(cl.at):
-		// Also when restricted from the same document: the owner may have
-		// set it again since (a stack re-applying its template).
 		return relOlder
 	case m.src == cl.hash || m.src == "" && policy.Equivalent(cl.res.Policy, read):
 		// This claim's restriction (a marker written before sources were
@@ -150,13 +174,15 @@ func (cl claim) relation(st *roleState) relation {
 // settle decides from a read that can be trusted (it agrees with the claim,
 // or IAM's consistency window has passed) which document the plan
 // restricts, and from which intent a write derives:
-//   - the claim (or the guardrail's write for it), or the guardrail's write
-//     for a newer intent: the document read, as usual;
+//   - the claim (or the guardrail's write for it), the guardrail's write
+//     for a newer intent, or its older write of the claim's own
+//     restriction: the document read, as usual;
 //   - the guardrail's own write derived from an older intent: that write
 //     replaced the owner's newer policy, so the claim is restricted and
 //     written in its place (restore);
-//   - the guardrail's write for another document of the same second: what
-//     the two have in common (trust.Common), which admits no principal that
+//   - the guardrail's write for another document of the same second, or a
+//     re-check's second look that still cannot tell (relUnsure): what the
+//     two have in common (trust.Common), which admits no principal that
 //     either leaves out, whichever of them the owner set last;
 //   - anything else is a change newer than the claim (its own event
 //     follows): it is evaluated as read, and a write from it is marked with
@@ -168,13 +194,17 @@ func (cl claim) settle(st *roleState, rel relation) {
 	switch rel {
 	case relClaim:
 		st.source, st.sourceHash = cl.at, cl.hash
-	case relNewer:
+	case relNewer, relSame:
 		m, _ := st.own()
 		st.source, st.sourceHash = m.at, m.src
 	case relOlder:
 		st.restoreFrom(cl.doc, &cl.res, "the trust policy read is the guardrail's own write derived from an older event; the owner's newer policy, set by this event, is restored restricted")
 		st.source, st.sourceHash = cl.at, cl.hash
-	case relTie:
+	case relTie, relUnsure:
+		why := "the trust policy read is the guardrail's write for another policy set in the same second as this event's, and nothing tells which is newer; only the principals both admit are kept"
+		if rel == relUnsure {
+			why = "a second look still reads neither this event's policy nor the guardrail's marked write, on a role whose marker matches nothing: the owner's newer policy, or the guardrail's write left unmarked by a concurrent one; only the principals both admit are kept (the newer change's own re-check restores it)"
+		}
 		common := trust.Common(st.trustDoc, cl.res.Policy)
 		st.source, st.sourceHash = cl.at, docHash(common)
 		if policy.Equivalent(common, st.trustDoc) {
@@ -188,7 +218,7 @@ func (cl claim) settle(st *roleState, rel relation) {
 			st.restrictedErr = fmt.Errorf("restrict the common part of two same-second trust policies of role %s: %w", st.name, err)
 			return
 		}
-		st.restoreFrom(common, &res, "the trust policy read is the guardrail's write for another policy set in the same second as this event's, and nothing tells which is newer; only the principals both admit are kept")
+		st.restoreFrom(common, &res, why)
 	default:
 		st.source, st.sourceHash = time.Time{}, ""
 	}

@@ -52,15 +52,20 @@ type marker struct {
 	// src is the docHash of the document the write was restricted from;
 	// "" in a marker written before the source was recorded.
 	src string
+	// wrote is a lower bound of when the document was written (the time
+	// the marker was, just before it; whole seconds); zero in a marker
+	// written before it was recorded.
+	wrote time.Time
 }
 
 // markerValue renders the marker of doc, restricted from the document whose
-// docHash is src, derived from an intent written at. The value uses only
-// characters IAM accepts in tag values and stays within their 256
-// characters (IAM API reference, Tag: [\p{L}\p{Z}\p{N}_.:/=+\-@]*): 20 for
-// the time, 2×(8+64) for the hashes and their labels, 2 spaces.
-func markerValue(at time.Time, doc *policy.Document, src string) string {
-	return at.UTC().Format(time.RFC3339) + " sha256:" + docHash(doc) + " src:" + src
+// docHash is src, derived from an intent written at, written no earlier
+// than wrote. The value uses only characters IAM accepts in tag values and
+// stays within their 256 characters (IAM API reference, Tag:
+// [\p{L}\p{Z}\p{N}_.:/=+\-@]*): 2×20 for the times, 2×64 for the hashes,
+// 19 for the labels and spaces.
+func markerValue(at time.Time, doc *policy.Document, src string, wrote time.Time) string {
+	return at.UTC().Format(time.RFC3339) + " sha256:" + docHash(doc) + " src:" + src + " w:" + wrote.UTC().Format(time.RFC3339)
 }
 
 // parseMarker parses a marker value; ok is false for anything else.
@@ -69,7 +74,8 @@ func parseMarker(v string) (m marker, ok bool) {
 	if !found {
 		return marker{}, false
 	}
-	h, src, _ := strings.Cut(rest, " src:")
+	h, rest, _ := strings.Cut(rest, " src:")
+	src, wrote, hasWrote := strings.Cut(rest, " w:")
 	if len(h) != sha256.Size*2 || (src != "" && len(src) != sha256.Size*2) {
 		return marker{}, false
 	}
@@ -77,7 +83,13 @@ func parseMarker(v string) (m marker, ok bool) {
 	if err != nil {
 		return marker{}, false
 	}
-	return marker{at: at, hash: h, src: src}, true
+	m = marker{at: at, hash: h, src: src}
+	if hasWrote {
+		if m.wrote, err = time.Parse(time.RFC3339, wrote); err != nil {
+			return marker{}, false
+		}
+	}
+	return m, true
 }
 
 // docHash is the SHA-256 of the document as the engine renders it, so that
@@ -140,7 +152,7 @@ func (r *run) putMarker(ctx context.Context, st *roleState, written *policy.Docu
 		src = docHash(st.trustDoc)
 	}
 	_, err := r.e.client.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(st.name),
-		Tags: []types.Tag{{Key: aws.String(MarkerTagKey), Value: aws.String(markerValue(at, written, src))}}}, r.count)
+		Tags: []types.Tag{{Key: aws.String(MarkerTagKey), Value: aws.String(markerValue(at, written, src, r.e.now()))}}}, r.count)
 	if err != nil {
 		err = fmt.Errorf("mark the trust policy written to role %s: %w", st.name, r.staleIfMissing(err))
 		a.act(decision.ControlTrust, "TagRole", MarkerTagKey, decision.ResultFailed, err.Error())

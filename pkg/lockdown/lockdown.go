@@ -420,8 +420,8 @@ func normalize(c Config) (Config, []string, error) {
 	if !isToken(c.Partition) && (!partitionRe.MatchString(c.Partition) || len(c.Partition) > len(sizingPartition)) {
 		return bad("Partition", c.Partition, fmt.Errorf(`is neither a partition name ("aws", "aws-cn", …, at most %d characters) nor a CDK token`, len(sizingPartition)))
 	}
-	if !accountRe.MatchString(c.Account) && !isToken(c.Account) {
-		return bad("Account", c.Account, errors.New("is neither a 12-digit account ID nor a CDK token"))
+	if !accountRe.MatchString(c.Account) && !isToken(c.Account) && c.Account != PrincipalAccountVariable {
+		return bad("Account", c.Account, errors.New("is neither a 12-digit account ID, a CDK token nor "+PrincipalAccountVariable))
 	}
 	switch {
 	case len(c.NamePrefix) < MinNamePrefixLength || len(c.NamePrefix) > MaxNamePrefixLength:

@@ -672,3 +672,32 @@ func BenchmarkSize(b *testing.B) {
 		Size(doc)
 	}
 }
+
+// TestStatements: the exported statements are the document's, in its
+// order, for a plain account and for the organization-wide variable.
+func TestStatements(t *testing.T) {
+	for _, c := range []Config{stackConfig, {Account: PrincipalAccountVariable, ExemptRoles: []string{"BreakGlass"}}} {
+		sts, err := Statements(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(struct {
+			Version   string
+			Statement []Statement
+		}{"2012-10-17", sts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := mustDocument(t, c); !bytes.Equal(got, want) {
+			t.Errorf("Statements differ from Document:\n got %s\nwant %s", got, want)
+		}
+		for _, st := range sts {
+			if st.Effect != "Deny" {
+				t.Errorf("%s: Effect %q", st.Sid, st.Effect)
+			}
+		}
+	}
+	if _, err := Statements(Config{Account: "${aws:username}"}); err == nil {
+		t.Error("another policy variable was accepted as the account")
+	}
+}
