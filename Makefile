@@ -188,7 +188,9 @@ deploy: build $(CDK) ## build, then deploy to us-east-1 of the selected account 
 
 # The whole product on a laptop: the local IAM endpoint, the enforcer and the
 # sweeper bootstraps (built for this machine with the release flags) under
-# the Runtime Interface Emulator, the events of events/. Records go to .demo/.
+# the Runtime Interface Emulator, the events of events/. Records go to .demo/,
+# and `guardrail report` turns them into .demo/report.html (one page, no
+# external assets: open it in any browser).
 DEMO_ARCH := $(shell $(GO) env GOARCH)
 
 .PHONY: demo
@@ -198,6 +200,7 @@ demo: $(RIE) ## run both Lambdas locally under the emulator on the sample events
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$(DEMO_ARCH) $(GO) build $(BOOTSTRAP_FLAGS) -o .demo/$$fn/bootstrap ./lambdas/$$fn; \
 	done
 	$(GO) run ./cmd/guardrail demo --rie $(RIE) --enforcer .demo/enforcer/bootstrap --sweeper .demo/sweeper/bootstrap --out .demo
+	$(GO) run ./cmd/guardrail report --format html --out .demo/report.html .demo/decisions.jsonl
 
 # Organization mode (DESIGN.md §11) on a laptop: one local endpoint playing an
 # organization (IAM, STS and Organizations), the hub's enforcer and sweeper

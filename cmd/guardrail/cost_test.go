@@ -62,8 +62,8 @@ func TestCostCommand(t *testing.T) {
 			if m == nil {
 				t.Fatalf("last line %q is not the total line", lines[len(lines)-1])
 			}
-			if tc.seriesOK && m[2] != "3" {
-				t.Errorf("%s metric series; pkg/decision declares two counters and the error-records metric", m[2])
+			if tc.seriesOK && m[2] != "6" {
+				t.Errorf("%s metric series; pkg/decision declares two counters, the delivery lag, the error records, the publish failures and the completed sweeps", m[2])
 			}
 		})
 	}

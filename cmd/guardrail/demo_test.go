@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,6 +129,59 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("not JSON: %s", l)
 		}
 	}
+	// testdata/demo/decisions.jsonl holds the demo's records for the
+	// tests that must not run the bootstraps (the report goldens, the
+	// stack's query field check): its fields are what the demo writes.
+	if *updateDemo {
+		if err := os.WriteFile(demoRecords, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fixture, err := os.ReadFile(demoRecords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := fieldPaths(t, data), fieldPaths(t, fixture)
+	for p := range got {
+		if !want[p] {
+			t.Errorf("the demo writes field %s, which %s lacks; go test ./cmd/guardrail -run TestDemo -update-demo, then go test ./pkg/report -update", p, demoRecords)
+		}
+	}
+	for p := range want {
+		if !got[p] {
+			t.Errorf("%s has field %s, which the demo no longer writes; go test ./cmd/guardrail -run TestDemo -update-demo", demoRecords, p)
+		}
+	}
+}
+
+var updateDemo = flag.Bool("update-demo", false, "rewrite "+demoRecords+" from a demo run")
+
+// fieldPaths returns the field paths of JSON lines, array indexes as N.
+func fieldPaths(t *testing.T, data []byte) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				walk(prefix+"."+k, e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(prefix+".N", e)
+			}
+		}
+		out[prefix] = true
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %s", l)
+		}
+		walk("", m)
+	}
+	return out
 }
 
 func TestDemoInterrupted(t *testing.T) {

@@ -31,6 +31,7 @@ var commands = []command{
 	{"demo-org", "run the hub's Lambdas locally against an organization of three members (make demo-org)", runDemoOrg},
 	{"perimeter", "print the organization policies (RCP, lockdown SCPs) built from the same settings", runPerimeter},
 	{"cost", "estimate what one account's deployment costs a month", runCost},
+	{"report", "summarize decision records (file, stdin or CloudWatch Logs) as text, markdown or html", runReport},
 	{"chaos", "drive the Lambdas locally through faults, stale reads and bursts; report (make chaos)", runChaos},
 }
 

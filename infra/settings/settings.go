@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
@@ -45,6 +46,11 @@ const (
 	KeyAllowedTokenAudiences = "allowedTokenAudiences"
 	KeyEnforcerConcurrency   = "enforcerConcurrency"
 	KeyDistDir               = "distDir"
+	// Operations (issue 13): the decision-notification e-mail, the
+	// delivery-lag alarm threshold and the Security Hub findings.
+	KeyNotifyEmail     = "notifyEmail"
+	KeyLagAlarmSeconds = "lagAlarmSeconds"
+	KeySecurityHub     = "securityHub"
 	// KeyOrganization ("organization") is declared in organization.go,
 	// KeyPrevention ("prevention") in prevention.go.
 )
@@ -54,7 +60,8 @@ var Keys = []string{
 	KeyMode, KeyTrustMode, KeyLockdownMode, KeyTrustedAccounts, KeyTrustedOrgIDs,
 	KeyTrustedAudiences, KeyTrustedOIDCTenants, KeyExemptRoles, KeySweepSchedule, KeyAlarmEmail, KeyLogRetentionDays,
 	KeyExtraDeniedActions, KeyRevokeSessions, KeyCreateTrail, KeyProtectedBuckets, KeyAllowedTokenAudiences,
-	KeyEnforcerConcurrency, KeyDistDir, KeyOrganization, KeyPrevention,
+	KeyEnforcerConcurrency, KeyDistDir, KeyNotifyEmail, KeyLagAlarmSeconds, KeySecurityHub,
+	KeyOrganization, KeyPrevention,
 }
 
 // Defaults of the settings that have one.
@@ -77,6 +84,16 @@ const (
 	// DefaultDistDir is where `make build` writes enforcer.zip and
 	// sweeper.zip, relative to the directory cdk runs in.
 	DefaultDistDir = "dist"
+	// DefaultLagAlarmSeconds is the delivery-lag p99 above which the lag
+	// alarm fires: CloudTrail usually delivers IAM events to EventBridge in
+	// seconds to a couple of minutes (aws-facts.md §1.4, no SLA), so a p99
+	// of 15 minutes means the trail or the rule is broken or backed up.
+	DefaultLagAlarmSeconds = 900
+	// MinLagAlarmSeconds and MaxLagAlarmSeconds bound lagAlarmSeconds:
+	// under a minute alarms on CloudTrail's normal delays; over six hours
+	// is past the oldest event Lambda still delivers (its maximum event age).
+	MinLagAlarmSeconds = 60
+	MaxLagAlarmSeconds = 6 * 3600
 )
 
 // DefaultExemptRoles is empty: the CDK bootstrap roles that deploy this
@@ -162,6 +179,14 @@ type Settings struct {
 	EnforcerConcurrency int
 	// DistDir holds enforcer.zip and sweeper.zip.
 	DistDir string
+	// NotifyEmail, when set, is subscribed to the decision topic: one
+	// readable message per changed, would-change or failed decision.
+	NotifyEmail string
+	// LagAlarmSeconds is the delivery-lag p99 threshold of the lag alarm.
+	LagAlarmSeconds int
+	// SecurityHub imports one finding per service role and control into
+	// AWS Security Hub (the functions get BatchImportFindings only then).
+	SecurityHub bool
 	// Organization, when set, adds the organization hub and the members'
 	// StackSet (DESIGN.md §11) to the single-account stack.
 	Organization *Organization
@@ -187,6 +212,7 @@ func Default() Settings {
 		RevokeSessions:        true,
 		EnforcerConcurrency:   DefaultEnforcerConcurrency,
 		DistDir:               DefaultDistDir,
+		LagAlarmSeconds:       DefaultLagAlarmSeconds,
 		Prevention:            PreventionOff,
 	}
 }
@@ -300,6 +326,25 @@ func Parse(get func(key string) any) (Settings, error) {
 	if s.Prevention != PreventionOff && s.Organization == nil {
 		fail(KeyPrevention, s.Prevention, fmt.Errorf("needs organization mode (the %q context): the policies are attached to its memberOUs", KeyOrganization))
 	}
+	scalar(get, fail, KeyNotifyEmail, str, func(v string) error {
+		if v == "" {
+			return nil
+		}
+		return validateEmail(v)
+	}, &s.NotifyEmail)
+	scalar(get, fail, KeyLagAlarmSeconds, integer, func(n int) error {
+		if n < MinLagAlarmSeconds || n > MaxLagAlarmSeconds {
+			return fmt.Errorf("%d is outside %d-%d seconds", n, MinLagAlarmSeconds, MaxLagAlarmSeconds)
+		}
+		return nil
+	}, &s.LagAlarmSeconds)
+	scalar(get, fail, KeySecurityHub, boolean, nil, &s.SecurityHub)
+	// The sweeper heartbeat alarm watches two sweep intervals, which a
+	// CloudWatch alarm can span only up to 7 days (PutMetricAlarm: Period
+	// × EvaluationPeriods at most 604,800 s).
+	if _, err := SweepInterval(s.SweepSchedule); err != nil {
+		fail(KeySweepSchedule, s.SweepSchedule, err)
+	}
 
 	// Build the lockdown document once as the stack will, with stand-ins
 	// for what only the deployment knows (account, key ARN, generated
@@ -404,6 +449,35 @@ func ValidateSchedule(expr string) error {
 		return fmt.Errorf("%q runs more often than every %d minutes; a sweep may take up to 15 minutes", expr, MinSweepInterval)
 	}
 	return nil
+}
+
+// MaxSweepInterval is the longest sweep interval the heartbeat alarm can
+// watch: twice it must fit in CloudWatch's 7-day alarm evaluation range.
+const MaxSweepInterval = 84 * time.Hour
+
+// SweepInterval returns the longest time between two sweeps of a schedule
+// expression already valid for ValidateSchedule: a rate's interval, or a
+// day for a cron expression that runs every day (day-of-month and
+// day-of-week "*" or "?", every month, every year). Other cron expressions
+// (weekly, monthly, some weekdays) and rates over MaxSweepInterval are an
+// error: the heartbeat alarm could not tell a missed sweep from a gap in
+// the schedule.
+func SweepInterval(expr string) (time.Duration, error) {
+	if m := rateRe.FindStringSubmatch(expr); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
+		d := time.Duration(n) * unit
+		if d > MaxSweepInterval {
+			return 0, fmt.Errorf("%q sweeps less often than every %v, which the sweeper heartbeat alarm cannot watch (two intervals must fit in CloudWatch's 7-day alarm range)", expr, MaxSweepInterval)
+		}
+		return d, nil
+	}
+	f := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(expr, "cron("), ")"))
+	wild := func(v string) bool { return v == "*" || v == "?" }
+	if len(f) == 6 && wild(f[2]) && wild(f[3]) && wild(f[4]) && wild(f[5]) {
+		return 24 * time.Hour, nil
+	}
+	return 0, fmt.Errorf("%q does not run every day; the sweeper heartbeat alarm needs a schedule whose longest gap is known: use rate(…) of at most %v or a daily cron(…)", expr, MaxSweepInterval)
 }
 
 // scalar reads the value of key with conv and, when it is set, stores it in

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
@@ -342,5 +343,52 @@ func TestParseLargest(t *testing.T) {
 		len(ctx[KeyExtraDeniedActions].([]any)), len(ctx[KeyExemptRoles].([]any)), len(ctx[KeyProtectedBuckets].([]any)), len(ctx[KeyAllowedTokenAudiences].([]any)))
 	if n > lockdown.MaxSize {
 		t.Errorf("size %d exceeds %d", n, lockdown.MaxSize)
+	}
+}
+
+func TestSweepInterval(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want time.Duration
+		ok   bool
+	}{
+		{"rate(1 day)", 24 * time.Hour, true},
+		{"rate(12 hours)", 12 * time.Hour, true},
+		{"rate(90 minutes)", 90 * time.Minute, true},
+		{"rate(3 days)", 72 * time.Hour, true},
+		{"rate(4 days)", 0, false}, // two intervals exceed CloudWatch's 7-day alarm range
+		{"cron(0 3 * * ? *)", 24 * time.Hour, true},
+		{"cron(0 3 ? * MON *)", 0, false}, // weekly: no heartbeat possible
+		{"cron(0 3 1 * ? *)", 0, false},
+	} {
+		got, err := SweepInterval(tc.expr)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("SweepInterval(%q) = %v, %v; want %v, ok %v", tc.expr, got, err, tc.want, tc.ok)
+		}
+	}
+	// Parse refuses a schedule the heartbeat cannot watch, naming the key.
+	if _, err := Parse(func(k string) any {
+		if k == KeySweepSchedule {
+			return "rate(7 days)"
+		}
+		return nil
+	}); err == nil || !strings.Contains(err.Error(), KeySweepSchedule) {
+		t.Errorf("weekly rate accepted: %v", err)
+	}
+}
+
+func TestOperationsSettings(t *testing.T) {
+	get := func(m map[string]any) func(string) any { return func(k string) any { return m[k] } }
+	s, err := Parse(get(map[string]any{KeyNotifyEmail: "ops@example.com", KeyLagAlarmSeconds: "300", KeySecurityHub: true}))
+	if err != nil || s.NotifyEmail != "ops@example.com" || s.LagAlarmSeconds != 300 || !s.SecurityHub {
+		t.Errorf("settings %+v, %v", s, err)
+	}
+	if d := Default(); d.NotifyEmail != "" || d.LagAlarmSeconds != DefaultLagAlarmSeconds || d.SecurityHub {
+		t.Errorf("defaults %+v", d)
+	}
+	for _, bad := range []map[string]any{{KeyNotifyEmail: "Ops <ops@example.com>"}, {KeyLagAlarmSeconds: float64(10)}, {KeySecurityHub: "yes"}} {
+		if _, err := Parse(get(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

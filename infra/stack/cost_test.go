@@ -34,7 +34,7 @@ func TestCostEstimateMatchesStack(t *testing.T) {
 	for id, r := range alarms {
 		p := r["Properties"].(map[string]any)
 		// A standard-resolution alarm on one metric: a period of a minute or
-		// more, no metric math.
+		// more, no metric math (a percentile is one metric too).
 		if period, _ := p["Period"].(float64); period < 60 || p["Metrics"] != nil {
 			t.Errorf("alarm %s is not a standard-resolution single-metric alarm: %v", id, p)
 		}
@@ -52,8 +52,9 @@ func TestCostEstimateMatchesStack(t *testing.T) {
 			mt := tr.(map[string]any)
 			m, ok := declared[mt["MetricName"].(string)]
 			// Without a default value or dimensions the filter publishes
-			// one series, and only when a line matches.
-			if !ok || !m.OnError || mt["DefaultValue"] != nil || mt["Dimensions"] != nil {
+			// one series, and only when a line matches: an ERROR line, or
+			// the summary of a completed sweep.
+			if !ok || !(m.OnError || m.PerSweep) || mt["DefaultValue"] != nil || mt["Dimensions"] != nil {
 				t.Errorf("metric filter %s publishes %v, which pkg/decision does not declare as an on-error metric", id, mt)
 			}
 		}

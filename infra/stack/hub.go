@@ -102,7 +102,9 @@ func qualifierOf(scope constructs.Construct) string {
 // event rule on it, the enforcer and sweeper (the same code as the
 // single-account stack) in hub mode with permission to assume the member
 // role in the organization's accounts and nothing else in IAM, and the same
-// queues, alarms and saved queries. It deploys to the hub account in
+// queues, alarms, saved queries, dashboard and decision notifications
+// (without Security Hub findings, which only a member account could import
+// for itself). It deploys to the hub account in
 // RequiredRegion; p.Account and p.StackName are not used (HubStackName).
 func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 	s := p.Settings
@@ -123,7 +125,7 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 		Description: jsii.String("IAM service-role guardrail, organization hub: evaluates the IAM events of every member account through its member role (see README, Organization)"),
 	})
 	b := orgBuilder(stack, s, HubPrefix, qualifierOf(stack))
-	topic, _ := b.alarmTopic()
+	topic, key := b.alarmTopic()
 
 	bus := awsevents.NewEventBus(stack, jsii.String("HubBus"), &awsevents.EventBusProps{
 		EventBusName: jsii.String(HubBusName),
@@ -151,6 +153,11 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 		statements:          func(sweep bool) []awsiam.PolicyStatement { return hubStatements(b.partition, org.ID, sweep) },
 		enforcerDescription: "Evaluates the role named by each IAM event of a member account, through its member role, and enforces the guardrail",
 		sweeperDescription:  "Evaluates every role of every member account on a schedule, through their member roles, and enforces the guardrail",
+		// No Security Hub findings: an account imports findings under its
+		// default product only for itself (BatchImportFindings; the
+		// publisher drops other accounts' records, pkg/publish
+		// BuildFindings), and the hub's records are the members'.
+		securityHub: false,
 		env: func(awsiam.Role, awsiam.Role) map[string]*string {
 			// The lockdown inputs are the member template's (member.go):
 			// no alarm key (the hub's is not in the member accounts), the
@@ -177,7 +184,7 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 		EventPattern: rolePattern(HubEventPatternDetail()),
 	})
 	rule.AddTarget(ruleTarget(rt.enforcer, rt.deliveryDLQ))
-	b.monitor(topic, rt)
+	b.monitor(topic, key, rt)
 	b.outputs(topic, rt)
 	awscdk.NewCfnOutput(stack, jsii.String("HubEventBusArn"), &awscdk.CfnOutputProps{Value: bus.EventBusArn(), Description: jsii.String("The bus every member account forwards its IAM events to")})
 

@@ -566,7 +566,8 @@ func TestMemberRoleTrust(t *testing.T) {
 
 // TestMemberRolePermissions: the member role holds the single-account
 // sweeper role's permissions (which include the enforcer's) except its
-// logs, in the member's account.
+// logs and its decision events (the hub's functions publish, notify.go),
+// in the member's account.
 func TestMemberRolePermissions(t *testing.T) {
 	type stmt struct {
 		Effect           string
@@ -589,6 +590,7 @@ func TestMemberRolePermissions(t *testing.T) {
 	}
 	single := norm(defaults(t), defaults(t).statements(t, SweeperName))
 	delete(single, "WriteOwnLogs")
+	delete(single, "PutDecisionEvents")
 	o := orgDefault(t)
 	member := norm(o.member, o.member.statements(t, MemberRoleName))
 	if len(single) != len(member) {

@@ -249,6 +249,7 @@ func (b *builder) build(zips map[string]string) error {
 		statements:          func(sweep bool) []awsiam.PolicyStatement { return b.engineStatements(lockdownARN, sweep) },
 		enforcerDescription: "Evaluates the role named by each CloudTrail IAM event and enforces the guardrail",
 		sweeperDescription:  "Evaluates every role in the account on a schedule and enforces the guardrail",
+		securityHub:         b.s.SecurityHub,
 		env: func(enforcerRole, sweeperRole awsiam.Role) map[string]*string {
 			env := b.lockdownEnv(lockdownARN, alarmKey.KeyArn(), buckets)
 			// The guardrail's own roles are never evaluated: the name pattern
@@ -270,7 +271,7 @@ func (b *builder) build(zips map[string]string) error {
 		EventPattern: rolePattern(detail),
 	})
 	rule.AddTarget(ruleTarget(rt.enforcer, rt.deliveryDLQ))
-	b.monitor(topic, rt)
+	b.monitor(topic, alarmKey, rt)
 
 	awscdk.NewCfnOutput(st, jsii.String("LockdownPolicyArn"), &awscdk.CfnOutputProps{Value: lockdownARN, Description: jsii.String("The lockdown managed policy")})
 	b.outputs(topic, rt)
@@ -336,6 +337,9 @@ type runtimeSpec struct {
 	enforcerDescription, sweeperDescription string
 	// env returns both functions' environment, given their roles.
 	env func(enforcerRole, sweeperRole awsiam.Role) map[string]*string
+	// securityHub lets the functions import Security Hub findings
+	// (publishing, notify.go).
+	securityHub bool
 }
 
 // runtime is what runs the guardrail: the two functions with their log
@@ -368,6 +372,9 @@ func (b *builder) runtime(zips map[string]string, spec runtimeSpec) runtime {
 	rt.sweeperRole = b.role("SweeperRole", sweeperName, "the sweeper", rt.sweeperLogs, spec.statements(true))
 
 	env := spec.env(rt.enforcerRole, rt.sweeperRole)
+	// Decision events and, on request, Security Hub findings (notify.go);
+	// they add to env, so before the functions.
+	b.publishing(env, []awsiam.Role{rt.enforcerRole, rt.sweeperRole}, spec.securityHub)
 	rt.enforcer = b.function(functionSpec{
 		id: "Enforcer", name: enforcerName, zip: zips[EnforcerZip], role: rt.enforcerRole, logs: rt.enforcerLogs,
 		description: spec.enforcerDescription,
@@ -392,11 +399,17 @@ func (b *builder) runtime(zips map[string]string, spec runtimeSpec) runtime {
 	return rt
 }
 
-// monitor adds the alarms and the saved queries over the runtime.
-func (b *builder) monitor(topic awssns.Topic, rt runtime) {
-	b.alarms(topic, map[string]awslambda.Function{"Enforcer": rt.enforcer, "Sweeper": rt.sweeper},
-		map[string]awssqs.Queue{"EventDeliveryDLQ": rt.deliveryDLQ, "FailedInvocations": rt.failedQ, "RecheckDLQ": rt.recheckDLQ},
-		[]awslogs.LogGroup{rt.enforcerLogs, rt.sweeperLogs})
+// monitor adds what operators watch over the runtime: the alarms on topic,
+// the decision notifications and the heartbeat and lag alarms (notify.go;
+// the decision topic is encrypted with key, the alarm topic's), the
+// dashboard (dashboard.go) and the saved queries.
+func (b *builder) monitor(topic awssns.Topic, key awskms.Key, rt runtime) {
+	fns := map[string]awslambda.Function{"Enforcer": rt.enforcer, "Sweeper": rt.sweeper}
+	queues := map[string]awssqs.Queue{"EventDeliveryDLQ": rt.deliveryDLQ, "FailedInvocations": rt.failedQ, "RecheckDLQ": rt.recheckDLQ}
+	logGroups := []awslogs.LogGroup{rt.enforcerLogs, rt.sweeperLogs}
+	b.alarms(topic, fns, queues, logGroups)
+	b.notifications(key, topic, rt.sweeperLogs)
+	b.dashboard(fns, queues, logGroups)
 
 	for i, q := range Queries(b.prefix) {
 		awslogs.NewCfnQueryDefinition(b.stack, jsii.String(fmt.Sprintf("Query%d", i)), &awslogs.CfnQueryDefinitionProps{

@@ -25,6 +25,7 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
 	"github.com/iamguardrail/guardrail/pkg/policy"
+	"github.com/iamguardrail/guardrail/pkg/publish"
 )
 
 // sharedDir holds what the shared synthesized stacks keep using after the
@@ -135,6 +136,7 @@ var fullContext = map[string]any{
 	"extraDeniedActions": []any{"ram:CreateResourceShare"}, "revokeSessions": false,
 	"createTrail": true, "enforcerConcurrency": float64(3),
 	"allowedTokenAudiences": []any{tokenAudience, tokenAudience2},
+	"notifyEmail":           "platform@example.com", "lagAlarmSeconds": float64(600), "securityHub": true,
 }
 
 // The audiences the configured stack lets service roles mint identity
@@ -275,14 +277,20 @@ func TestFunctions(t *testing.T) {
 			for _, k := range []string{config.EnvMode, config.EnvTrustMode, config.EnvLockdownMode, config.EnvTrustedAccounts,
 				config.EnvTrustedOrgIDs, config.EnvTrustedAudiences, config.EnvTrustedOIDCTenants, config.EnvExemptRoles, config.EnvProtectedRoleARNs, config.EnvLockdownPolicyARN,
 				config.EnvRevokeSessions, config.EnvMetricsNamespace, config.EnvLockdownExtraActions,
-				config.EnvLockdownAlarmKeyARN, config.EnvLockdownProtectedBuckets, config.EnvAllowedTokenAudiences} {
+				config.EnvLockdownAlarmKeyARN, config.EnvLockdownProtectedBuckets, config.EnvAllowedTokenAudiences, publish.EnvEventBus} {
 				if _, ok := env[k]; !ok {
 					t.Errorf("env lacks %s", k)
 				}
 			}
-			// The enforcer also names its re-check queue (recheck_test.go).
-			if want := map[bool]int{true: 17, false: 16}[tc.name == EnforcerName]; len(env) != want {
-				t.Errorf("env has %d variables, want %d: %v", len(env), want, env)
+			// The enforcer also names its re-check queue (recheck_test.go);
+			// pkg/publish's product ARN is there only with securityHub (the
+			// full stack).
+			wantVars := map[bool]int{true: 17, false: 16}[tc.name == EnforcerName] + 1 // + publish.EnvEventBus
+			if _, ok := env[publish.EnvSecurityHubProductARN]; ok {
+				wantVars++
+			}
+			if len(env) != wantVars {
+				t.Errorf("env has %d variables, want %d: %v", len(env), wantVars, env)
 			}
 			protected, _ := json.Marshal(env[config.EnvProtectedRoleARNs])
 			for _, want := range []string{":role/IamRoleGuardrail-*", `"EnforcerRole`, `"SweeperRole`} {
@@ -648,7 +656,12 @@ func TestAlarms(t *testing.T) {
 		if topic["KmsMasterKeyId"] == nil {
 			t.Error("alarm topic is not encrypted")
 		}
-		subs := tc.s.resources("AWS::SNS::Subscription")
+		subs := map[string]map[string]any{}
+		for id, r := range tc.s.resources("AWS::SNS::Subscription") {
+			if jsonEqual(t, r["Properties"].(map[string]any)["TopicArn"], ref(topicID)) {
+				subs[id] = r
+			}
+		}
 		if tc.email != (len(subs) == 1) {
 			t.Errorf("email subscriptions = %d, want email=%v", len(subs), tc.email)
 		}
@@ -668,9 +681,10 @@ func TestAlarms(t *testing.T) {
 			NamePrefix + "-RecheckDLQ-NotEmpty":        {"AWS/SQS", "ApproximateNumberOfMessagesVisible"},
 			NamePrefix + "-ErrorRecords":               {MetricNamespace, ErrorMetric},
 		}
+		// And the heartbeat and lag alarms (TestOperationsAlarms).
 		alarms := tc.s.resources("AWS::CloudWatch::Alarm")
-		if len(alarms) != len(want) {
-			t.Errorf("%d alarms, want %d", len(alarms), len(want))
+		if len(alarms) != len(want)+2 {
+			t.Errorf("%d alarms, want %d", len(alarms), len(want)+2)
 		}
 		for name, w := range want {
 			_, p := tc.s.byName(t, "AWS::CloudWatch::Alarm", "AlarmName", name)
@@ -681,11 +695,14 @@ func TestAlarms(t *testing.T) {
 			}
 		}
 		filters := tc.s.resources("AWS::Logs::MetricFilter")
-		if len(filters) != 2 {
-			t.Errorf("%d metric filters, want one per log group", len(filters))
+		if len(filters) != 3 {
+			t.Errorf("%d metric filters, want one per log group and the sweeper heartbeat's", len(filters))
 		}
 		for _, r := range filters {
 			p := r["Properties"].(map[string]any)
+			if p["FilterPattern"] == SweepSummaryFilter {
+				continue
+			}
 			mt := p["MetricTransformations"].([]any)[0].(map[string]any)
 			if p["FilterPattern"] != `{ $.level = "ERROR" }` || mt["MetricName"] != ErrorMetric || mt["MetricNamespace"] != MetricNamespace {
 				t.Errorf("metric filter = %v", p)

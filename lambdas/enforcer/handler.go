@@ -46,12 +46,12 @@ func newHandler(engine evaluator, cfg config.Config, out io.Writer, version stri
 	return &handler{engine: engine, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
 }
 
-// start makes the handler around the engine function.Setup started, with
-// the re-check queue's client when one is configured. A client that cannot
-// be built fails every evaluation that needs a re-check (Handle), rather
-// than dropping the re-checks.
-func start(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
-	h := newHandler(engine, cfg, out, version)
+// start makes the handler around the engine function.Setup started and its
+// decision writer (which publishes), with the re-check queue's client when
+// one is configured. A client that cannot be built fails every evaluation
+// that needs a re-check (Handle), rather than dropping the re-checks.
+func start(engine *guardrail.Engine, cfg config.Config, out *decision.Writer, version string) *handler {
+	h := &handler{engine: engine, cfg: cfg, out: out, version: version, now: time.Now}
 	if cfg.RecheckQueueURL != "" {
 		h.recheck, h.recheckErr = newSQSRechecker(context.Background(), cfg.RecheckQueueURL)
 	}
@@ -60,8 +60,8 @@ func start(engine *guardrail.Engine, cfg config.Config, out io.Writer, version s
 
 // startHub makes the handler of a hub (organization mode): each event is
 // evaluated in the member account it names (hub.Hub.HandleEvent).
-func startHub(h *hub.Hub, cfg config.Config, out io.Writer, version string) *handler {
-	hh := newHandler(h, cfg, out, version)
+func startHub(h *hub.Hub, cfg config.Config, out *decision.Writer, version string) *handler {
+	hh := &handler{engine: h, cfg: cfg, out: out, version: version, now: time.Now}
 	if cfg.RecheckQueueURL != "" {
 		hh.recheck, hh.recheckErr = newSQSRechecker(context.Background(), cfg.RecheckQueueURL)
 	}
@@ -94,6 +94,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 // again from the re-check queue.
 func (h *handler) handle(ctx context.Context, ev events.CloudWatchEvent, recheck bool) error {
 	received := h.now()
+	defer h.out.Flush(ctx)
 	change, err := cloudtrail.Decode(ev)
 	if err != nil {
 		reason := err.Error()

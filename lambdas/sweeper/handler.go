@@ -61,10 +61,15 @@ type handler struct {
 	hub *hubState
 }
 
-// newHandler makes the handler around a started engine (function.Setup
-// calls it).
+// newHandler makes the handler around a started engine, writing to out.
 func newHandler(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) *handler {
-	return &handler{engine: engine, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
+	return start(engine, cfg, decision.NewWriter(out, cfg.MetricsNamespace), version)
+}
+
+// start makes the handler around a started engine and its decision writer
+// (function.Setup calls it).
+func start(engine *guardrail.Engine, cfg config.Config, out *decision.Writer, version string) *handler {
+	return &handler{engine: engine, cfg: cfg, out: out, version: version, now: time.Now}
 }
 
 // budget returns the last moment an evaluation may start and the moment
@@ -89,6 +94,8 @@ func budget(now, deadline time.Time) (startBy, stopAt time.Time) {
 // are compliant and cost no call) and, if it keeps failing, the function's
 // error alarm and failure queue make it visible (DESIGN.md §8).
 func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
+	// Findings are imported in batches; the last one at the end.
+	defer h.out.Flush(ctx)
 	if h.hub != nil {
 		return h.handleHub(ctx, ev)
 	}
@@ -141,6 +148,9 @@ func (h *handler) summary(ctx context.Context, ev events.CloudWatchEvent, sum gu
 	}
 	if sum.LeftRoles == nil {
 		sum.LeftRoles = []string{} // one JSON type per field for saved queries
+	}
+	if sum.Classes == nil {
+		sum.Classes = map[string]int{}
 	}
 	// SweepSummary is plain data, so its encoding cannot fail; its JSON
 	// names are snake_case like the records'.

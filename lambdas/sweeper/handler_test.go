@@ -256,7 +256,7 @@ func TestSetup(t *testing.T) {
 	var out bytes.Buffer
 	if _, err := function.Setup(context.Background(), func(k string) string {
 		return map[string]string{config.EnvRevokeSessions: "maybe"}[k]
-	}, &out, version, newHandler); err == nil || !strings.Contains(out.String(), config.EnvRevokeSessions) {
+	}, &out, version, start); err == nil || !strings.Contains(out.String(), config.EnvRevokeSessions) {
 		t.Errorf("invalid configuration: err %v, log %s", err, out.String())
 	}
 }

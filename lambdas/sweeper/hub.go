@@ -41,7 +41,13 @@ type hubState struct {
 // newHubHandler makes the handler of a hub's sweeper (function.SetupHub
 // calls it).
 func newHubHandler(h *hub.Hub, cfg config.Config, out io.Writer, version string) *handler {
-	return &handler{hub: &hubState{hub: h}, cfg: cfg, out: decision.NewWriter(out, cfg.MetricsNamespace), version: version, now: time.Now}
+	return startHub(h, cfg, decision.NewWriter(out, cfg.MetricsNamespace), version)
+}
+
+// startHub makes a hub's handler around its decision writer (which
+// publishes); function.SetupHub calls it.
+func startHub(h *hub.Hub, cfg config.Config, out *decision.Writer, version string) *handler {
+	return &handler{hub: &hubState{hub: h}, cfg: cfg, out: out, version: version, now: time.Now}
 }
 
 // handleHub sweeps every member account within the invocation's budget:

@@ -13,4 +13,4 @@ import "github.com/iamguardrail/guardrail/lambdas/internal/function"
 // version is the build version, set with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() { function.Main(version, newHandler, newHubHandler) }
+func main() { function.Main(version, start, startHub) }

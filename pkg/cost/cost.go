@@ -487,8 +487,9 @@ var Deployed = Stack{
 	EnforcerMemoryMB: 128,
 	SweeperMemoryMB:  256,
 	// Errors and throttles of each function, each dead-letter queue not
-	// empty (event delivery, failed invocations, re-checks), ERROR records.
-	Alarms: 8,
+	// empty (event delivery, failed invocations, re-checks), ERROR records,
+	// the sweeper heartbeat and the delivery lag p99.
+	Alarms: 10,
 	// The alarm topic's key (CloudWatch cannot publish to a topic under
 	// SNS's AWS managed key).
 	Keys: 1,
@@ -510,8 +511,11 @@ func SeriesOf(ms []decision.Metric) ([]Series, error) {
 			n *= v
 		}
 		e := EveryRecord
-		if m.OnError {
+		switch {
+		case m.OnError:
 			e = OnError
+		case m.PerSweep:
+			e = EverySweep
 		}
 		out = append(out, Series{Metric: m.Name, Count: n, Emission: e})
 	}

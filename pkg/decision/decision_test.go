@@ -165,7 +165,7 @@ func TestEmitMetricsShape(t *testing.T) {
 		r    decision.Record
 		want map[string]float64
 	}{
-		{"principal removed", removed, map[string]float64{"RolesNonCompliant": 1, "PrincipalsRemoved": 1}},
+		{"principal removed", removed, map[string]float64{"RolesNonCompliant": 1, "PrincipalsRemoved": 1, "DeliveryLag": float64(*removed.DeliveryLagMS)}},
 		{"compliant", decision.Record{Outcome: decision.OutcomeCompliant, Class: "service"}, map[string]float64{"RolesNonCompliant": 0, "PrincipalsRemoved": 0}},
 		{"would change", decision.Record{Outcome: decision.OutcomeWouldChange}, map[string]float64{"RolesNonCompliant": 1, "PrincipalsRemoved": 0}},
 		{"ignored", decision.Record{Outcome: decision.OutcomeIgnored}, map[string]float64{"RolesNonCompliant": 0, "PrincipalsRemoved": 0}},
@@ -176,7 +176,7 @@ func TestEmitMetricsShape(t *testing.T) {
 	}
 	declared := map[string]decision.Metric{}
 	for _, m := range decision.Metrics() {
-		if !m.OnError {
+		if !m.OnError && !m.PerSweep {
 			declared[m.Name] = m
 		}
 	}
@@ -216,7 +216,9 @@ func TestEmitMetricsShape(t *testing.T) {
 					t.Errorf("dimension %s is not a string at the root: %v", dim, root[dim])
 				}
 			}
-			if len(d.Metrics) != len(tc.want) || len(d.Metrics) != len(declared) {
+			// Every declared record metric is written, except the delivery
+			// lag of a record that has none.
+			if len(d.Metrics) != len(tc.want) || len(d.Metrics) != len(declared)-b2i(tc.r.DeliveryLagMS == nil) {
 				t.Errorf("%d metrics, want %d (declared %d)", len(d.Metrics), len(tc.want), len(declared))
 			}
 			for _, m := range d.Metrics {
@@ -263,17 +265,24 @@ func TestMetricsDeclared(t *testing.T) {
 		}
 		if m.OnError {
 			errorMetrics++
-			if m.Name != decision.MetricErrorRecords {
-				t.Errorf("metric %s is on-error but not the error-records metric", m.Name)
+			if m.Name != decision.MetricErrorRecords && m.Name != decision.MetricPublishFailures {
+				t.Errorf("metric %s is on-error but neither the error-records nor the publish-failures metric", m.Name)
 			}
 		}
 	}
-	if errorMetrics != 1 {
-		t.Errorf("%d on-error metrics, want the error-records one", errorMetrics)
+	if errorMetrics != 2 {
+		t.Errorf("%d on-error metrics, want error records and publish failures", errorMetrics)
 	}
 	if _, ok := decision.DimensionValues("Class"); ok {
 		t.Error("an undeclared dimension has a number of values")
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func jsonType(v any) string {

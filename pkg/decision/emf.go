@@ -22,6 +22,21 @@ const (
 	// MetricErrorRecords counts ERROR-level lines; the stack's metric
 	// filters extract it from both log groups (EmitMetrics never writes it).
 	MetricErrorRecords = "ErrorRecords"
+	// MetricDeliveryLag is a record's delivery_lag_ms: how long after the
+	// CloudTrail event the enforcer saw it. The stack alarms on its p99
+	// (a broken trail or rule shows as lag before it shows as silence).
+	// Written only with records that have a lag (not the sweeper's).
+	MetricDeliveryLag = "DeliveryLag"
+	// MetricPublishFailures counts decision records (or batches of
+	// findings) that could not be published beyond the log: a failed
+	// EventBridge PutEvents or Security Hub BatchImportFindings. The record
+	// in CloudWatch Logs stays the source of truth (Writer).
+	MetricPublishFailures = "PublishFailures"
+	// MetricSweepsCompleted counts sweeps that finished their run (the
+	// sweeper's INFO summary line); the stack's metric filters extract it
+	// and its heartbeat alarm fires when none arrives for two schedule
+	// intervals.
+	MetricSweepsCompleted = "SweepsCompleted"
 )
 
 // Metric describes one CloudWatch metric the guardrail writes, so that the
@@ -33,15 +48,21 @@ type Metric struct {
 	// series. DimensionValues says how many values each takes.
 	Dimensions []string
 	// OnError is true for a metric that receives data only when a function
-	// logs an ERROR line (a metric filter without a default value), false
-	// for one that receives a data point with every decision record.
+	// logs an ERROR line (a metric filter without a default value) or
+	// otherwise fails (MetricPublishFailures), false for one that receives
+	// a data point with every decision record.
 	OnError bool
+	// PerSweep is true for a metric that receives one data point per
+	// completed sweep (a metric filter on the sweep summary).
+	PerSweep bool
 }
 
-// recordMetric is a metric EmitMetrics writes with every record.
+// recordMetric is a metric EmitMetrics writes with a record: with every
+// record, or when has (if set) says the record has a value for it.
 type recordMetric struct {
 	Metric
-	value func(Record) int
+	value func(Record) int64
+	has   func(Record) bool
 }
 
 // recordDimensions is the dimension set of every metric EmitMetrics writes:
@@ -51,25 +72,37 @@ var recordDimensions = []string{}
 
 // recordMetrics is the table EmitMetrics writes from; Metrics lists it.
 var recordMetrics = []recordMetric{
-	{Metric{Name: MetricRolesNonCompliant, Unit: "Count"}, func(r Record) int {
-		return b2i(r.Outcome == OutcomeChanged || r.Outcome == OutcomeWouldChange || len(r.Actions) > 0)
+	{Metric: Metric{Name: MetricRolesNonCompliant, Unit: "Count"}, value: func(r Record) int64 {
+		return int64(b2i(r.Outcome == OutcomeChanged || r.Outcome == OutcomeWouldChange || len(r.Actions) > 0))
 	}},
-	{Metric{Name: MetricPrincipalsRemoved, Unit: "Count"}, func(r Record) int { return removedCount(r.Findings) }},
+	{Metric: Metric{Name: MetricPrincipalsRemoved, Unit: "Count"}, value: func(r Record) int64 { return int64(removedCount(r.Findings)) }},
+	// Unaggregated values, one per record, so CloudWatch can compute the
+	// percentiles the lag alarm and the dashboard use (percentiles need
+	// raw values: CloudWatch user guide, "Percentiles").
+	{Metric: Metric{Name: MetricDeliveryLag, Unit: "Milliseconds"},
+		value: func(r Record) int64 { return *r.DeliveryLagMS },
+		has:   func(r Record) bool { return r.DeliveryLagMS != nil }},
 }
 
 // errorRecords is the metric the stack's metric filters extract.
 var errorRecords = Metric{Name: MetricErrorRecords, Unit: "Count", OnError: true}
 
+// publishFailures is the metric Writer writes when publishing fails.
+var publishFailures = Metric{Name: MetricPublishFailures, Unit: "Count", OnError: true}
+
+// sweepsCompleted is the metric of the stack's sweep-summary filters.
+var sweepsCompleted = Metric{Name: MetricSweepsCompleted, Unit: "Count", PerSweep: true}
+
 // Metrics returns every metric the guardrail writes: those EmitMetrics
-// writes with every record, then the ERROR-line metric of the stack's
-// metric filters.
+// writes with records, the ERROR-line metric of the stack's metric filters,
+// the publishing failures Writer counts, and the completed sweeps.
 func Metrics() []Metric {
-	out := make([]Metric, 0, len(recordMetrics)+1)
+	out := make([]Metric, 0, len(recordMetrics)+3)
 	for _, m := range recordMetrics {
 		m.Dimensions = recordDimensions
 		out = append(out, m.Metric)
 	}
-	return append(out, errorRecords)
+	return append(out, errorRecords, publishFailures, sweepsCompleted)
 }
 
 // dimensionValues is, for each dimension a metric may carry, how many
@@ -126,9 +159,18 @@ func emitMetrics(w io.Writer, namespace string, r Record, ts time.Time) error {
 	}
 	metrics := make([]emfMetric, 0, len(recordMetrics))
 	for _, m := range recordMetrics {
+		if m.has != nil && !m.has(r) {
+			continue
+		}
 		metrics = append(metrics, emfMetric{Name: m.Name, Unit: m.Unit})
 		root[m.Name] = m.value(r)
 	}
+	return writeEMF(w, namespace, root, metrics, ts)
+}
+
+// writeEMF writes one EMF line: root's members, and a directive naming
+// metrics (each a member of root) without dimensions.
+func writeEMF(w io.Writer, namespace string, root map[string]any, metrics []emfMetric, ts time.Time) error {
 	root["_aws"] = emfMetadata{
 		Timestamp: ts.UnixMilli(),
 		CloudWatchMetrics: []emfDirective{{

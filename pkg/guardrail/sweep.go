@@ -67,6 +67,9 @@ type SweepSummary struct {
 	LockdownPolicy decision.Lockdown `json:"lockdown_policy"`
 	APICalls       int               `json:"api_calls"`   // every IAM call, listing included
 	DurationMS     int64             `json:"duration_ms"` // wall time of the sweep
+	// Classes counts the evaluated roles by class (aws-managed, guardrail,
+	// exempt, service), for the dashboard's view of the account.
+	Classes map[string]int `json:"classes"`
 }
 
 // Sweep evaluates every role of the account (or opts.RoleNames) and calls
@@ -220,6 +223,12 @@ func (e *Engine) sweepLockdownPolicy(ctx context.Context, t Trigger, emit func(d
 
 func (s *SweepSummary) count(rec decision.Record) {
 	s.Evaluated++
+	if rec.Class != "" {
+		if s.Classes == nil {
+			s.Classes = map[string]int{}
+		}
+		s.Classes[rec.Class]++
+	}
 	s.APICalls += rec.APICalls
 	switch rec.Outcome {
 	case decision.OutcomeCompliant:

@@ -1,14 +1,16 @@
 // Package function is the start-up both Lambda functions share: the
 // configuration read from the environment and validated once, the IAM
-// client and the engine built (guardrail.Start), the function's handler
-// made, and lambda.Start; or, when the configuration is invalid, an exit
-// before lambda.Start.
+// client and the engine built (guardrail.Start), the publishers of decision
+// events and findings built (publish.FromEnv), the function's handler made
+// around the decision writer, and lambda.Start; or, when the configuration
+// is invalid, an exit before lambda.Start.
 package function
 
 import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
 	"github.com/iamguardrail/guardrail/pkg/hub"
+	"github.com/iamguardrail/guardrail/pkg/publish"
 )
 
 // Handler is what a function does with each EventBridge event.
@@ -26,34 +29,62 @@ type Handler interface {
 	Handle(ctx context.Context, ev events.CloudWatchEvent) error
 }
 
-// NewHandler makes a function's handler around the started engine; out is
-// where its records go (the function's stdout).
-type NewHandler[H Handler] func(engine *guardrail.Engine, cfg config.Config, out io.Writer, version string) H
+// NewHandler makes a function's handler around the started engine; out
+// writes its records (to the function's stdout) and publishes them.
+type NewHandler[H Handler] func(engine *guardrail.Engine, cfg config.Config, out *decision.Writer, version string) H
 
 // Setup starts the engine from getenv (guardrail.Start, which logs the
-// configuration, or why it is invalid, to out) and makes the handler.
+// configuration, or why it is invalid, to out), builds the publishers the
+// environment asks for and makes the handler.
 func Setup[H Handler](ctx context.Context, getenv func(string) string, out io.Writer, version string, newHandler NewHandler[H]) (H, error) {
-	engine, cfg, err := guardrail.Start(ctx, getenv, decision.NewLogger(out), version)
+	var none H
+	log := decision.NewLogger(out)
+	engine, cfg, err := guardrail.Start(ctx, getenv, log, version)
 	if err != nil {
-		var none H
 		return none, err
 	}
-	return newHandler(engine, cfg, out, version), nil
+	w, err := writer(ctx, getenv, out, log, cfg, version)
+	if err != nil {
+		return none, err
+	}
+	return newHandler(engine, cfg, w, version), nil
+}
+
+// writer builds the decision writer of a function: its records to out,
+// published as the environment asks (publish.FromEnv). An invalid
+// publishing setting is logged and stops the start, like any other.
+func writer(ctx context.Context, getenv func(string) string, out io.Writer, log *slog.Logger, cfg config.Config, version string) (*decision.Writer, error) {
+	pub, err := publish.FromEnv(ctx, getenv)
+	if err != nil {
+		log.Error("invalid publishing configuration, not starting", "error", err.Error(), "version", version)
+		return nil, err
+	}
+	var opts []decision.WriterOption
+	if pub != nil {
+		opts = append(opts, decision.WithPublisher(pub))
+	}
+	return decision.NewWriter(out, cfg.MetricsNamespace, opts...), nil
 }
 
 // NewHubHandler makes a function's handler around a started hub
-// (organization mode, DESIGN.md §11).
-type NewHubHandler[H Handler] func(h *hub.Hub, cfg config.Config, out io.Writer, version string) H
+// (organization mode, DESIGN.md §11); out writes and publishes its records.
+type NewHubHandler[H Handler] func(h *hub.Hub, cfg config.Config, out *decision.Writer, version string) H
 
 // SetupHub starts a hub from getenv (hub.Start, which logs the
-// configuration, or why it is invalid, to out) and makes the handler.
+// configuration, or why it is invalid, to out), builds the publishers the
+// environment asks for and makes the handler.
 func SetupHub[H Handler](ctx context.Context, getenv func(string) string, out io.Writer, version string, newHandler NewHubHandler[H]) (H, error) {
-	h, cfg, err := hub.Start(ctx, getenv, decision.NewLogger(out), version)
+	var none H
+	log := decision.NewLogger(out)
+	h, cfg, err := hub.Start(ctx, getenv, log, version)
 	if err != nil {
-		var none H
 		return none, err
 	}
-	return newHandler(h, cfg, out, version), nil
+	w, err := writer(ctx, getenv, out, log, cfg, version)
+	if err != nil {
+		return none, err
+	}
+	return newHandler(h, cfg, w, version), nil
 }
 
 // Main runs a function: Setup (or, when GUARDRAIL_MEMBER_ROLE_NAME is set,
