@@ -85,6 +85,21 @@ func (b *builder) recheck(enforcer awslambda.Function, enforcerRole awsiam.Role)
 	// receive side (ReceiveMessage, DeleteMessage, ChangeMessageVisibility,
 	// GetQueueAttributes, GetQueueUrl) on this queue.
 	enforcerRole.AddToPrincipalPolicy(allow("ScheduleRechecks", []string{"sqs:SendMessage"}, []string{*q.QueueArn()}, nil))
+	// A re-check makes the enforcer act on the event in the message: a
+	// forged one could name a claim to restore. The lockdown denies sqs:*
+	// on the guardrail's queues to service roles; this denies sending to
+	// every other principal of the account too (an administrator's, or a
+	// user's with sqs:* on "*"). For a role session aws:PrincipalArn is the
+	// role's ARN (IAM User Guide, reference_policies_condition-keys,
+	// aws:PrincipalArn).
+	q.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyTheEnforcerSchedulesRechecks"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  &[]*string{q.QueueArn()},
+		Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": enforcerRole.RoleArn()}},
+	}))
 	enforcer.AddEventSource(awslambdaeventsources.NewSqsEventSource(q, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize: jsii.Number(recheckBatchSize),
 		// The enforcer answers events.SQSEventResponse: only the records it

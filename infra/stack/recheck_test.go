@@ -35,6 +35,29 @@ func TestRecheckQueue(t *testing.T) {
 			t.Errorf("%s: no TLS-only queue policy", id)
 		}
 	}
+	roleID, _ := s.byName(t, "AWS::IAM::Role", "RoleName", EnforcerName)
+	if !s.onlyEnforcerSends(t, qID, roleID) {
+		t.Errorf("%s: no queue policy denying SendMessage to all but the enforcer's role", qID)
+	}
+}
+
+// onlyEnforcerSends reports whether a queue policy of the queue denies
+// sqs:SendMessage to every principal but the role.
+func (s synthesized) onlyEnforcerSends(t *testing.T, queueID, roleID string) bool {
+	for _, r := range s.resources("AWS::SQS::QueuePolicy") {
+		p := r["Properties"].(map[string]any)
+		if !jsonEqual(t, p["Queues"], []any{ref(queueID)}) {
+			continue
+		}
+		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if st["Effect"] == "Deny" && st["Action"] == "sqs:SendMessage" && jsonEqual(t, st["Principal"], map[string]any{"AWS": "*"}) &&
+				jsonEqual(t, st["Condition"], map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": getAtt(roleID, "Arn")}}) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // tlsOnly reports whether a queue policy of the queue denies requests not
