@@ -41,38 +41,39 @@ func TestRecheckQueue(t *testing.T) {
 	}
 }
 
-// onlyEnforcerSends reports whether a queue policy of the queue denies
-// sqs:SendMessage to every principal but the role.
-func (s synthesized) onlyEnforcerSends(t *testing.T, queueID, roleID string) bool {
+// queueStatements returns the statements of the queue's policies.
+func (s synthesized) queueStatements(t *testing.T, queueID string) []map[string]any {
+	var out []map[string]any
 	for _, r := range s.resources("AWS::SQS::QueuePolicy") {
 		p := r["Properties"].(map[string]any)
 		if !jsonEqual(t, p["Queues"], []any{ref(queueID)}) {
 			continue
 		}
 		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			st := st.(map[string]any)
-			if st["Effect"] == "Deny" && st["Action"] == "sqs:SendMessage" && jsonEqual(t, st["Principal"], map[string]any{"AWS": "*"}) &&
-				jsonEqual(t, st["Condition"], map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": getAtt(roleID, "Arn")}}) {
-				return true
-			}
+			out = append(out, st.(map[string]any))
 		}
 	}
-	return false
+	return out
 }
 
 // tlsOnly reports whether a queue policy of the queue denies requests not
 // made over TLS.
 func (s synthesized) tlsOnly(t *testing.T, queueID string) bool {
-	for _, r := range s.resources("AWS::SQS::QueuePolicy") {
-		p := r["Properties"].(map[string]any)
-		if !jsonEqual(t, p["Queues"], []any{ref(queueID)}) {
-			continue
+	for _, st := range s.queueStatements(t, queueID) {
+		if st["Effect"] == "Deny" && jsonEqual(t, st["Condition"], map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}) {
+			return true
 		}
-		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			st := st.(map[string]any)
-			if st["Effect"] == "Deny" && jsonEqual(t, st["Condition"], map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}) {
-				return true
-			}
+	}
+	return false
+}
+
+// onlyEnforcerSends reports whether a queue policy of the queue denies
+// sqs:SendMessage to every principal but the role.
+func (s synthesized) onlyEnforcerSends(t *testing.T, queueID, roleID string) bool {
+	for _, st := range s.queueStatements(t, queueID) {
+		if st["Effect"] == "Deny" && st["Action"] == "sqs:SendMessage" && jsonEqual(t, st["Principal"], map[string]any{"AWS": "*"}) &&
+			jsonEqual(t, st["Condition"], map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": getAtt(roleID, "Arn")}}) {
+			return true
 		}
 	}
 	return false

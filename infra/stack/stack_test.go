@@ -454,20 +454,7 @@ func TestQueues(t *testing.T) {
 			t.Errorf("%s: %v", name, props)
 		}
 		// TLS only: a Deny on aws:SecureTransport=false in the queue policy.
-		tlsOnly := false
-		for _, r := range s.resources("AWS::SQS::QueuePolicy") {
-			p := r["Properties"].(map[string]any)
-			if !jsonEqual(t, p["Queues"], []any{ref(id)}) {
-				continue
-			}
-			for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-				st := st.(map[string]any)
-				if st["Effect"] == "Deny" && jsonEqual(t, st["Condition"], map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}) {
-					tlsOnly = true
-				}
-			}
-		}
-		if !tlsOnly {
+		if !s.tlsOnly(t, id) {
 			t.Errorf("%s: no TLS-only queue policy", name)
 		}
 	}
