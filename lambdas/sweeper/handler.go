@@ -84,6 +84,29 @@ func budget(now, deadline time.Time) (startBy, stopAt time.Time) {
 	return deadline.Add(-margin), deadline.Add(-stopMargin)
 }
 
+// sweepContext bounds a sweep to the invocation's budget: without a
+// deadline it returns ctx; with one, it sets *startBy (the options' last
+// moment to start an evaluation) and returns a context that ends at the
+// budget's stop time.
+func sweepContext(ctx context.Context, start time.Time, startBy *time.Time) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	var stopAt time.Time
+	*startBy, stopAt = budget(start, deadline)
+	return context.WithDeadline(ctx, stopAt)
+}
+
+// outOfTime returns err, or, when there is none but the sweep's context
+// ran out of time, an error saying so.
+func outOfTime(sweepCtx context.Context, err error) error {
+	if err == nil && errors.Is(sweepCtx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("sweep: %w", sweepCtx.Err())
+	}
+	return err
+}
+
 // Handle sweeps the account. The schedule's event only labels the records
 // (its ID and time); any event, including an empty manual test event, starts
 // a full sweep, which only reads compliant roles and is safe to repeat.
@@ -107,14 +130,8 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 	h.mu.Lock()
 	opts.First = h.left
 	h.mu.Unlock()
-	sweepCtx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var stopAt time.Time
-		opts.Deadline, stopAt = budget(start, deadline)
-		var cancel context.CancelFunc
-		sweepCtx, cancel = context.WithDeadline(ctx, stopAt)
-		defer cancel()
-	}
+	sweepCtx, cancel := sweepContext(ctx, start, &opts.Deadline)
+	defer cancel()
 
 	sum, err := h.engine.Sweep(sweepCtx, opts, func(rec decision.Record) { h.out.Write(ctx, rec) })
 	if sum.Listed > 0 {
@@ -123,9 +140,7 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		h.left = slices.Clone(sum.LeftRoles)
 		h.mu.Unlock()
 	}
-	if err == nil && errors.Is(sweepCtx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("sweep: %w", sweepCtx.Err())
-	}
+	err = outOfTime(sweepCtx, err)
 	h.summary(ctx, ev, sum, err)
 	switch {
 	case err != nil && sum.Listed == 0:

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,14 +64,8 @@ func (h *handler) handleHub(ctx context.Context, ev events.CloudWatchEvent) erro
 	h.mu.Lock()
 	opts.FirstAccounts, opts.FirstRoles = h.hub.leftAccounts, h.hub.leftRoles
 	h.mu.Unlock()
-	sweepCtx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var stopAt time.Time
-		opts.Deadline, stopAt = budget(start, deadline)
-		var cancel context.CancelFunc
-		sweepCtx, cancel = context.WithDeadline(ctx, stopAt)
-		defer cancel()
-	}
+	sweepCtx, cancel := sweepContext(ctx, start, &opts.Deadline)
+	defer cancel()
 	leftRoles := map[string][]string{}
 	sum, err := h.hub.hub.Sweep(sweepCtx, opts,
 		func(rec decision.Record) { h.out.Write(ctx, rec) },
@@ -87,9 +80,7 @@ func (h *handler) handleHub(ctx context.Context, ev events.CloudWatchEvent) erro
 		h.hub.leftAccounts, h.hub.leftRoles = slices.Clone(sum.LeftAccounts), leftRoles
 		h.mu.Unlock()
 	}
-	if err == nil && errors.Is(sweepCtx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("sweep: %w", sweepCtx.Err())
-	}
+	err = outOfTime(sweepCtx, err)
 	h.hubSummary(ctx, ev, sum, err)
 	switch {
 	case err != nil && sum.AccountsListed == 0:
