@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,33 +36,44 @@ import (
 // builds the bootstraps and runs it.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", stderr)
+	eventsDir := fs.String("events", "events", "directory of EventBridge events to deliver")
+	return runDemoCommand(ctx, fs, args, ".demo", stdout, stderr, func(d *demo, enforcer, sweeper string) error {
+		return d.run(ctx, enforcer, sweeper, *eventsDir)
+	})
+}
+
+// runDemoCommand is what `demo` and `demo-org` share: the flags naming the
+// emulator, the bootstraps and the output directory (fs may hold more),
+// their checks, and the report of run's error.
+func runDemoCommand(ctx context.Context, fs *flag.FlagSet, args []string, out string, stdout, stderr io.Writer,
+	run func(d *demo, enforcer, sweeper string) error) int {
+	name := fs.Name()
 	rie := fs.String("rie", "", "aws-lambda-rie executable (default $GUARDRAIL_RIE or $PATH)")
 	enforcer := fs.String("enforcer", "", "enforcer bootstrap built for this machine (required)")
 	sweeper := fs.String("sweeper", "", "sweeper bootstrap built for this machine (required)")
-	eventsDir := fs.String("events", "events", "directory of EventBridge events to deliver")
-	outDir := fs.String("out", ".demo", "directory for the decision records and function logs")
+	outDir := fs.String("out", out, "directory for the decision records and function logs")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	if *enforcer == "" || *sweeper == "" {
-		fmt.Fprintln(stderr, "demo: --enforcer and --sweeper are required (make demo builds them)")
+		fmt.Fprintf(stderr, "%s: --enforcer and --sweeper are required (make %s builds them)\n", name, name)
 		return 2
 	}
 	if *rie == "" {
 		p, err := emulator.Find()
 		if err != nil {
-			fmt.Fprintf(stderr, "demo: %v\n", err)
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			return 2
 		}
 		*rie = p
 	}
 	d := &demo{rie: *rie, out: *outDir, stdout: stdout}
-	if err := d.run(ctx, *enforcer, *sweeper, *eventsDir); err != nil {
+	if err := run(d, *enforcer, *sweeper); err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "demo: interrupted; processes stopped")
+			fmt.Fprintf(stderr, "%s: interrupted; processes stopped\n", name)
 			return 1
 		}
-		fmt.Fprintf(stderr, "demo: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}
 	return 0
@@ -74,17 +86,27 @@ type demo struct {
 	timeout  time.Duration // function timeout; 60 s (the enforcer's) when zero
 }
 
-func (d *demo) run(ctx context.Context, enforcerBin, sweeperBin, eventsDir string) error {
-	start := time.Now()
+// openRecords creates the output directory and <out>/decisions.jsonl, where
+// the records go; the caller closes the file.
+func (d *demo) openRecords() (*os.File, error) {
 	if err := os.MkdirAll(d.out, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", d.out, err)
+		return nil, fmt.Errorf("create %s: %w", d.out, err)
 	}
 	jsonl, err := os.Create(filepath.Join(d.out, "decisions.jsonl"))
 	if err != nil {
-		return fmt.Errorf("create decision log: %w", err)
+		return nil, fmt.Errorf("create decision log: %w", err)
+	}
+	d.records = &recordLog{jsonl: jsonl}
+	return jsonl, nil
+}
+
+func (d *demo) run(ctx context.Context, enforcerBin, sweeperBin, eventsDir string) error {
+	start := time.Now()
+	jsonl, err := d.openRecords()
+	if err != nil {
+		return err
 	}
 	defer jsonl.Close()
-	d.records = &recordLog{jsonl: jsonl}
 
 	srv := iamtest.NewServer()
 	defer srv.Close()

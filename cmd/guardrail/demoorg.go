@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
-	"github.com/iamguardrail/guardrail/lambdas/emulator"
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/iamtest"
@@ -32,36 +30,9 @@ import (
 // It prints a per-account table and writes the records to
 // <out>/decisions.jsonl. `make demo-org` builds the bootstraps and runs it.
 func runDemoOrg(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo-org", stderr)
-	rie := fs.String("rie", "", "aws-lambda-rie executable (default $GUARDRAIL_RIE or $PATH)")
-	enforcer := fs.String("enforcer", "", "enforcer bootstrap built for this machine (required)")
-	sweeper := fs.String("sweeper", "", "sweeper bootstrap built for this machine (required)")
-	outDir := fs.String("out", ".demo-org", "directory for the decision records and function logs")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	if *enforcer == "" || *sweeper == "" {
-		fmt.Fprintln(stderr, "demo-org: --enforcer and --sweeper are required (make demo-org builds them)")
-		return 2
-	}
-	if *rie == "" {
-		p, err := emulator.Find()
-		if err != nil {
-			fmt.Fprintf(stderr, "demo-org: %v\n", err)
-			return 2
-		}
-		*rie = p
-	}
-	d := &demo{rie: *rie, out: *outDir, stdout: stdout}
-	if err := d.runOrg(ctx, *enforcer, *sweeper); err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "demo-org: interrupted; processes stopped")
-			return 1
-		}
-		fmt.Fprintf(stderr, "demo-org: %v\n", err)
-		return 1
-	}
-	return 0
+	return runDemoCommand(ctx, newFlags("demo-org", stderr), args, ".demo-org", stdout, stderr, func(d *demo, enforcer, sweeper string) error {
+		return d.runOrg(ctx, enforcer, sweeper)
+	})
 }
 
 const (
@@ -72,15 +43,11 @@ const (
 
 func (d *demo) runOrg(ctx context.Context, enforcerBin, sweeperBin string) error {
 	start := time.Now()
-	if err := os.MkdirAll(d.out, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", d.out, err)
-	}
-	jsonl, err := os.Create(filepath.Join(d.out, "decisions.jsonl"))
+	jsonl, err := d.openRecords()
 	if err != nil {
-		return fmt.Errorf("create decision log: %w", err)
+		return err
 	}
 	defer jsonl.Close()
-	d.records = &recordLog{jsonl: jsonl}
 
 	srv := iamtest.NewServer(iamtest.WithAccounts(sandbox.OrgAccounts()...))
 	defer srv.Close()
