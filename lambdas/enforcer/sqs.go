@@ -53,8 +53,9 @@ func (h *handler) HandleRecheck(ctx context.Context, batch events.SQSEvent) even
 			continue
 		}
 		var err error
-		if change, derr := cloudtrail.Decode(ev); derr == nil && h.now().Before(h.engine.RecheckDue(change.EventTime)) {
-			err = h.sendRecheck(ctx, ev, h.engine.RecheckDue(change.EventTime).Sub(h.now()))
+		change, derr := cloudtrail.Decode(ev)
+		if due := h.engine.RecheckDue(change.EventTime); derr == nil && h.now().Before(due) {
+			err = h.sendRecheck(ctx, ev, due.Sub(h.now()))
 		} else {
 			err = h.handle(ctx, ev, true)
 		}

@@ -222,7 +222,7 @@ func (cl claim) settle(st *roleState, rel relation, window time.Duration) {
 		// claim keeps only under its condition must not stay without it).
 		res, err := trust.Restrict(common, st.zone)
 		if err != nil {
-			st.restrictedErr = fmt.Errorf("restrict the common part of two same-second trust policies of role %s: %w", st.name, err)
+			st.restrictedErr = fmt.Errorf("restrict what the read and the claimed trust policies of role %s have in common: %w", st.name, err)
 			return
 		}
 		st.restoreFrom(common, &res, why)
@@ -234,7 +234,7 @@ func (cl claim) settle(st *roleState, rel relation, window time.Duration) {
 // restoreFrom makes doc, restricted as res, the document the plan writes in
 // place of the one read (kept as current for the record), for why.
 func (st *roleState) restoreFrom(doc *policy.Document, res *trust.Result, why string) {
-	st.current, st.restore, st.restoreWhy = st.trustDoc, true, why
+	st.current, st.restore = st.trustDoc, why
 	st.trustRaw, st.trustDoc, st.trustErr = "", doc, nil
 	st.restricted, st.restrictedErr = res, nil
 }

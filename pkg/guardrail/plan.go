@@ -44,16 +44,17 @@ type trustPlan struct {
 	// revoke: external principals are removed and sessions are revoked
 	// after the write.
 	revoke bool
-	// restore: the document to write is the event's claim, restricted,
-	// over the guardrail's own older write, or what two same-second claims
-	// have in common (roleState.restore, converge.go); written even when
-	// it needs no restriction. restoreWhy is the finding that says why.
-	restore    bool
-	restoreWhy string
+	// restore, when set, is the finding that says why the document to
+	// write replaces the one read even when it needs no restriction: the
+	// event's claim over the guardrail's own older write, or what two
+	// claims have in common (roleState.restore, converge.go).
+	restore string
 }
 
 // writes reports whether the trust plan has a document to write.
-func (p trustPlan) writes() bool { return !p.skip && p.err == nil && (p.res.Changed || p.restore) }
+func (p trustPlan) writes() bool {
+	return !p.skip && p.err == nil && (p.res.Changed || p.restore != "")
+}
 
 // lockdownPlan is the lockdown control's verdict on a role.
 type lockdownPlan struct {
@@ -167,7 +168,7 @@ func (r *run) planTrust(st *roleState) trustPlan {
 	if err != nil {
 		return trustPlan{err: err}
 	}
-	p := trustPlan{res: res, revoke: res.RemovedExternal && cfg.RevokeSessions, restore: st.restore, restoreWhy: st.restoreWhy}
+	p := trustPlan{res: res, revoke: res.RemovedExternal && cfg.RevokeSessions, restore: st.restore}
 	if p.writes() {
 		if p.after, err = res.Policy.MarshalJSON(); err != nil {
 			p.afterErr = fmt.Errorf("marshal restricted trust policy of role %s: %w", st.name, err)

@@ -51,13 +51,12 @@ type roleState struct {
 	// (an event's claim that the read showed; two same-second claims).
 	source     time.Time
 	sourceHash string
-	// restore is set when trustDoc is the event's claim, not the document
-	// read: the read one (current) is the guardrail's own write derived
-	// from an older event, so the owner's newer claim is restricted and
-	// written in its place (converge, issue 19 defect 3).
-	restore    bool
-	restoreWhy string // the finding that says why
-	current    *policy.Document
+	// restore, when set, says why trustDoc is not the document read
+	// (kept as current) but the one to write in its place: the event's
+	// claim over the guardrail's own write derived from an older event
+	// (issue 19 defect 3), or what two claims have in common (converge).
+	restore string
+	current *policy.Document
 	// restricted memoises trust.Restrict of trustDoc (restriction).
 	restricted    *trust.Result
 	restrictedErr error

@@ -64,9 +64,9 @@ func (r *run) recordPlan(rec *decision.Record, p *plan, a *applied) {
 		if t.writes() && t.afterErr == nil {
 			rec.TrustPolicyAfter = t.after
 		}
-		if t.restore {
+		if t.restore != "" {
 			rec.Findings = append(rec.Findings, decision.Finding{Control: decision.ControlTrust, Policy: MarkerTagKey,
-				Reason: t.restoreWhy})
+				Reason: t.restore})
 		}
 	}
 	if p.lockdown.missing() {
