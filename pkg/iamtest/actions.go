@@ -403,21 +403,10 @@ func (s *acct) listRoleTags(p params) (func(*xmlWriter), *apiError) {
 		return nil, errRoleNotFound(name)
 	}
 	keys := slices.Sorted(maps.Keys(r.tags))
-	pg, err := p.paginate(keys)
-	if err != nil {
-		return nil, err
-	}
-	return func(w *xmlWriter) {
-		w.open("Tags")
-		for _, k := range keys[pg.start:pg.end] {
-			w.open("member")
-			w.elem("Key", k)
-			w.elem("Value", r.tags[k])
-			w.close("member")
-		}
-		w.close("Tags")
-		w.pageInfo(pg)
-	}, nil
+	return p.memberPage(keys, "Tags", func(w *xmlWriter, k string) {
+		w.elem("Key", k)
+		w.elem("Value", r.tags[k])
+	})
 }
 
 // --- managed policies ------------------------------------------------------
@@ -679,20 +668,7 @@ func (s *acct) listPolicyVersions(p params) (func(*xmlWriter), *apiError) {
 		keys[i], byKey[k] = k, v
 	}
 	slices.Sort(keys)
-	pg, err := p.paginate(keys)
-	if err != nil {
-		return nil, err
-	}
-	return func(w *xmlWriter) {
-		w.open("Versions")
-		for _, k := range keys[pg.start:pg.end] {
-			w.open("member")
-			writeVersion(w, mp, byKey[k], false)
-			w.close("member")
-		}
-		w.close("Versions")
-		w.pageInfo(pg)
-	}, nil
+	return p.memberPage(keys, "Versions", func(w *xmlWriter, k string) { writeVersion(w, mp, byKey[k], false) })
 }
 
 func (s *acct) deletePolicy(p params) (func(*xmlWriter), *apiError) {
@@ -788,21 +764,10 @@ func (s *acct) listAttachedRolePolicies(p params) (func(*xmlWriter), *apiError) 
 		}
 	}
 	slices.Sort(arns)
-	pg, err := p.paginate(arns)
-	if err != nil {
-		return nil, err
-	}
-	return func(w *xmlWriter) {
-		w.open("AttachedPolicies")
-		for _, a := range arns[pg.start:pg.end] {
-			w.open("member")
-			w.elem("PolicyName", s.st.policies[a].name)
-			w.elem("PolicyArn", a)
-			w.close("member")
-		}
-		w.close("AttachedPolicies")
-		w.pageInfo(pg)
-	}, nil
+	return p.memberPage(arns, "AttachedPolicies", func(w *xmlWriter, a string) {
+		w.elem("PolicyName", s.st.policies[a].name)
+		w.elem("PolicyArn", a)
+	})
 }
 
 func inlineSize(m map[string]string) int {

@@ -149,6 +149,26 @@ type page struct {
 	next       string // marker for the next page, "" when not truncated
 }
 
+// memberPage answers one page of sorted keys (paginate) as the list element
+// named list, one <member> per key that member fills, then the page's
+// IsTruncated and Marker.
+func (p params) memberPage(keys []string, list string, member func(w *xmlWriter, key string)) (func(*xmlWriter), *apiError) {
+	pg, err := p.paginate(keys)
+	if err != nil {
+		return nil, err
+	}
+	return func(w *xmlWriter) {
+		w.open(list)
+		for _, k := range keys[pg.start:pg.end] {
+			w.open("member")
+			member(w, k)
+			w.close("member")
+		}
+		w.close(list)
+		w.pageInfo(pg)
+	}, nil
+}
+
 // paginate cuts one page out of sorted keys following IAM's MaxItems /
 // Marker / IsTruncated contract: MaxItems 1..1000, default 100; the marker
 // is opaque and names the last key returned, so a page continues correctly
