@@ -607,18 +607,28 @@ func (s *acct) createPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 	}, nil
 }
 
-func (s *acct) setDefaultPolicyVersion(p params) (func(*xmlWriter), *apiError) {
+// modifiedVersion finds the customer-managed policy and the version that
+// a SetDefaultPolicyVersion or DeletePolicyVersion call names.
+func (s *acct) modifiedVersion(p params) (*managedPolicy, *policyVersion, *apiError) {
 	mp, err := s.customerPolicy(p, "modify")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ver, err := versionID(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v := mp.version(ver)
 	if v == nil {
-		return nil, errNoSuchEntity("Policy %s version %s does not exist.", mp.arn, ver)
+		return nil, nil, errNoSuchEntity("Policy %s version %s does not exist.", mp.arn, ver)
+	}
+	return mp, v, nil
+}
+
+func (s *acct) setDefaultPolicyVersion(p params) (func(*xmlWriter), *apiError) {
+	mp, v, err := s.modifiedVersion(p)
+	if err != nil {
+		return nil, err
 	}
 	mp.defaultVersion, mp.doc, mp.updated = v.id, v.doc, s.opts.clock().UTC().Truncate(1e9)
 	return nil, nil
@@ -628,17 +638,11 @@ func (s *acct) setDefaultPolicyVersion(p params) (func(*xmlWriter), *apiError) {
 // DeleteConflict (IAM API reference, DeletePolicyVersion: "You cannot
 // delete the default version from a policy using this operation").
 func (s *acct) deletePolicyVersion(p params) (func(*xmlWriter), *apiError) {
-	mp, err := s.customerPolicy(p, "modify")
+	mp, v, err := s.modifiedVersion(p)
 	if err != nil {
 		return nil, err
 	}
-	ver, err := versionID(p)
-	if err != nil {
-		return nil, err
-	}
-	if mp.version(ver) == nil {
-		return nil, errNoSuchEntity("Policy %s version %s does not exist.", mp.arn, ver)
-	}
+	ver := v.id
 	if ver == mp.defaultVersion {
 		return nil, errDeleteConflict("Cannot delete the default version of a policy.")
 	}
