@@ -791,6 +791,14 @@ func (rep *chaosReport) write(w io.Writer) {
 	ac, al, aw := rep.tally(rep.after)
 	fmt.Fprintf(w, "  before the sweep         %d compliant, %d not compliant (%d of them lost), %d widened\n", bc, rep.roles-bc, bl, bw)
 	fmt.Fprintf(w, "  after the sweep          %d compliant, %d not compliant (%d of them lost), %d widened\n", ac, rep.roles-ac, al, aw)
+	var narrowed []string
+	for name, s := range rep.after {
+		if len(s.Narrowed) > 0 {
+			narrowed = append(narrowed, name)
+		}
+	}
+	slices.Sort(narrowed)
+	fmt.Fprintf(w, "  narrowed (fail closed)   %d roles admit less than the owner's latest policy, restricted %v\n", len(narrowed), narrowed)
 
 	fmt.Fprintln(w, "\n  every role's final state (before the sweep -> after):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

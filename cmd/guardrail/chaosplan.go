@@ -228,7 +228,12 @@ type chaosRoleState struct {
 	TrustOK   bool     // the trust policy admits no principal outside the zone
 	Lockdown  bool     // the lockdown policy is attached (or inline)
 	Widened   []string // principals the trust admits that the owner's latest trust did not
-	Exists    bool
+	// Narrowed lists principals the owner's latest trust, restricted,
+	// admits and the trust does not: where the guardrail could not order
+	// two documents and kept what both admit (fail closed; README
+	// "Consistency"). Reported, not a failure.
+	Narrowed []string
+	Exists   bool
 }
 
 // judgeRole decides a role's compliance with the engine's own rule
@@ -244,10 +249,21 @@ func judgeRole(trustDoc string, attached []string, inline []string, lockdownARN,
 		}
 	}
 	st.Compliant = st.TrustOK && st.Lockdown
-	latest := allowedPrincipals(ownerLatest)
-	for _, p := range allowedPrincipals(trustDoc) {
+	latest, final := allowedPrincipals(ownerLatest), allowedPrincipals(trustDoc)
+	for _, p := range final {
 		if !slices.Contains(latest, p) {
 			st.Widened = append(st.Widened, p)
+		}
+	}
+	if doc, err := policy.Parse([]byte(ownerLatest)); err == nil {
+		if res, err := trust.Restrict(doc, zone); err == nil {
+			if b, err := res.Policy.MarshalJSON(); err == nil {
+				for _, p := range allowedPrincipals(string(b)) {
+					if !slices.Contains(final, p) {
+						st.Narrowed = append(st.Narrowed, p)
+					}
+				}
+			}
 		}
 	}
 	return st

@@ -375,3 +375,45 @@ func TestRecheckLooksAgainAtATornState(t *testing.T) {
 		t.Errorf("the foreign account stays: %s", docJSON(w.trustOf(t, "svc")))
 	}
 }
+
+// A trust write restricted from a read is marked with the read's span, not
+// a point: the read may show the owner's policy set just before it, or a
+// stale copy of one set long before. A re-check of an event inside that
+// span cannot tell which is newer, and keeps only what both admit (make
+// chaos, seed 3, found it: a CreateRole re-check took the guardrail's write
+// restricted from a read of the owner's newer policy for one derived from
+// an older intent, and restored its own policy over it; it failed on main
+// before the span).
+func TestRecheckKeepsWhatBothAdmitWhenTheReadMayBeNewer(t *testing.T) {
+	w := newStaleWorld(t)
+	evC := w.ownerWrite(t, "CreateRole", "svc", docLambda)
+	if d, err := w.deliver(t, evC); err != nil || d.Outcome == decision.OutcomeError {
+		t.Fatalf("CreateRole: %s %v", d.Outcome, err)
+	}
+	newer := docRootAndForeign(w.srv.Account())
+	evNew := w.ownerWrite(t, "UpdateAssumeRolePolicy", "svc", newer)
+	// An event that claims no trust policy reads the newer one and
+	// removes the foreign account from it.
+	attach := editDetail(t, loadEvent(t, "AttachRolePolicy-basic-execution.json"), func(d map[string]any) {
+		d["eventTime"] = w.clk.now().UTC().Format(time.RFC3339)
+		d["eventID"] = "00000000-0000-0000-0000-00000000a77a"
+		d["requestParameters"].(map[string]any)["roleName"] = "svc"
+	})
+	if d, err := w.deliver(t, attach); err != nil || d.Outcome != decision.OutcomeChanged {
+		t.Fatalf("AttachRolePolicy: %s %v", d.Outcome, err)
+	}
+	if got := docJSON(w.trustOf(t, "svc")); strings.Contains(got, "lambda") || strings.Contains(got, "999988887777") {
+		t.Fatalf("the scenario did not happen: %s", got)
+	}
+	ds := w.drain(t)
+	if len(ds) != 1 || ds[0].EventID != eventID(t, evC) {
+		t.Fatalf("re-check decisions %+v, want CreateRole's", ds)
+	}
+	w.assertFinal(t, "svc", newer)
+	// The newer event, delivered late, finds nothing to add.
+	if d, err := w.deliver(t, evNew); err != nil || d.Outcome == decision.OutcomeError {
+		t.Fatalf("late UpdateAssumeRolePolicy: %s %v", d.Outcome, err)
+	}
+	w.drain(t)
+	w.assertFinal(t, "svc", newer)
+}

@@ -125,8 +125,9 @@ const (
 	// and the claim's restriction: nothing to restore, unless the owner
 	// set the claimed document again since (a stale read hides it).
 	relSame
-	// relTie: the guardrail's own write, derived from another document set
-	// in the same second as the claim: nothing tells which is newer.
+	// relTie: the guardrail's own write, derived from another document
+	// whose span overlaps the claim's (set in the same second, or read
+	// within IAM's window of it): nothing tells which is newer.
 	relTie
 	// relUnsure: a re-check's second look reads neither the claim nor a
 	// marked own write on a role that carries a marker (converge).
@@ -148,26 +149,31 @@ func (cl claim) relation(st *roleState) relation {
 		return relClaim
 	}
 	m, own := st.own()
+	at := exactly(cl.at)
 	switch {
 	case !own:
 		return relOther
-	case m.at.After(cl.at):
+	case at.before(m.at):
 		return relNewer
-	case m.at.Before(cl.at) && m.src == cl.hash && m.wrote.After(cl.at.Add(time.Second)):
+	case m.at.from.Before(cl.at) && m.src == cl.hash && m.wrote.After(cl.at.Add(time.Second)):
 		// Restricted from this very document, and written after the
 		// claim's own write (event times have whole seconds): whatever
-		// intent time the marker states (a read's intentFloor), the
-		// claim is what it reflects.
+		// span the marker states (a read's), the claim is what it
+		// reflects.
 		return relClaim
-	case m.at.Before(cl.at) && policy.Equivalent(cl.res.Policy, read):
+	case m.at.before(at) && policy.Equivalent(cl.res.Policy, read):
 		return relSame
-	case m.at.Before(cl.at):
+	case m.at.before(at):
 		return relOlder
 	case m.src == cl.hash || m.src == "" && policy.Equivalent(cl.res.Policy, read):
 		// This claim's restriction (a marker written before sources were
 		// recorded names none: its document must be the restriction).
 		return relClaim
 	}
+	// The spans overlap: another document set in the claim's second, or a
+	// write restricted from a read made within IAM's window of the claim,
+	// which may have shown a stale copy older than the claim or the
+	// owner's newer policy.
 	return relTie
 }
 
@@ -180,40 +186,41 @@ func (cl claim) relation(st *roleState) relation {
 //   - the guardrail's own write derived from an older intent: that write
 //     replaced the owner's newer policy, so the claim is restricted and
 //     written in its place (restore);
-//   - the guardrail's write for another document of the same second, or a
-//     re-check's second look that still cannot tell (relUnsure): what the
-//     two have in common (trust.Common), which admits no principal that
-//     either leaves out, whichever of them the owner set last;
+//   - the guardrail's write for another document whose span overlaps the
+//     claim's (relTie), or a re-check's second look that still cannot tell
+//     (relUnsure): what the two have in common (trust.Common), which admits
+//     no principal that either leaves out, whichever of them the owner set
+//     last; it may admit less than the owner's latest policy (fail closed:
+//     the record says why, and the owner's next write has its own event);
 //   - anything else is a change newer than the claim (its own event
 //     follows): it is evaluated as read, and a write from it is marked with
-//     the read's intentFloor.
+//     the read's span (readSpan).
 //
 // Either way what is written is a restricted document, so a wrong marker
 // can cost a rewrite but never admit an outsider.
 func (cl claim) settle(st *roleState, rel relation, window time.Duration) {
 	switch rel {
 	case relClaim:
-		st.source, st.sourceHash = cl.at, cl.hash
+		st.source, st.sourceHash = exactly(cl.at), cl.hash
 	case relNewer, relSame:
 		m, _ := st.own()
 		st.source, st.sourceHash = m.at, m.src
 	case relOlder:
 		st.restoreFrom(cl.doc, &cl.res, "the trust policy read is the guardrail's own write derived from an older event; the owner's newer policy, set by this event, is restored restricted")
-		st.source, st.sourceHash = cl.at, cl.hash
+		st.source, st.sourceHash = exactly(cl.at), cl.hash
 	case relTie, relUnsure:
-		why := "the trust policy read is the guardrail's write for another policy set in the same second as this event's, and nothing tells which is newer; only the principals both admit are kept"
+		why := "the trust policy read is the guardrail's write for another policy set in the same second as this event's, or restricted from a read made within IAM's consistency window of it, and nothing tells which is newer; only the principals both admit are kept"
+		read := readSpan(st.readAt, window)
+		if m, own := st.own(); own {
+			read = m.at
+		}
 		if rel == relUnsure {
 			why = "a second look still reads neither this event's policy nor the guardrail's marked write, on a role whose marker matches nothing: the owner's newer policy, or the guardrail's write left unmarked by a concurrent one; only the principals both admit are kept (the newer change's own re-check restores it)"
 		}
+		// What is kept derives from both: an event outside both spans
+		// can tell it is older or newer, one inside cannot (relTie).
 		common := trust.Common(st.trustDoc, cl.res.Policy)
-		st.source, st.sourceHash = cl.at, docHash(common)
-		if floor := intentFloor(st.readAt, window); rel == relUnsure && floor.After(cl.at) {
-			// What is kept also derives from the read, which reflects
-			// every write up to its intentFloor: an event older than
-			// that must not take it for an older intent and restore its
-			// own policy over a newer one.
-			st.source = floor
-		}
+		st.source, st.sourceHash = exactly(cl.at).union(read), docHash(common)
 		if policy.Equivalent(common, st.trustDoc) {
 			return
 		}
@@ -227,7 +234,7 @@ func (cl claim) settle(st *roleState, rel relation, window time.Duration) {
 		}
 		st.restoreFrom(common, &res, why)
 	default:
-		st.source, st.sourceHash = time.Time{}, ""
+		st.source, st.sourceHash = span{}, ""
 	}
 }
 

@@ -20,7 +20,7 @@ func MarkerValue(at time.Time, doc, src string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return markerValue(at, d, src, at), nil
+	return markerValue(exactly(at), d, src, at), nil
 }
 
 // DocHash is the hash a marker names for doc (JSON). Test builds only.

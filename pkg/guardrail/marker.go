@@ -18,15 +18,17 @@ import (
 )
 
 // The write marker (issue 19, defects 2 and 3): with every trust policy it
-// writes, the guardrail tags the role with MarkerTagKey = "<time>
-// sha256:<hash> src:<source>", where hash is the SHA-256 of the written
-// document (as the engine renders it after parsing), source the SHA-256 of
-// the document it was restricted from (an event's claim, or the document
-// read), and time when that intent was written: the event's time for a
-// claim, and for a document read, the latest time the read is known to
-// reflect (intentFloor: the read's time minus IAM's consistency window,
-// rounded down, minus a second), so that an owner write the read may have
-// missed always counts as newer. GetRole returns a role's tags with its
+// writes, the guardrail tags the role with MarkerTagKey = "<from>
+// sha256:<hash> src:<source> w:<wrote> u:<until>", where hash is the
+// SHA-256 of the written document (as the engine renders it after parsing),
+// source the SHA-256 of the document it was restricted from (an event's
+// claim, or the document read), and [from, until) the span in which that
+// intent was written (span): an event's second for a claim; for a document
+// read, from the latest time the read is known to reflect (intentFloor: the
+// read's time minus IAM's consistency window, rounded down, minus a second)
+// to the read itself, since the read may show a write made just before it
+// or a stale copy of one made long before. An event inside that span cannot
+// tell which is newer (converge: relTie). GetRole returns a role's tags with its
 // trust policy in one response (IAM API reference, GetRole: Role.Tags), so
 // the marker costs no extra read, and the two always come from the same
 // snapshot of the role.
@@ -45,10 +47,39 @@ import (
 // (lockdown.MarkerTagKey is the same key).
 const MarkerTagKey = lockdown.MarkerTagKey
 
+// span is when an intent was written, as far as the guardrail can tell: no
+// earlier than from, and before until. CloudTrail's eventTime has whole
+// seconds, so an event's claim spans its second (exactly); a document read
+// spans from the read's intentFloor to the read (readSpan).
+type span struct{ from, until time.Time }
+
+// exactly is the span of an intent written in the second of t.
+func exactly(t time.Time) span { return span{t, t.Add(time.Second)} }
+
+// readSpan is the span of the intent a document read at readAt shows: every
+// write before its intentFloor is reflected, and nothing after the read.
+func readSpan(readAt time.Time, window time.Duration) span {
+	return span{intentFloor(readAt, window), readAt.Truncate(time.Second).Add(time.Second)}
+}
+
+// before reports whether s was certainly written before o.
+func (s span) before(o span) bool { return !s.until.After(o.from) }
+
+// union is the span of an intent derived from both s and o.
+func (s span) union(o span) span {
+	if o.from.Before(s.from) {
+		s.from = o.from
+	}
+	if o.until.After(s.until) {
+		s.until = o.until
+	}
+	return s
+}
+
 // marker is a parsed write marker.
 type marker struct {
-	at   time.Time // when the intent the written document derives from was written
-	hash string    // of the written document (docHash)
+	at   span   // when the intent the written document derives from was written
+	hash string // of the written document (docHash)
 	// src is the docHash of the document the write was restricted from;
 	// "" in a marker written before the source was recorded.
 	src string
@@ -59,23 +90,27 @@ type marker struct {
 }
 
 // markerValue renders the marker of doc, restricted from the document whose
-// docHash is src, derived from an intent written at, written no earlier
+// docHash is src, derived from an intent written in at, written no earlier
 // than wrote. The value uses only characters IAM accepts in tag values and
 // stays within their 256 characters (IAM API reference, Tag:
-// [\p{L}\p{Z}\p{N}_.:/=+\-@]*): 2×20 for the times, 2×64 for the hashes,
-// 19 for the labels and spaces.
-func markerValue(at time.Time, doc *policy.Document, src string, wrote time.Time) string {
-	return at.UTC().Format(time.RFC3339) + " sha256:" + docHash(doc) + " src:" + src + " w:" + wrote.UTC().Format(time.RFC3339)
+// [\p{L}\p{Z}\p{N}_.:/=+\-@]*): 3×20 for the times, 2×64 for the hashes,
+// 22 for the labels and spaces.
+func markerValue(at span, doc *policy.Document, src string, wrote time.Time) string {
+	return at.from.UTC().Format(time.RFC3339) + " sha256:" + docHash(doc) + " src:" + src +
+		" w:" + wrote.UTC().Format(time.RFC3339) + " u:" + at.until.UTC().Format(time.RFC3339)
 }
 
-// parseMarker parses a marker value; ok is false for anything else.
+// parseMarker parses a marker value; ok is false for anything else. A
+// marker without an end of its span (written before spans were recorded)
+// spans the second of its time.
 func parseMarker(v string) (m marker, ok bool) {
 	ts, rest, found := strings.Cut(v, " sha256:")
 	if !found {
 		return marker{}, false
 	}
 	h, rest, _ := strings.Cut(rest, " src:")
-	src, wrote, hasWrote := strings.Cut(rest, " w:")
+	src, rest, hasWrote := strings.Cut(rest, " w:")
+	wrote, until, hasUntil := strings.Cut(rest, " u:")
 	if len(h) != sha256.Size*2 || (src != "" && len(src) != sha256.Size*2) {
 		return marker{}, false
 	}
@@ -83,9 +118,14 @@ func parseMarker(v string) (m marker, ok bool) {
 	if err != nil {
 		return marker{}, false
 	}
-	m = marker{at: at, hash: h, src: src}
+	m = marker{at: exactly(at), hash: h, src: src}
 	if hasWrote {
 		if m.wrote, err = time.Parse(time.RFC3339, wrote); err != nil {
+			return marker{}, false
+		}
+	}
+	if hasUntil {
+		if m.at.until, err = time.Parse(time.RFC3339, until); err != nil || !m.at.until.After(at) {
 			return marker{}, false
 		}
 	}
@@ -126,8 +166,6 @@ func (st *roleState) own() (marker, bool) {
 // second and a second earlier still, because CloudTrail's eventTime has
 // whole seconds: an owner write the read may have missed has an event time
 // after it.
-func (e *Engine) intentFloor(readAt time.Time) time.Time { return intentFloor(readAt, e.window) }
-
 func intentFloor(readAt time.Time, window time.Duration) time.Time {
 	return readAt.Add(-window).Truncate(time.Second).Add(-time.Second)
 }
@@ -147,8 +185,8 @@ func intentFloor(readAt time.Time, window time.Duration) time.Time {
 // would otherwise go unnoticed.
 func (r *run) putMarker(ctx context.Context, st *roleState, written *policy.Document, a *applied) {
 	at, src := st.source, st.sourceHash
-	if at.IsZero() {
-		at = r.e.intentFloor(st.readAt)
+	if at.from.IsZero() {
+		at = readSpan(st.readAt, r.e.window)
 	}
 	if src == "" {
 		src = docHash(st.trustDoc)

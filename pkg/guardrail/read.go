@@ -45,11 +45,11 @@ type roleState struct {
 	// within writeBudget of it (applyTrust).
 	readAt time.Time
 	// source is when the intent that trustDoc expresses was written (the
-	// marker time of a write derived from it); zero when only the read
-	// vouches for it (intentFloor of readAt). sourceHash is the docHash of
+	// marker span of a write derived from it); zero when only the read
+	// vouches for it (readSpan of readAt). sourceHash is the docHash of
 	// the document the write derives from when that is not trustDoc itself
 	// (an event's claim that the read showed; two same-second claims).
-	source     time.Time
+	source     span
 	sourceHash string
 	// restore, when set, says why trustDoc is not the document read
 	// (kept as current) but the one to write in its place: the event's

@@ -24,9 +24,11 @@ import (
 //     write was IAM's consistency window W old (a later read shows it), and
 //     is made within writeBudget L of that read (applyTrust), so it is made
 //     before event time + 1 s + W + L (event times have whole seconds);
-//   - a read made W after that shows it, and its marker's intent time is
-//     older than the event (an intentFloor, or an older event's time):
-//     converge restores the event's policy, restricted.
+//   - a read made W after that shows it, and its marker's span either ends
+//     before the event (an older event's second: converge restores the
+//     event's policy, restricted) or overlaps it (a read made within W of
+//     the event, which may have shown the owner's newer policy or a stale
+//     older one: only what both admit is kept, relTie).
 //
 // RecheckDue is therefore event time + 2W + L + 1 s: about 4.5 minutes with
 // the default window, delivered by an SQS delay queue (up to 15 minutes of
