@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +114,19 @@ func (w *staleWorld) ownerWrite(t *testing.T, api, role, doc string) events.Clou
 	}
 	w.clk.advance(time.Second)
 	return ev
+}
+
+// attachEvent is an AttachRolePolicy event on role now: an event that
+// claims no trust policy, so a trust write it makes is restricted from
+// its read.
+func (w *staleWorld) attachEvent(t *testing.T, role string) events.CloudWatchEvent {
+	t.Helper()
+	w.n++
+	return editDetail(t, loadEvent(t, "AttachRolePolicy-basic-execution.json"), func(d map[string]any) {
+		d["eventTime"] = w.clk.now().UTC().Format(time.RFC3339)
+		d["eventID"] = fmt.Sprintf("00000000-0000-0000-0000-%012d", w.n)
+		d["requestParameters"].(map[string]any)["roleName"] = role
+	})
 }
 
 // deliver runs one event through the handler, in an invocation as long as
@@ -404,7 +418,9 @@ func TestConsistencySupersededClaimIsRechecked(t *testing.T) {
 
 // TestConsistencyProperty: two owner writes to one role, their events in
 // either order (one possibly before the second write, one possibly
-// duplicated), with stale reads per API: after every event has been
+// duplicated), an event that claims no trust policy (an attachment,
+// evaluated from a fresh or a stale read) anywhere after the first write,
+// with stale reads per API: after every event has been
 // delivered (with Lambda's retries), the role admits no principal the
 // owner's latest policy did not admit, is compliant, and keeps the
 // lockdown.
@@ -433,6 +449,15 @@ func TestConsistencyProperty(t *testing.T) {
 		stale := rng.IntN(4)
 		dup := rng.IntN(3) // 0: none, 1: E1 again at the end, 2: E2 again
 		tie := rng.IntN(3) == 0
+		// A: an AttachRolePolicy event, evaluated from a fresh read; As:
+		// from a replica that still shows T1.
+		if a := rng.IntN(3); a > 0 {
+			at := 1 + rng.IntN(len(order))
+			if a == 2 {
+				at = max(at, slices.Index(order, "W2")+1)
+			}
+			order = slices.Insert(slices.Clone(order), at, []string{"A", "As"}[a-1])
+		}
 		name := fmt.Sprintf("case %d: initial %s, T1 %s, T2 %s, order %v, %d stale reads, duplicate %d, same second %v", i, initial, d1, d2, order, stale, dup, tie)
 		if _, _, err := w.deliverWithRetries(t, w.ownerWrite(t, "CreateRole", "prop", initial)); err != nil {
 			t.Fatalf("%s: CreateRole: %v", name, err)
@@ -454,6 +479,12 @@ func TestConsistencyProperty(t *testing.T) {
 				}
 			case "E1s":
 				w.deliverStale(t, evs["E1"], after1)
+			case "A":
+				if _, _, err := w.deliverWithRetries(t, w.attachEvent(t, "prop")); err != nil {
+					t.Fatalf("%s: attach failed (failure queue): %v", name, err)
+				}
+			case "As":
+				w.deliverStale(t, w.attachEvent(t, "prop"), after1)
 			default:
 				if d, n, err := w.deliverWithRetries(t, evs[step]); err != nil {
 					t.Fatalf("%s: %s failed after %d deliveries (failure queue): %v (%+v)", name, step, n, err, d)

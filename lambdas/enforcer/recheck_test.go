@@ -394,12 +394,7 @@ func TestRecheckKeepsWhatBothAdmitWhenTheReadMayBeNewer(t *testing.T) {
 	evNew := w.ownerWrite(t, "UpdateAssumeRolePolicy", "svc", newer)
 	// An event that claims no trust policy reads the newer one and
 	// removes the foreign account from it.
-	attach := editDetail(t, loadEvent(t, "AttachRolePolicy-basic-execution.json"), func(d map[string]any) {
-		d["eventTime"] = w.clk.now().UTC().Format(time.RFC3339)
-		d["eventID"] = "00000000-0000-0000-0000-00000000a77a"
-		d["requestParameters"].(map[string]any)["roleName"] = "svc"
-	})
-	if d, err := w.deliver(t, attach); err != nil || d.Outcome != decision.OutcomeChanged {
+	if d, err := w.deliver(t, w.attachEvent(t, "svc")); err != nil || d.Outcome != decision.OutcomeChanged {
 		t.Fatalf("AttachRolePolicy: %s %v", d.Outcome, err)
 	}
 	if got := docJSON(w.trustOf(t, "svc")); strings.Contains(got, "lambda") || strings.Contains(got, "999988887777") {
