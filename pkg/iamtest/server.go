@@ -67,6 +67,9 @@ type Server struct {
 	accounts map[string]*state
 	sessions map[string]*session
 	keyRand  *rand.Rand
+	// orgPolicies holds the organization's OUs and policies
+	// (organizations_policies.go); nil until first used.
+	orgPolicies *orgPolicies
 }
 
 // Option configures a Server.
@@ -545,12 +548,9 @@ func checkAuth(r *http.Request, svc string) *apiError {
 	return nil
 }
 
-// stsActions and orgActions are the STS and Organizations operations the
-// server implements; their calls are logged like IAM's.
-var (
-	stsActions = map[string]bool{"AssumeRole": true, "GetCallerIdentity": true}
-	orgActions = map[string]bool{"DescribeOrganization": true, "ListAccounts": true, "DescribeAccount": true}
-)
+// stsActions are the STS operations the server implements; their calls
+// are logged like IAM's (orgActions: Organizations').
+var stsActions = map[string]bool{"AssumeRole": true, "GetCallerIdentity": true}
 
 // accessKeyID returns the access key ID of a SigV4 Authorization header
 // ("AWS4-HMAC-SHA256 Credential=AKIA…/date/region/iam/aws4_request, …"), or "".
