@@ -126,139 +126,143 @@ func (s *Server) orgPolicyOperation(op string, body []byte, caller identity) (ou
 	if caller.account != s.opts.account {
 		return nil, &orgError{http.StatusBadRequest, "AccessDeniedException", "You don't have permissions to access this resource."}, true
 	}
-	var in struct {
-		Filter, PolicyID, TargetID, NextToken string
-		Name, Description, Content, Type      *string
-		MaxResults                            *int
-	}
+	var in policyInput
 	if len(body) > 0 && json.Unmarshal(body, &in) != nil {
 		return nil, &orgError{http.StatusBadRequest, "SerializationException", "The request body is not valid JSON."}, true
 	}
+	out, oe = s.policyCall(op, in)
+	return out, oe, true
+}
+
+// policyInput holds the members of every policy operation's request.
+type policyInput struct {
+	Filter, PolicyID, TargetID, NextToken string
+	Name, Description, Content, Type      *string
+	MaxResults                            *int
+}
+
+// policyCall runs a policy operation. Called with mu held.
+func (s *Server) policyCall(op string, in policyInput) (any, *orgError) {
 	ps := s.policyState()
-	find := func() (*orgPolicy, *orgError) {
+	var p *orgPolicy
+	if op != "ListPolicies" && op != "CreatePolicy" {
 		if !policyIDRe.MatchString(in.PolicyID) {
 			return nil, invalidInput("INVALID_PATTERN", "PolicyId must match ^p-[0-9a-zA-Z_]{8,128}$.")
 		}
-		for _, p := range ps.policies {
-			if p.id == in.PolicyID {
-				return p, nil
-			}
+		i := slices.IndexFunc(ps.policies, func(q *orgPolicy) bool { return q.id == in.PolicyID })
+		if i < 0 {
+			return nil, &orgError{http.StatusBadRequest, "PolicyNotFoundException", "We can't find a policy with the PolicyId that you specified."}
 		}
-		return nil, &orgError{http.StatusBadRequest, "PolicyNotFoundException", "We can't find a policy with the PolicyId that you specified."}
+		p = ps.policies[i]
 	}
 	switch op {
 	case "ListPolicies":
 		if !slices.Contains(knownPolicyTypes, in.Filter) {
-			return nil, invalidInput("INVALID_ENUM", "Filter must be a policy type."), true
+			return nil, invalidInput("INVALID_ENUM", "Filter must be a policy type.")
 		}
 		var all []any
-		for _, p := range ps.policies {
-			if p.typ == in.Filter {
-				all = append(all, s.policySummary(p))
+		for _, q := range ps.policies {
+			if q.typ == in.Filter {
+				all = append(all, s.policySummary(q))
 			}
 		}
-		page, next, oe := pageOf(all, in.MaxResults, in.NextToken)
-		if oe != nil {
-			return nil, oe, true
-		}
-		return withToken(map[string]any{"Policies": page}, next), nil, true
+		return listPage("Policies", all, in)
 	case "DescribePolicy":
-		p, oe := find()
-		if oe != nil {
-			return nil, oe, true
-		}
-		return map[string]any{"Policy": s.policyBody(p)}, nil, true
+		return map[string]any{"Policy": s.policyBody(p)}, nil
 	case "ListTargetsForPolicy":
-		p, oe := find()
-		if oe != nil {
-			return nil, oe, true
-		}
 		var all []any
 		for _, t := range p.targets {
 			all = append(all, s.policyTarget(t))
 		}
-		page, next, oe := pageOf(all, in.MaxResults, in.NextToken)
-		if oe != nil {
-			return nil, oe, true
-		}
-		return withToken(map[string]any{"Targets": page}, next), nil, true
+		return listPage("Targets", all, in)
 	case "CreatePolicy":
-		typ := deref(in.Type)
-		switch {
-		case !slices.Contains(knownPolicyTypes, typ):
-			return nil, invalidInput("INVALID_ENUM", "Type must be a policy type."), true
-		case typ != policyTypeSCP && typ != policyTypeRCP:
-			return nil, &orgError{http.StatusBadRequest, "PolicyTypeNotEnabledException", "This operation can be performed only for enabled policy types."}, true
-		}
-		if oe := checkPolicyFields(in.Name, in.Description, true); oe != nil {
-			return nil, oe, true
-		}
-		if oe := checkPolicyContent(typ, in.Content, true); oe != nil {
-			return nil, oe, true
-		}
-		for _, p := range ps.policies {
-			if p.typ == typ && p.name == *in.Name {
-				return nil, &orgError{http.StatusBadRequest, "DuplicatePolicyException", "A policy with the same name already exists."}, true
-			}
-		}
-		ps.created++
-		p := &orgPolicy{id: fmt.Sprintf("p-%010x", uint64(ps.created)*0x9e3779b1), name: *in.Name, description: deref(in.Description), typ: typ, content: *in.Content}
-		ps.policies = append(ps.policies, p)
-		return map[string]any{"Policy": s.policyBody(p)}, nil, true
+		return s.createPolicy(ps, in)
 	case "UpdatePolicy":
-		p, oe := find()
-		if oe != nil {
-			return nil, oe, true
-		}
-		if p.awsManaged {
-			return nil, &orgError{http.StatusBadRequest, "PolicyChangesNotAllowedException", "Changes to the specified policy are not allowed."}, true
-		}
-		if oe := checkPolicyFields(in.Name, in.Description, false); oe != nil {
-			return nil, oe, true
-		}
-		if oe := checkPolicyContent(p.typ, in.Content, false); oe != nil {
-			return nil, oe, true
-		}
-		if in.Name != nil {
-			for _, q := range ps.policies {
-				if q != p && q.typ == p.typ && q.name == *in.Name {
-					return nil, &orgError{http.StatusBadRequest, "DuplicatePolicyException", "A policy with the same name already exists."}, true
-				}
-			}
-			p.name = *in.Name
-		}
-		if in.Description != nil {
-			p.description = *in.Description
-		}
-		if in.Content != nil {
-			p.content = *in.Content
-		}
-		return map[string]any{"Policy": s.policyBody(p)}, nil, true
-	case "AttachPolicy", "DetachPolicy":
-		p, oe := find()
-		if oe != nil {
-			return nil, oe, true
-		}
-		if !targetIDRe.MatchString(in.TargetID) {
-			return nil, invalidInput("INVALID_PATTERN", "TargetId must be a root, OU or account ID."), true
-		}
-		if !s.policyTargetExists(ps, in.TargetID) {
-			return nil, &orgError{http.StatusBadRequest, "TargetNotFoundException", "We can't find a root, OU, account, or email that matches the ID that you specified."}, true
-		}
-		i := slices.Index(p.targets, in.TargetID)
-		switch {
-		case op == "AttachPolicy" && i >= 0:
-			return nil, &orgError{http.StatusBadRequest, "DuplicatePolicyAttachmentException", "The selected policy is already attached to the specified target."}, true
-		case op == "AttachPolicy":
-			p.targets = append(p.targets, in.TargetID)
-		case i < 0:
-			return nil, &orgError{http.StatusBadRequest, "PolicyNotAttachedException", "The policy isn't attached to the specified target in the specified root."}, true
-		default:
-			p.targets = slices.Delete(p.targets, i, i+1)
-		}
-		return map[string]any{}, nil, true
+		return s.updatePolicy(ps, p, in)
 	}
-	return nil, nil, false
+	return s.attachment(ps, p, op == "AttachPolicy", in.TargetID)
+}
+
+// createPolicy creates a policy of an enabled type.
+func (s *Server) createPolicy(ps *orgPolicies, in policyInput) (any, *orgError) {
+	typ := deref(in.Type)
+	switch {
+	case !slices.Contains(knownPolicyTypes, typ):
+		return nil, invalidInput("INVALID_ENUM", "Type must be a policy type.")
+	case typ != policyTypeSCP && typ != policyTypeRCP:
+		return nil, &orgError{http.StatusBadRequest, "PolicyTypeNotEnabledException", "This operation can be performed only for enabled policy types."}
+	}
+	if oe := checkPolicyFields(in.Name, in.Description, true); oe != nil {
+		return nil, oe
+	}
+	if oe := checkPolicyContent(typ, in.Content, true); oe != nil {
+		return nil, oe
+	}
+	if oe := ps.nameTaken(nil, typ, *in.Name); oe != nil {
+		return nil, oe
+	}
+	ps.created++
+	p := &orgPolicy{id: fmt.Sprintf("p-%010x", uint64(ps.created)*0x9e3779b1), name: *in.Name, description: deref(in.Description), typ: typ, content: *in.Content}
+	ps.policies = append(ps.policies, p)
+	return map[string]any{"Policy": s.policyBody(p)}, nil
+}
+
+// updatePolicy changes a customer policy's name, description or content.
+func (s *Server) updatePolicy(ps *orgPolicies, p *orgPolicy, in policyInput) (any, *orgError) {
+	if p.awsManaged {
+		return nil, &orgError{http.StatusBadRequest, "PolicyChangesNotAllowedException", "Changes to the specified policy are not allowed."}
+	}
+	if oe := checkPolicyFields(in.Name, in.Description, false); oe != nil {
+		return nil, oe
+	}
+	if oe := checkPolicyContent(p.typ, in.Content, false); oe != nil {
+		return nil, oe
+	}
+	if in.Name != nil {
+		if oe := ps.nameTaken(p, p.typ, *in.Name); oe != nil {
+			return nil, oe
+		}
+		p.name = *in.Name
+	}
+	if in.Description != nil {
+		p.description = *in.Description
+	}
+	if in.Content != nil {
+		p.content = *in.Content
+	}
+	return map[string]any{"Policy": s.policyBody(p)}, nil
+}
+
+// nameTaken refuses a name another policy of the type has.
+func (ps *orgPolicies) nameTaken(self *orgPolicy, typ, name string) *orgError {
+	for _, q := range ps.policies {
+		if q != self && q.typ == typ && q.name == name {
+			return &orgError{http.StatusBadRequest, "DuplicatePolicyException", "A policy with the same name already exists."}
+		}
+	}
+	return nil
+}
+
+// attachment attaches p to target (attach) or detaches it.
+func (s *Server) attachment(ps *orgPolicies, p *orgPolicy, attach bool, target string) (any, *orgError) {
+	if !targetIDRe.MatchString(target) {
+		return nil, invalidInput("INVALID_PATTERN", "TargetId must be a root, OU or account ID.")
+	}
+	if !s.policyTargetExists(ps, target) {
+		return nil, &orgError{http.StatusBadRequest, "TargetNotFoundException", "We can't find a root, OU, account, or email that matches the ID that you specified."}
+	}
+	i := slices.Index(p.targets, target)
+	switch {
+	case attach && i >= 0:
+		return nil, &orgError{http.StatusBadRequest, "DuplicatePolicyAttachmentException", "The selected policy is already attached to the specified target."}
+	case attach:
+		p.targets = append(p.targets, target)
+	case i < 0:
+		return nil, &orgError{http.StatusBadRequest, "PolicyNotAttachedException", "The policy isn't attached to the specified target in the specified root."}
+	default:
+		p.targets = slices.Delete(p.targets, i, i+1)
+	}
+	return map[string]any{}, nil
 }
 
 // invalidInput is InvalidInputException with its reason (Organizations API
@@ -327,37 +331,30 @@ func checkPolicyContent(typ string, content *string, create bool) *orgError {
 	return nil
 }
 
-// pageOf returns one page of all, from the position next names, and the
-// token of the one after ("" on the last page).
-func pageOf(all []any, maxResults *int, next string) ([]any, string, *orgError) {
+// listPage returns one page of all under key, from the position the
+// request's NextToken names, with the token of the next page, if any.
+func listPage(key string, all []any, in policyInput) (any, *orgError) {
 	n := maxPolicyPage
-	if maxResults != nil {
-		if *maxResults < 1 || *maxResults > maxPolicyPage {
-			return nil, "", invalidInput("INVALID_INPUT", "MaxResults must be between 1 and 20.")
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > maxPolicyPage {
+			return nil, invalidInput("INVALID_INPUT", "MaxResults must be between 1 and 20.")
 		}
-		n = *maxResults
+		n = *in.MaxResults
 	}
 	start := 0
-	if next != "" {
-		i, err := strconv.Atoi(next)
+	if in.NextToken != "" {
+		i, err := strconv.Atoi(in.NextToken)
 		if err != nil || i < 0 || i > len(all) {
-			return nil, "", invalidInput("INVALID_NEXT_TOKEN", "The NextToken is not valid.")
+			return nil, invalidInput("INVALID_NEXT_TOKEN", "The NextToken is not valid.")
 		}
 		start = i
 	}
 	end := min(start+n, len(all))
-	page := append([]any{}, all[start:end]...)
+	out := map[string]any{key: append([]any{}, all[start:end]...)}
 	if end < len(all) {
-		return page, strconv.Itoa(end), nil
+		out["NextToken"] = strconv.Itoa(end)
 	}
-	return page, "", nil
-}
-
-func withToken(out map[string]any, next string) map[string]any {
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out
+	return out, nil
 }
 
 // policySummary is a policy as ListPolicies shows it (PolicySummary). The
