@@ -14,6 +14,7 @@ import (
 	"github.com/iamguardrail/guardrail/infra/settings"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
+	"github.com/iamguardrail/guardrail/pkg/perimeter"
 )
 
 // Organization mode (DESIGN.md §11): names shared by the hub, the members'
@@ -150,7 +151,9 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 
 	lockdownARN := b.iamARN("policy/" + lockdown.PolicyName)
 	rt := b.runtime(zips, runtimeSpec{
-		statements:          func(sweep bool) []awsiam.PolicyStatement { return hubStatements(b.partition, org.ID, sweep) },
+		statements: func(sweep bool) []awsiam.PolicyStatement {
+			return hubStatements(b.partition, org.ID, sweep, s.Prevention == settings.PreventionEnforce)
+		},
 		enforcerDescription: "Evaluates the role named by each IAM event of a member account, through its member role, and enforces the guardrail",
 		sweeperDescription:  "Evaluates every role of every member account on a schedule, through their member roles, and enforces the guardrail",
 		// No Security Hub findings: an account imports findings under its
@@ -173,6 +176,13 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 			// member role's trust (config.Config.HubRoleARNs), and adds
 			// each member's own member role itself.
 			env[config.EnvProtectedRoleARNs] = jsii.String(strings.Join(hubRoleARNs(b.partition, org.HubAccount), ","))
+			// The prevention mode and the targets the policies are
+			// attached to (addPrevention): with enforce, the sweeper
+			// renders the same documents from this environment and
+			// reports drift (pkg/hub checkPerimeter).
+			for k, v := range preventionEnv(s) {
+				env[k] = jsii.String(v)
+			}
 			return env
 		},
 	})
@@ -203,16 +213,59 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 					"DescribeAccount must answer AccountNotFound for an account outside the organization; all are read-only",
 				"Resource::*"),
 		}
+		if id == "SweeperRole" && s.Prevention == settings.PreventionEnforce {
+			reason := "The perimeter policies' IDs are assigned by AWS Organizations at creation and the hub does not know the management account " +
+				"that owns them: the ARN pattern names the organization and the policy type, the actions are read-only (Service Authorization Reference, AWS Organizations, resource type policy)"
+			for _, r := range perimeterPolicyARNs("<AWS::Partition>", org.ID) {
+				sup = append(sup, suppression("AwsSolutions-IAM5", reason, "Resource::"+r))
+			}
+		}
 		cdknag.NagSuppressions_AddResourceSuppressions(stack.Node().FindChild(jsii.String(id)), &sup, jsii.Bool(true))
 	}
 	suppressQueues(b)
 	return stack, nil
 }
 
+// preventionEnv returns the hub functions' prevention variables: the mode
+// (config.EnvPrevention, "off" when unset) and, unless it is off, the
+// targets the policies are attached to (the organization's targets, as
+// addPrevention attaches them).
+func preventionEnv(s settings.Settings) map[string]string {
+	mode := s.Prevention
+	if mode == "" {
+		mode = settings.PreventionOff
+	}
+	env := map[string]string{config.EnvPrevention: mode, config.EnvPreventionTargets: ""}
+	if mode != settings.PreventionOff {
+		env[config.EnvPreventionTargets] = strings.Join(s.Organization.Targets, ",")
+	}
+	return env
+}
+
+// perimeterPolicyARNs are the ARN patterns of the organization's service
+// and resource control policies: "arn:${Partition}:organizations::
+// ${Account}:policy/o-${OrganizationId}/${PolicyType}/p-${PolicyId}", the
+// account being the management account (Service Authorization Reference,
+// "Actions, resources, and condition keys for AWS Organizations",
+// resource type policy,
+// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html).
+// The policy type is written in lower case in the ARN
+// (service_control_policy), as Organizations returns it (PolicySummary
+// Arn pattern "arn:aws:organizations::\d{12}:policy\/o-[a-z0-9]{10,32}\/[0-9a-z_]+\/p-[0-9a-z]{10,32}",
+// Organizations API reference, PolicySummary).
+func perimeterPolicyARNs(partition, orgID string) []string {
+	return []string{
+		"arn:" + partition + ":organizations::*:policy/" + orgID + "/service_control_policy/p-*",
+		"arn:" + partition + ":organizations::*:policy/" + orgID + "/resource_control_policy/p-*",
+	}
+}
+
 // hubStatements are the hub functions' permissions besides their logs.
 // They write nothing in IAM themselves: every read and write happens
-// through the member role of the account concerned.
-func hubStatements(partition, orgID string, sweep bool) []awsiam.PolicyStatement {
+// through the member role of the account concerned. With prevention
+// enforce (readPerimeter), the sweeper also reads the organization's service
+// and resource control policies to report their drift.
+func hubStatements(partition, orgID string, sweep, readPerimeter bool) []awsiam.PolicyStatement {
 	// The member role in any account of the organization, and only there:
 	// aws:ResourceOrgID is the organization of the account that owns the
 	// resource, here the role being assumed (IAM user guide, "AWS global
@@ -236,5 +289,20 @@ func hubStatements(partition, orgID string, sweep bool) []awsiam.PolicyStatement
 	if sweep {
 		actions = []string{"organizations:DescribeOrganization", "organizations:ListAccounts"}
 	}
-	return append(stmts, allow("ReadOrganization", actions, []string{"*"}, nil))
+	stmts = append(stmts, allow("ReadOrganization", actions, []string{"*"}, nil))
+	if sweep && readPerimeter {
+		// The perimeter drift check (pkg/hub checkPerimeter), read-only
+		// and as narrow as the Service Authorization Reference allows
+		// (AWS Organizations): ListPolicies has no resource type, but its
+		// organizations:PolicyType condition key keeps it to the two
+		// types the check reads; DescribePolicy and ListTargetsForPolicy
+		// take the policy resource type, here the organization's SCPs
+		// and RCPs only (perimeterPolicyARNs).
+		stmts = append(stmts,
+			allow("ListPerimeterPolicies", []string{"organizations:ListPolicies"}, []string{"*"},
+				map[string]any{"StringEquals": map[string]any{"organizations:PolicyType": []string{perimeter.TypeSCP, perimeter.TypeRCP}}}),
+			allow("ReadPerimeterPolicies", []string{"organizations:DescribePolicy", "organizations:ListTargetsForPolicy"},
+				perimeterPolicyARNs(partition, orgID), nil))
+	}
+	return stmts
 }

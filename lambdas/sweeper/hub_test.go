@@ -8,10 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/iamguardrail/guardrail/lambdas/sandbox"
 	"github.com/iamguardrail/guardrail/pkg/config"
+	"github.com/iamguardrail/guardrail/pkg/decision"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
 	"github.com/iamguardrail/guardrail/pkg/hub"
 	"github.com/iamguardrail/guardrail/pkg/member"
@@ -97,5 +100,75 @@ func TestHubSweepStartsWithTheAccountsLeft(t *testing.T) {
 	}
 	if l, _ := second.summary["left_accounts"].([]any); len(l) != 1 || l[0] != sandbox.Undeployed {
 		t.Errorf("second run left %v, want only %s (it cannot be assumed)", l, sandbox.Undeployed)
+	}
+}
+
+// With prevention enforce, a sweep whose perimeter policies drifted logs
+// the drift as an ERROR decision record (which the stack's ErrorRecords
+// filter counts and alarms on) and names it in the summary; the
+// invocation itself succeeds, since retrying cannot undo the drift.
+func TestHubSweepReportsPerimeterDrift(t *testing.T) {
+	ctx := context.Background()
+	srv, dep := sandbox.StartOrg(t, config.Enforce)
+	cfg := dep.Config
+	cfg.Prevention, cfg.PreventionTargets = config.PreventionEnforce, []string{srv.AddOrganizationalUnit("Workloads")}
+	mgmt := organizations.NewFromConfig(srv.Config())
+	d, err := mgmt.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := hub.PerimeterDocuments(cfg, aws.ToString(d.Organization.Id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the RCP is deployed: the SCPs are missing.
+	rcp := docs[0]
+	out, err := mgmt.CreatePolicy(ctx, &organizations.CreatePolicyInput{Name: aws.String(rcp.Name), Type: orgtypes.PolicyType(rcp.Type),
+		Content: aws.String(string(rcp.Content)), Description: aws.String("guardrail")})
+	if err == nil {
+		_, err = mgmt.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: out.Policy.PolicySummary.Id, TargetId: aws.String(cfg.PreventionTargets[0])})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubCfg, err := dep.HubConfig(sandbox.SweeperRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hub.New(cfg, member.NewOrganization(organizations.NewFromConfig(hubCfg), sandbox.Members),
+		member.NewClients(hubCfg, cfg.MemberRoleARN), guardrail.WithVersion("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := &bytes.Buffer{}
+	if err := newHubHandler(h, cfg, buf, "test").Handle(ctx, schedule); err != nil {
+		t.Fatalf("Handle = %v, want success: drift is reported, not retried", err)
+	}
+	var drift []map[string]any
+	var summary map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		findings, _ := m["findings"].([]any)
+		switch {
+		case m["msg"] == SummaryMessage:
+			summary = m
+		case m["msg"] == decision.Message && len(findings) == 1 && findings[0].(map[string]any)["control"] == hub.ControlPerimeter:
+			drift = append(drift, m)
+		}
+	}
+	if len(drift) != len(docs)-1 || len(docs) < 2 {
+		t.Fatalf("%d drift records for %d documents, one deployed: %v", len(drift), len(docs), drift)
+	}
+	for i, rec := range drift {
+		if rec["level"] != "ERROR" || rec["outcome"] != "error" || rec["version"] != "test" || rec["account"] != srv.Account() ||
+			!strings.Contains(rec["error"].(string), docs[i+1].Name+" is missing") {
+			t.Errorf("drift record %v", rec)
+		}
+	}
+	if summary["perimeter"] != hub.PerimeterDrift || summary["perimeter_drifts"] != float64(len(drift)) || summary["level"] != "INFO" {
+		t.Errorf("summary %v", summary)
 	}
 }
