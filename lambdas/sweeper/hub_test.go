@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
 	"github.com/iamguardrail/guardrail/pkg/hub"
 	"github.com/iamguardrail/guardrail/pkg/member"
+	"github.com/iamguardrail/guardrail/pkg/publish"
 )
 
 // hubRun is what one hub sweep invocation logged.
@@ -170,5 +173,74 @@ func TestHubSweepReportsPerimeterDrift(t *testing.T) {
 	}
 	if summary["perimeter"] != hub.PerimeterDrift || summary["perimeter_drifts"] != float64(len(drift)) || summary["level"] != "INFO" {
 		t.Errorf("summary %v", summary)
+	}
+}
+
+// In hub mode Security Hub findings are imported by the account each one
+// names, with that account's member role (issue 18, item 5): the hub
+// sweeper's publisher, built by publish.FromEnv from the hub's product
+// ARN, assumes each member's role and imports under the member's own
+// product ARN, which the local Security Hub only accepts from that
+// account.
+func TestHubSweepImportsFindingsAsEachMember(t *testing.T) {
+	ctx := context.Background()
+	srv, dep := sandbox.StartOrg(t, config.Check)
+	for _, m := range sandbox.Members {
+		admin, err := dep.Admin(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("app"), AssumeRolePolicyDocument: aws.String(
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": srv.URL, "AWS_ENDPOINT_URL_SECURITYHUB": srv.URL,
+		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	hubCfg, err := dep.HubConfig(sandbox.SweeperRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubProduct := "arn:aws:securityhub:us-east-1:" + sandbox.Account + ":product/" + sandbox.Account + "/default"
+	env := map[string]string{publish.EnvSecurityHubProductARN: hubProduct}
+	for k, v := range dep.Env {
+		env[k] = v
+	}
+	pub, err := publish.FromEnv(ctx, func(k string) string { return env[k] }, awsconfig.WithCredentialsProvider(hubCfg.Credentials))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hub.New(dep.Config, member.NewOrganization(organizations.NewFromConfig(hubCfg), sandbox.Members),
+		member.NewClients(hubCfg, dep.Config.MemberRoleARN), guardrail.WithVersion("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := &bytes.Buffer{}
+	if err := startHub(h, dep.Config, decision.NewWriter(buf, dep.Config.MetricsNamespace, decision.WithPublisher(pub)), "test").Handle(ctx, schedule); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), decision.PublishMessage) {
+		t.Errorf("publishing failed:\n%s", buf)
+	}
+	imported := map[string]int{}
+	for _, f := range srv.ImportedFindings() {
+		role, _ := f.Finding["Resources"].([]any)[0].(map[string]any)["Id"].(string)
+		want := "arn:aws:sts::" + f.AwsAccountID + ":assumed-role/" + sandbox.MemberRole + "/"
+		if f.Caller != f.AwsAccountID || !strings.HasPrefix(f.CallerARN, want) || role != "arn:aws:iam::"+f.Caller+":role/app" ||
+			f.ProductARN != "arn:aws:securityhub:us-east-1:"+f.Caller+":product/"+f.Caller+"/default" {
+			t.Errorf("finding %s of %s (%s) imported by %s", f.ID, f.AwsAccountID, role, f.CallerARN)
+		}
+		imported[f.Caller]++
+	}
+	for _, m := range sandbox.Members {
+		// One finding per control of the member's service role.
+		if imported[m] != 2 {
+			t.Errorf("member %s imported %d findings, want 2 (trust and lockdown of its role app)", m, imported[m])
+		}
+	}
+	if len(imported) != len(sandbox.Members) {
+		t.Errorf("findings imported by %v, want exactly the members", imported)
 	}
 }

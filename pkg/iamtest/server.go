@@ -68,8 +68,10 @@ type Server struct {
 	sessions map[string]*session
 	keyRand  *rand.Rand
 	// orgPolicies holds the organization's OUs and policies
-	// (organizations_policies.go); nil until first used.
+	// (organizations_policies.go); nil until first used. findings holds
+	// what Security Hub's BatchImportFindings imported (securityhub.go).
 	orgPolicies *orgPolicies
+	findings    []ImportedFinding
 }
 
 // Option configures a Server.
@@ -365,8 +367,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := requestID(s.requests)
 	s.mu.Unlock()
 
-	if service(r) == "organizations" {
+	switch service(r) {
+	case "organizations":
 		s.serveJSON(w, r, reqID, start)
+		return
+	case "securityhub":
+		s.serveSecurityHub(w, r, reqID)
 		return
 	}
 	action, account := "", ""
