@@ -15,6 +15,7 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
 	"github.com/iamguardrail/guardrail/pkg/perimeter"
+	"github.com/iamguardrail/guardrail/pkg/publish"
 )
 
 // Organization mode (DESIGN.md §11): names shared by the hub, the members'
@@ -104,9 +105,10 @@ func qualifierOf(scope constructs.Construct) string {
 // single-account stack) in hub mode with permission to assume the member
 // role in the organization's accounts and nothing else in IAM, and the same
 // queues, alarms, saved queries, dashboard and decision notifications
-// (without Security Hub findings, which only a member account could import
-// for itself). It deploys to the hub account in
-// RequiredRegion; p.Account and p.StackName are not used (HubStackName).
+// (with securityHub, each member's findings imported as that member, since
+// only an account can import findings for itself). It deploys to the hub
+// account in RequiredRegion; p.Account and p.StackName are not used
+// (HubStackName).
 func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 	s := p.Settings
 	org := s.Organization
@@ -156,10 +158,15 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 		},
 		enforcerDescription: "Evaluates the role named by each IAM event of a member account, through its member role, and enforces the guardrail",
 		sweeperDescription:  "Evaluates every role of every member account on a schedule, through their member roles, and enforces the guardrail",
-		// No Security Hub findings: an account imports findings under its
-		// default product only for itself (BatchImportFindings; the
-		// publisher drops other accounts' records, pkg/publish
-		// BuildFindings), and the hub's records are the members'.
+		// The hub's roles get no BatchImportFindings: an account imports
+		// findings under its default product only for itself
+		// (BatchImportFindings: "the identifier of the account that you
+		// are calling BatchImportFindings from needs to be the same as
+		// the AwsAccountId attribute for the finding", Security Hub API
+		// reference), and the hub's records are the members'. With
+		// securityHub the functions import each member's findings as that
+		// member, through its member role (publish.MemberFindings), which
+		// the member template allows to import its own (member.go).
 		securityHub: false,
 		env: func(awsiam.Role, awsiam.Role) map[string]*string {
 			// The lockdown inputs are the member template's (member.go):
@@ -182,6 +189,11 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 			// reports drift (pkg/hub checkPerimeter).
 			for k, v := range preventionEnv(s) {
 				env[k] = jsii.String(v)
+			}
+			if s.SecurityHub {
+				// The hub's own product ARN; each member's account
+				// replaces its account (publish.NewMemberFindings).
+				env[publish.EnvSecurityHubProductARN] = jsii.String(productARN(b.partition, org.HubAccount))
 			}
 			return env
 		},
@@ -224,6 +236,15 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 	}
 	suppressQueues(b)
 	return stack, nil
+}
+
+// productARN is account's default Security Hub product ARN in
+// RequiredRegion, where the hub and the member stacks run:
+// arn:<partition>:securityhub:<region>:<account>:product/<account>/default
+// (Security Hub user guide, "Using custom product integrations to send
+// findings to AWS Security Hub"; pkg/publish ParseProductARN).
+func productARN(partition, account string) string {
+	return "arn:" + partition + ":securityhub:" + RequiredRegion + ":" + account + ":product/" + account + "/default"
 }
 
 // preventionEnv returns the hub functions' prevention variables: the mode

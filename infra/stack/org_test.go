@@ -28,6 +28,7 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
 	"github.com/iamguardrail/guardrail/pkg/perimeter"
 	"github.com/iamguardrail/guardrail/pkg/policy"
+	"github.com/iamguardrail/guardrail/pkg/publish"
 )
 
 // The organization of the tests: the hub account differs from the account
@@ -894,5 +895,52 @@ func TestHubAlarmsOnPerimeterDrift(t *testing.T) {
 	_, alarm := o.hub.byName(t, "AWS::CloudWatch::Alarm", "AlarmName", HubPrefix+"-ErrorRecords")
 	if !filtered || alarm["MetricName"] != ErrorMetric || alarm["Threshold"] != float64(1) {
 		t.Errorf("sweeper ERROR filter %v, alarm %v", filtered, alarm)
+	}
+}
+
+// TestHubSecurityHub: with securityHub the hub functions get the hub's
+// product ARN (each member's account replaces its account) and no import
+// permission of their own; each member's role may import exactly that
+// member's findings under its own product ARN. Without it, neither.
+func TestHubSecurityHub(t *testing.T) {
+	for _, tc := range []struct {
+		o  orgSynth
+		on bool
+	}{{orgDefault(t), false}, {orgConfigured(t), true}} {
+		for _, fn := range []string{HubEnforcerName, HubSweeperName} {
+			got := hubEnv(t, tc.o, fn)[publish.EnvSecurityHubProductARN]
+			want := ""
+			if tc.on {
+				want = "arn:aws:securityhub:us-east-1:" + testHubAccount + ":product/" + testHubAccount + "/default"
+			}
+			if got != want {
+				t.Errorf("securityHub %v, %s: %s = %q, want %q", tc.on, fn, publish.EnvSecurityHubProductARN, got, want)
+			}
+			for _, st := range tc.o.hub.statements(t, fn) {
+				for _, a := range strs(st["Action"]) {
+					if strings.HasPrefix(a, "securityhub:") {
+						t.Errorf("%s holds %s: the hub imports findings only as each member", fn, a)
+					}
+				}
+			}
+		}
+		r := newResolver(t, tc.o.member)
+		var imports []map[string]any
+		for _, st := range tc.o.member.statements(t, MemberRoleName) {
+			if slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return strings.HasPrefix(a, "securityhub:") }) {
+				imports = append(imports, st)
+			}
+		}
+		if !tc.on {
+			if len(imports) != 0 {
+				t.Errorf("securityHub off: member role statements %v", imports)
+			}
+			continue
+		}
+		want := "arn:aws:securityhub:us-east-1:" + testAccount + ":product/" + testAccount + "/default"
+		if len(imports) != 1 || imports[0]["Sid"] != "ImportOwnFindings" || !slices.Equal(strs(imports[0]["Action"]), []string{"securityhub:BatchImportFindings"}) ||
+			!slices.Equal(strs(r.resolve(imports[0]["Resource"])), []string{want}) {
+			t.Errorf("member role import statements %v, want BatchImportFindings on %s only", imports, want)
+		}
 	}
 }
