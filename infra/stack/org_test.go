@@ -903,20 +903,18 @@ func TestHubAlarmsOnPerimeterDrift(t *testing.T) {
 // permission of their own; each member's role may import exactly that
 // member's findings under its own product ARN. Without it, neither.
 func TestHubSecurityHub(t *testing.T) {
-	for _, tc := range []struct {
-		o  orgSynth
-		on bool
-	}{{orgDefault(t), false}, {orgConfigured(t), true}} {
+	// securityHub is on in the configured organization only.
+	for on, o := range map[bool]orgSynth{false: orgDefault(t), true: orgConfigured(t)} {
 		for _, fn := range []string{HubEnforcerName, HubSweeperName} {
-			got := hubEnv(t, tc.o, fn)[publish.EnvSecurityHubProductARN]
+			got := hubEnv(t, o, fn)[publish.EnvSecurityHubProductARN]
 			want := ""
-			if tc.on {
+			if on {
 				want = "arn:aws:securityhub:us-east-1:" + testHubAccount + ":product/" + testHubAccount + "/default"
 			}
 			if got != want {
-				t.Errorf("securityHub %v, %s: %s = %q, want %q", tc.on, fn, publish.EnvSecurityHubProductARN, got, want)
+				t.Errorf("securityHub %v, %s: %s = %q, want %q", on, fn, publish.EnvSecurityHubProductARN, got, want)
 			}
-			for _, st := range tc.o.hub.statements(t, fn) {
+			for _, st := range o.hub.statements(t, fn) {
 				for _, a := range strs(st["Action"]) {
 					if strings.HasPrefix(a, "securityhub:") {
 						t.Errorf("%s holds %s: the hub imports findings only as each member", fn, a)
@@ -924,14 +922,14 @@ func TestHubSecurityHub(t *testing.T) {
 				}
 			}
 		}
-		r := newResolver(t, tc.o.member)
+		r := newResolver(t, o.member)
 		var imports []map[string]any
-		for _, st := range tc.o.member.statements(t, MemberRoleName) {
+		for _, st := range o.member.statements(t, MemberRoleName) {
 			if slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return strings.HasPrefix(a, "securityhub:") }) {
 				imports = append(imports, st)
 			}
 		}
-		if !tc.on {
+		if !on {
 			if len(imports) != 0 {
 				t.Errorf("securityHub off: member role statements %v", imports)
 			}
