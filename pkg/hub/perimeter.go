@@ -38,7 +38,7 @@ const (
 	PerimeterError = "error"
 )
 
-// Undo is the instruction every perimeter drift record carries: the hub
+// perimeterUndo is the instruction every perimeter drift record carries: the hub
 // stack creates, updates and attaches the policies, so deploying it again
 // puts back exactly what the configuration renders (and, after a
 // configuration change, deploys the new documents).
