@@ -1,6 +1,10 @@
 package settings
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/iamguardrail/guardrail/pkg/config"
+)
 
 // KeyPrevention is the context key of the organization policies (issue 18,
 // README "Prevention"): what the hub stack does with the RCP and the
@@ -8,16 +12,18 @@ import "fmt"
 // functions.
 const KeyPrevention = "prevention"
 
-// The values of KeyPrevention.
+// The values of KeyPrevention, which reach the hub functions as
+// config.EnvPrevention.
 const (
 	// PreventionOff (the default) renders nothing.
-	PreventionOff = "off"
+	PreventionOff = config.PreventionOff
 	// PreventionCheck renders the documents into the cloud assembly
 	// (cdk.out/perimeter/) for review and attaches nothing.
-	PreventionCheck = "check"
+	PreventionCheck = config.PreventionCheck
 	// PreventionEnforce creates the policies (AWS::Organizations::Policy)
-	// attached to the organization's targets (organization.memberOUs).
-	PreventionEnforce = "enforce"
+	// attached to the organization's targets (organization.memberOUs),
+	// and the hub's sweeper reports their drift.
+	PreventionEnforce = config.PreventionEnforce
 )
 
 // validatePrevention accepts the three values; only organization mode has

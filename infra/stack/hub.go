@@ -14,6 +14,8 @@ import (
 	"github.com/iamguardrail/guardrail/infra/settings"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
+	"github.com/iamguardrail/guardrail/pkg/perimeter"
+	"github.com/iamguardrail/guardrail/pkg/publish"
 )
 
 // Organization mode (DESIGN.md §11): names shared by the hub, the members'
@@ -103,9 +105,10 @@ func qualifierOf(scope constructs.Construct) string {
 // single-account stack) in hub mode with permission to assume the member
 // role in the organization's accounts and nothing else in IAM, and the same
 // queues, alarms, saved queries, dashboard and decision notifications
-// (without Security Hub findings, which only a member account could import
-// for itself). It deploys to the hub account in
-// RequiredRegion; p.Account and p.StackName are not used (HubStackName).
+// (with securityHub, each member's findings imported as that member, since
+// only an account can import findings for itself). It deploys to the hub
+// account in RequiredRegion; p.Account and p.StackName are not used
+// (HubStackName).
 func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 	s := p.Settings
 	org := s.Organization
@@ -150,13 +153,20 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 
 	lockdownARN := b.iamARN("policy/" + lockdown.PolicyName)
 	rt := b.runtime(zips, runtimeSpec{
-		statements:          func(sweep bool) []awsiam.PolicyStatement { return hubStatements(b.partition, org.ID, sweep) },
+		statements: func(sweep bool) []awsiam.PolicyStatement {
+			return hubStatements(b.partition, org.ID, sweep, s.Prevention == settings.PreventionEnforce)
+		},
 		enforcerDescription: "Evaluates the role named by each IAM event of a member account, through its member role, and enforces the guardrail",
 		sweeperDescription:  "Evaluates every role of every member account on a schedule, through their member roles, and enforces the guardrail",
-		// No Security Hub findings: an account imports findings under its
-		// default product only for itself (BatchImportFindings; the
-		// publisher drops other accounts' records, pkg/publish
-		// BuildFindings), and the hub's records are the members'.
+		// The hub's roles get no BatchImportFindings: an account imports
+		// findings under its default product only for itself
+		// (BatchImportFindings: "the identifier of the account that you
+		// are calling BatchImportFindings from needs to be the same as
+		// the AwsAccountId attribute for the finding", Security Hub API
+		// reference), and the hub's records are the members'. With
+		// securityHub the functions import each member's findings as that
+		// member, through its member role (publish.MemberFindings), which
+		// the member template allows to import its own (member.go).
 		securityHub: false,
 		env: func(awsiam.Role, awsiam.Role) map[string]*string {
 			// The lockdown inputs are the member template's (member.go):
@@ -173,6 +183,18 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 			// member role's trust (config.Config.HubRoleARNs), and adds
 			// each member's own member role itself.
 			env[config.EnvProtectedRoleARNs] = jsii.String(strings.Join(hubRoleARNs(b.partition, org.HubAccount), ","))
+			// The prevention mode and the targets the policies are
+			// attached to (addPrevention): with enforce, the sweeper
+			// renders the same documents from this environment and
+			// reports drift (pkg/hub checkPerimeter).
+			for k, v := range preventionEnv(s) {
+				env[k] = jsii.String(v)
+			}
+			if s.SecurityHub {
+				// The hub's own product ARN; each member's account
+				// replaces its account (publish.NewMemberFindings).
+				env[publish.EnvSecurityHubProductARN] = jsii.String(productARN(b.partition, org.HubAccount))
+			}
 			return env
 		},
 	})
@@ -203,16 +225,68 @@ func NewHub(scope constructs.Construct, p Props) (awscdk.Stack, error) {
 					"DescribeAccount must answer AccountNotFound for an account outside the organization; all are read-only",
 				"Resource::*"),
 		}
+		if id == "SweeperRole" && s.Prevention == settings.PreventionEnforce {
+			reason := "The perimeter policies' IDs are assigned by AWS Organizations at creation and the hub does not know the management account " +
+				"that owns them: the ARN pattern names the organization and the policy type, the actions are read-only (Service Authorization Reference, AWS Organizations, resource type policy)"
+			for _, r := range perimeterPolicyARNs("<AWS::Partition>", org.ID) {
+				sup = append(sup, suppression("AwsSolutions-IAM5", reason, "Resource::"+r))
+			}
+		}
 		cdknag.NagSuppressions_AddResourceSuppressions(stack.Node().FindChild(jsii.String(id)), &sup, jsii.Bool(true))
 	}
 	suppressQueues(b)
 	return stack, nil
 }
 
+// productARN is account's default Security Hub product ARN in
+// RequiredRegion, where the hub and the member stacks run:
+// arn:<partition>:securityhub:<region>:<account>:product/<account>/default
+// (Security Hub user guide, "Using custom product integrations to send
+// findings to AWS Security Hub"; pkg/publish ParseProductARN).
+func productARN(partition, account string) string {
+	return "arn:" + partition + ":securityhub:" + RequiredRegion + ":" + account + ":product/" + account + "/default"
+}
+
+// preventionEnv returns the hub functions' prevention variables: the mode
+// (config.EnvPrevention, "off" when unset) and, unless it is off, the
+// targets the policies are attached to (the organization's targets, as
+// addPrevention attaches them).
+func preventionEnv(s settings.Settings) map[string]string {
+	mode := s.Prevention
+	if mode == "" {
+		mode = settings.PreventionOff
+	}
+	env := map[string]string{config.EnvPrevention: mode, config.EnvPreventionTargets: ""}
+	if mode != settings.PreventionOff {
+		env[config.EnvPreventionTargets] = strings.Join(s.Organization.Targets, ",")
+	}
+	return env
+}
+
+// perimeterPolicyARNs are the ARN patterns of the organization's service
+// and resource control policies: "arn:${Partition}:organizations::
+// ${Account}:policy/o-${OrganizationId}/${PolicyType}/p-${PolicyId}", the
+// account being the management account (Service Authorization Reference,
+// "Actions, resources, and condition keys for AWS Organizations",
+// resource type policy,
+// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html).
+// The policy type is written in lower case in the ARN
+// (service_control_policy), as Organizations returns it (PolicySummary
+// Arn pattern "arn:aws:organizations::\d{12}:policy\/o-[a-z0-9]{10,32}\/[0-9a-z_]+\/p-[0-9a-z]{10,32}",
+// Organizations API reference, PolicySummary).
+func perimeterPolicyARNs(partition, orgID string) []string {
+	return []string{
+		"arn:" + partition + ":organizations::*:policy/" + orgID + "/service_control_policy/p-*",
+		"arn:" + partition + ":organizations::*:policy/" + orgID + "/resource_control_policy/p-*",
+	}
+}
+
 // hubStatements are the hub functions' permissions besides their logs.
 // They write nothing in IAM themselves: every read and write happens
-// through the member role of the account concerned.
-func hubStatements(partition, orgID string, sweep bool) []awsiam.PolicyStatement {
+// through the member role of the account concerned. With prevention
+// enforce (readPerimeter), the sweeper also reads the organization's service
+// and resource control policies to report their drift.
+func hubStatements(partition, orgID string, sweep, readPerimeter bool) []awsiam.PolicyStatement {
 	// The member role in any account of the organization, and only there:
 	// aws:ResourceOrgID is the organization of the account that owns the
 	// resource, here the role being assumed (IAM user guide, "AWS global
@@ -236,5 +310,20 @@ func hubStatements(partition, orgID string, sweep bool) []awsiam.PolicyStatement
 	if sweep {
 		actions = []string{"organizations:DescribeOrganization", "organizations:ListAccounts"}
 	}
-	return append(stmts, allow("ReadOrganization", actions, []string{"*"}, nil))
+	stmts = append(stmts, allow("ReadOrganization", actions, []string{"*"}, nil))
+	if sweep && readPerimeter {
+		// The perimeter drift check (pkg/hub checkPerimeter), read-only
+		// and as narrow as the Service Authorization Reference allows
+		// (AWS Organizations): ListPolicies has no resource type, but its
+		// organizations:PolicyType condition key keeps it to the two
+		// types the check reads; DescribePolicy and ListTargetsForPolicy
+		// take the policy resource type, here the organization's SCPs
+		// and RCPs only (perimeterPolicyARNs).
+		stmts = append(stmts,
+			allow("ListPerimeterPolicies", []string{"organizations:ListPolicies"}, []string{"*"},
+				map[string]any{"StringEquals": map[string]any{"organizations:PolicyType": []string{perimeter.TypeSCP, perimeter.TypeRCP}}}),
+			allow("ReadPerimeterPolicies", []string{"organizations:DescribePolicy", "organizations:ListTargetsForPolicy"},
+				perimeterPolicyARNs(partition, orgID), nil))
+	}
+	return stmts
 }

@@ -139,7 +139,8 @@ func NewMembers(scope constructs.Construct, p MembersProps) (Members, error) {
 // The template holds, in the member account:
 //   - the lockdown managed policy, built by pkg/lockdown for that account;
 //   - the member role, trusting exactly the hub's two function roles, with
-//     the single-account functions' permissions (engineStatements);
+//     the single-account functions' permissions (engineStatements) and,
+//     with securityHub, the import of the account's own findings;
 //   - the forwarding rule on the default bus: the single-account rule's
 //     pattern, excluding exactly the member role's sessions, to the hub bus
 //     through the forwarder role.
@@ -176,6 +177,14 @@ func MemberTemplate(s settings.Settings, qualifier, outdir string) (awscdk.Stack
 
 	hub := hubRoleARNs(b.partition, org.HubAccount)
 	stmts := b.engineStatements(lockdownARN, true)
+	if s.SecurityHub {
+		// The hub imports this account's findings as this account
+		// (publish.MemberFindings): BatchImportFindings on the account's
+		// own default product ARN and nothing else (Service
+		// Authorization Reference, AWS Security Hub: BatchImportFindings
+		// takes the product resource type).
+		stmts = append(stmts, allow("ImportOwnFindings", []string{"securityhub:BatchImportFindings"}, []string{productARN(b.partition, b.account)}, nil))
+	}
 	memberRole := awsiam.NewRole(stack, jsii.String("MemberRole"), &awsiam.RoleProps{
 		RoleName:    jsii.String(MemberRoleName),
 		Description: jsii.String("Assumed by the IAM role guardrail's hub (" + org.HubAccount + ") to evaluate and correct this account's roles"),

@@ -24,8 +24,11 @@ import (
 	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/guardrail"
+	"github.com/iamguardrail/guardrail/pkg/hub"
 	"github.com/iamguardrail/guardrail/pkg/lockdown"
+	"github.com/iamguardrail/guardrail/pkg/perimeter"
 	"github.com/iamguardrail/guardrail/pkg/policy"
+	"github.com/iamguardrail/guardrail/pkg/publish"
 )
 
 // The organization of the tests: the hub account differs from the account
@@ -769,5 +772,173 @@ func TestFindingsGate(t *testing.T) {
 	}
 	if got := findings(asm.GetStackArtifact(good.ArtifactId())); len(got) != 0 {
 		t.Errorf("findings of an empty stack = %v", got)
+	}
+}
+
+// TestSweeperRendersWhatTheHubDeploys: from its own environment, as
+// config.FromEnv reads it, the hub's sweeper renders exactly the
+// organization policies the hub stack deploys (hub.PerimeterDocuments and
+// PreventionDocuments, byte for byte, and the template's
+// AWS::Organizations::Policy contents and targets), so that a drift it
+// reports is a real difference and an unchanged deployment reports none
+// (issue 18, item 6). It also holds the reads it needs, and only with
+// prevention enforce.
+func TestSweeperRendersWhatTheHubDeploys(t *testing.T) {
+	configured := map[string]any{"organizationId": testOrgID, "hubAccount": testHubAccount, "memberOUs": "all", "rootId": "r-ab12",
+		"trustedOrgIds": []any{testOrgID, "o-zzzzzzzzzz"}}
+	for _, tc := range []struct {
+		name       string
+		org, extra map[string]any
+	}{
+		{"two OUs, defaults", testOrg, map[string]any{settings.KeyPrevention: settings.PreventionEnforce}},
+		{"all, configured", configured, maps(fullContext, map[string]any{settings.KeyPrevention: settings.PreventionEnforce,
+			"trustedAudiences": []any{"us-east-1:11111111-2222-3333-4444-555555555555"}, "trustedOidcTenants": []any{"github:acme-corp"}})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := synthOrg(t, tc.org, tc.extra)
+			s := hubSettings(t, tc.org, tc.extra)
+			want, err := PreventionDocuments(s, settings.DefaultBootstrapQualifier)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := hubEnv(t, o, HubSweeperName)
+			cfg, err := config.FromEnv(func(k string) string { return env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Prevention != config.PreventionEnforce || !slices.Equal(cfg.PreventionTargets, s.Organization.Targets) {
+				t.Errorf("sweeper prevention %q on %v, want enforce on %v", cfg.Prevention, cfg.PreventionTargets, s.Organization.Targets)
+			}
+			got, err := hub.PerimeterDocuments(cfg, testOrgID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("the sweeper renders %d documents, the stack %d", len(got), len(want))
+			}
+			deployed := map[string]map[string]any{}
+			for _, r := range o.hub.resources("AWS::Organizations::Policy") {
+				p := r["Properties"].(map[string]any)
+				deployed[p["Name"].(string)] = p
+			}
+			for i := range want {
+				if got[i].Name != want[i].Name || got[i].Type != want[i].Type || string(got[i].Content) != string(want[i].Content) {
+					t.Errorf("document %d: the sweeper renders %s %s\n%s\nthe stack deploys %s %s\n%s", i, got[i].Name, got[i].Type, got[i].Content,
+						want[i].Name, want[i].Type, want[i].Content)
+				}
+				p := deployed[got[i].Name]
+				var content any
+				if err := json.Unmarshal(got[i].Content, &content); err != nil {
+					t.Fatal(err)
+				}
+				if p == nil || !jsonEqual(t, p["Content"], content) || !slices.Equal(strs(p["TargetIds"]), cfg.PreventionTargets) {
+					t.Errorf("%s: the template's policy %v differs from what the sweeper renders and compares", got[i].Name, p)
+				}
+			}
+			// The reads of the drift check, on the sweeper only.
+			sids := map[string]map[string]any{}
+			for _, st := range o.hub.statements(t, HubSweeperName) {
+				sid, _ := st["Sid"].(string)
+				sids[sid] = st
+			}
+			list, read := sids["ListPerimeterPolicies"], sids["ReadPerimeterPolicies"]
+			if list == nil || read == nil || !slices.Equal(strs(list["Action"]), []string{"organizations:ListPolicies"}) ||
+				!jsonEqual(t, list["Condition"], map[string]any{"StringEquals": map[string]any{"organizations:PolicyType": []any{perimeter.TypeSCP, perimeter.TypeRCP}}}) ||
+				!slices.Equal(strs(read["Action"]), []string{"organizations:DescribePolicy", "organizations:ListTargetsForPolicy"}) {
+				t.Errorf("sweeper perimeter statements: %v, %v", list, read)
+			}
+			for _, st := range o.hub.statements(t, HubEnforcerName) {
+				if a := strs(st["Action"]); slices.Contains(a, "organizations:ListPolicies") || slices.Contains(a, "organizations:DescribePolicy") {
+					t.Errorf("the enforcer reads organization policies: %v", st)
+				}
+			}
+			for name, stack := range map[string]awscdk.Stack{"hub": o.hub.stack} {
+				for _, msgs := range []*[]*cxapi.SynthesisMessage{
+					assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))),
+					assertions.Annotations_FromStack(stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))),
+				} {
+					for _, m := range *msgs {
+						t.Errorf("%s: unsuppressed cdk-nag finding at %s: %v", name, *m.Id, m.Entry.Data)
+					}
+				}
+			}
+		})
+	}
+	// Without enforce the sweeper has nothing to compare and no reads.
+	env := hubEnv(t, orgDefault(t), HubSweeperName)
+	if env[config.EnvPrevention] != config.PreventionOff || env[config.EnvPreventionTargets] != "" {
+		t.Errorf("default prevention env %q %q", env[config.EnvPrevention], env[config.EnvPreventionTargets])
+	}
+	for _, st := range orgDefault(t).hub.statements(t, HubSweeperName) {
+		if sid, _ := st["Sid"].(string); strings.Contains(sid, "Perimeter") {
+			t.Errorf("prevention off: sweeper statement %s", sid)
+		}
+	}
+}
+
+// TestHubAlarmsOnPerimeterDrift: a drift record is an ERROR line of the
+// hub's sweeper (pkg/hub checkPerimeter), which the ErrorRecords metric
+// filter on the sweeper's log group counts and the ErrorRecords alarm
+// reports: drift needs no alarm of its own.
+func TestHubAlarmsOnPerimeterDrift(t *testing.T) {
+	o := orgDefault(t)
+	logID, _ := o.hub.byName(t, "AWS::Logs::LogGroup", "LogGroupName", "/aws/lambda/"+HubSweeperName)
+	filtered := false
+	for _, r := range o.hub.resources("AWS::Logs::MetricFilter") {
+		p := r["Properties"].(map[string]any)
+		tr, _ := p["MetricTransformations"].([]any)
+		if jsonEqual(t, p["LogGroupName"], ref(logID)) && p["FilterPattern"] == `{ $.level = "ERROR" }` && len(tr) == 1 &&
+			tr[0].(map[string]any)["MetricName"] == ErrorMetric {
+			filtered = true
+		}
+	}
+	_, alarm := o.hub.byName(t, "AWS::CloudWatch::Alarm", "AlarmName", HubPrefix+"-ErrorRecords")
+	if !filtered || alarm["MetricName"] != ErrorMetric || alarm["Threshold"] != float64(1) {
+		t.Errorf("sweeper ERROR filter %v, alarm %v", filtered, alarm)
+	}
+}
+
+// TestHubSecurityHub: with securityHub the hub functions get the hub's
+// product ARN (each member's account replaces its account) and no import
+// permission of their own; each member's role may import exactly that
+// member's findings under its own product ARN. Without it, neither.
+func TestHubSecurityHub(t *testing.T) {
+	// securityHub is on in the configured organization only.
+	for on, o := range map[bool]orgSynth{false: orgDefault(t), true: orgConfigured(t)} {
+		for _, fn := range []string{HubEnforcerName, HubSweeperName} {
+			got := hubEnv(t, o, fn)[publish.EnvSecurityHubProductARN]
+			want := ""
+			if on {
+				want = "arn:aws:securityhub:us-east-1:" + testHubAccount + ":product/" + testHubAccount + "/default"
+			}
+			if got != want {
+				t.Errorf("securityHub %v, %s: %s = %q, want %q", on, fn, publish.EnvSecurityHubProductARN, got, want)
+			}
+			for _, st := range o.hub.statements(t, fn) {
+				for _, a := range strs(st["Action"]) {
+					if strings.HasPrefix(a, "securityhub:") {
+						t.Errorf("%s holds %s: the hub imports findings only as each member", fn, a)
+					}
+				}
+			}
+		}
+		r := newResolver(t, o.member)
+		var imports []map[string]any
+		for _, st := range o.member.statements(t, MemberRoleName) {
+			if slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return strings.HasPrefix(a, "securityhub:") }) {
+				imports = append(imports, st)
+			}
+		}
+		if !on {
+			if len(imports) != 0 {
+				t.Errorf("securityHub off: member role statements %v", imports)
+			}
+			continue
+		}
+		want := "arn:aws:securityhub:us-east-1:" + testAccount + ":product/" + testAccount + "/default"
+		if len(imports) != 1 || imports[0]["Sid"] != "ImportOwnFindings" || !slices.Equal(strs(imports[0]["Action"]), []string{"securityhub:BatchImportFindings"}) ||
+			!slices.Equal(strs(r.resolve(imports[0]["Resource"])), []string{want}) {
+			t.Errorf("member role import statements %v, want BatchImportFindings on %s only", imports, want)
+		}
 	}
 }

@@ -134,25 +134,61 @@ func (h *handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 	defer cancel()
 
 	sum, err := h.engine.Sweep(sweepCtx, opts, func(rec decision.Record) { h.out.Write(ctx, rec) })
-	if sum.Listed > 0 {
-		// A sweep that listed the account knows exactly what it left.
+	// A sweep that listed the account knows exactly what it left.
+	keep := func() { h.left = slices.Clone(sum.LeftRoles) }
+	return h.finish(sweepCtx, err, sweepEnd{listed: sum.Listed > 0, keep: keep, before: "evaluating any role",
+		summary: func(err error) { h.summary(ctx, ev, sum, err) }, incomplete: rolesLeft(sum)})
+}
+
+// rolesLeft is the error of a single-account sweep that listed the roles
+// but did not finish them all; nil when it did.
+func rolesLeft(sum guardrail.SweepSummary) error {
+	if sum.Left > 0 {
+		return fmt.Errorf("sweep incomplete: %d of %d roles left when the time budget ran out (first: %s)", sum.Left, sum.Listed, sum.LeftRoles[0])
+	}
+	if sum.Errors > 0 {
+		return fmt.Errorf("sweep finished with %d failed evaluations of %d roles; see the records with outcome \"error\"", sum.Errors, sum.Listed)
+	}
+	return nil
+}
+
+// sweepEnd is what the end of an invocation (finish) needs to know of the
+// sweep it ran, single-account or hub.
+type sweepEnd struct {
+	// listed is true when the sweep listed what it sweeps (roles or
+	// accounts): only then does it know what it left.
+	listed bool
+	// keep remembers what the sweep left for the next invocation in this
+	// execution environment; finish runs it under h.mu when listed.
+	keep func()
+	// summary logs the run's summary record with the sweep's error.
+	summary func(error)
+	// before names what a failure before the listing prevented.
+	before string
+	// incomplete is the error of a sweep that listed but did not finish
+	// everything, nil otherwise.
+	incomplete error
+}
+
+// finish ends an invocation: it keeps what the sweep left, logs the
+// summary with the sweep's error (err, or running out of time), and
+// returns the invocation's error: a failure before the listing, else an
+// incomplete sweep, else err.
+func (h *handler) finish(sweepCtx context.Context, err error, e sweepEnd) error {
+	if e.listed {
 		h.mu.Lock()
-		h.left = slices.Clone(sum.LeftRoles)
+		e.keep()
 		h.mu.Unlock()
 	}
 	err = outOfTime(sweepCtx, err)
-	h.summary(ctx, ev, sum, err)
-	switch {
-	case err != nil && sum.Listed == 0:
-		return fmt.Errorf("sweep failed before evaluating any role: %w", err)
-	case sum.Left > 0:
-		return fmt.Errorf("sweep incomplete: %d of %d roles left when the time budget ran out (first: %s)", sum.Left, sum.Listed, sum.LeftRoles[0])
-	case sum.Errors > 0:
-		return fmt.Errorf("sweep finished with %d failed evaluations of %d roles; see the records with outcome \"error\"", sum.Errors, sum.Listed)
-	case err != nil:
-		return err
+	e.summary(err)
+	if err != nil && !e.listed {
+		return fmt.Errorf("sweep failed before %s: %w", e.before, err)
 	}
-	return nil
+	if e.incomplete != nil {
+		return e.incomplete
+	}
+	return err
 }
 
 // summary logs the sweep's summary record.

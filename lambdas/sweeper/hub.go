@@ -60,6 +60,7 @@ func (h *handler) handleHub(ctx context.Context, ev events.CloudWatchEvent) erro
 		Trigger:     sweepTrigger(ev),
 		Concurrency: h.cfg.SweepConcurrency,
 		Now:         h.now,
+		Version:     h.version,
 	}
 	h.mu.Lock()
 	opts.FirstAccounts, opts.FirstRoles = h.hub.leftAccounts, h.hub.leftRoles
@@ -75,22 +76,19 @@ func (h *handler) handleHub(ctx context.Context, ev events.CloudWatchEvent) erro
 			}
 			h.accountSummary(ctx, ev, as)
 		})
-	if sum.AccountsListed > 0 {
-		h.mu.Lock()
-		h.hub.leftAccounts, h.hub.leftRoles = slices.Clone(sum.LeftAccounts), leftRoles
-		h.mu.Unlock()
-	}
-	err = outOfTime(sweepCtx, err)
-	h.hubSummary(ctx, ev, sum, err)
+	keep := func() { h.hub.leftAccounts, h.hub.leftRoles = slices.Clone(sum.LeftAccounts), leftRoles }
+	return h.finish(sweepCtx, err, sweepEnd{listed: sum.AccountsListed > 0, keep: keep, before: "sweeping any account",
+		summary: func(err error) { h.hubSummary(ctx, ev, sum, err) }, incomplete: accountsLeft(sum)})
+}
+
+// accountsLeft is the error of a hub sweep that listed the accounts but
+// did not sweep them all completely; nil when it did.
+func accountsLeft(sum hub.SweepSummary) error {
 	switch {
-	case err != nil && sum.AccountsListed == 0:
-		return fmt.Errorf("sweep failed before sweeping any account: %w", err)
 	case sum.AccountsLeft > 0:
 		return fmt.Errorf("sweep incomplete: %d of %d accounts left when the time budget ran out (first: %s)", sum.AccountsLeft, sum.AccountsListed, sum.LeftAccounts[0])
 	case sum.AccountsFailed > 0 || sum.AccountsPartial > 0:
 		return fmt.Errorf("sweep incomplete: %d accounts could not be swept and %d were swept in part, of %d; see the %q records", sum.AccountsFailed, sum.AccountsPartial, sum.AccountsListed, AccountSummaryMessage)
-	case err != nil:
-		return err
 	}
 	return nil
 }

@@ -106,6 +106,29 @@ const (
 	// EnvSweepConcurrency is how many member accounts the hub's sweeper
 	// sweeps at once (default DefaultSweepConcurrency). Hub mode only.
 	EnvSweepConcurrency = "GUARDRAIL_SWEEP_CONCURRENCY"
+	// EnvPrevention is what the hub stack does with the organization
+	// policies of issue 18 (the prevention context, README "Prevention"):
+	// PreventionOff (default), PreventionCheck or PreventionEnforce. With
+	// enforce the hub's sweeper compares the deployed perimeter policies
+	// with what the configuration renders and reports drift. Hub mode only.
+	EnvPrevention = "GUARDRAIL_PREVENTION"
+	// EnvPreventionTargets lists the organizational units and roots
+	// (ou-…, r-…) the perimeter policies are attached to, comma-separated:
+	// the hub stack's organization.memberOUs, or the root for "all".
+	// Required with EnvPrevention=enforce. Hub mode only.
+	EnvPreventionTargets = "GUARDRAIL_PREVENTION_TARGETS"
+)
+
+// The values of EnvPrevention, the hub stack's prevention context.
+const (
+	// PreventionOff: no organization policies; nothing to compare.
+	PreventionOff = "off"
+	// PreventionCheck: the policies are rendered for review and nothing
+	// is deployed, so there is nothing to compare either.
+	PreventionCheck = "check"
+	// PreventionEnforce: the policies are deployed and attached to
+	// PreventionTargets; the sweeper reports their drift.
+	PreventionEnforce = "enforce"
 )
 
 // DefaultMemberRoleName is the member role's name in the organization
@@ -213,6 +236,12 @@ type Config struct {
 	// these principals in the trust of guardrail-class roles, without
 	// trusting the rest of the hub's account.
 	HubRoleARNs []string
+	// Prevention is PreventionOff, PreventionCheck or PreventionEnforce
+	// (EnvPrevention); "" outside hub mode.
+	Prevention string
+	// PreventionTargets are the organizational units and roots the
+	// perimeter policies are attached to (EnvPreventionTargets).
+	PreventionTargets []string
 }
 
 // Hub reports whether the configuration is a hub's (DESIGN.md §11): the
@@ -304,6 +333,12 @@ var (
 	roleARNRe = regexp.MustCompile(`^arn:` + partitionPat + `:iam::[0-9]{12}:role/[\w+=,.@/*?-]+$`)
 	// CloudWatch namespace characters (PutMetricData reference).
 	namespaceRe = regexp.MustCompile(`^[A-Za-z0-9.\-_/#: ]{1,255}$`)
+	// Policy targets as AWS Organizations names them (Organizations API
+	// reference, AttachPolicy, TargetId: a root is "r-" and 4-32
+	// lowercase letters or digits; an OU "ou-", the 4-32 of its root, "-"
+	// and 8-32 lowercase letters or digits).
+	ouIDRe   = regexp.MustCompile(`^ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$`)
+	rootIDRe = regexp.MustCompile(`^r-[a-z0-9]{4,32}$`)
 	// Characters of role names and paths (IAM API reference, CreateRole),
 	// plus the path.Match metacharacters.
 	globRe = regexp.MustCompile(`^[\w+=,.@/*?\[\]^!\\-]+$`)
@@ -332,6 +367,16 @@ func ValidateAccountID(s string) error {
 func ValidateOrgID(s string) error {
 	if !orgIDRe.MatchString(s) {
 		return fmt.Errorf("%q is not an organization ID (o- followed by 10-32 lowercase letters or digits)", s)
+	}
+	return nil
+}
+
+// ValidatePolicyTarget reports whether s is an organizational unit ID
+// (ou-…) or a root ID (r-…), a target the perimeter policies are attached
+// to. Accounts are not: the hub stack attaches them to OUs or the root.
+func ValidatePolicyTarget(s string) error {
+	if !ouIDRe.MatchString(s) && !rootIDRe.MatchString(s) {
+		return fmt.Errorf("%q is not an organizational unit ID (ou-…) or root ID (r-…)", s)
 	}
 	return nil
 }
@@ -597,8 +642,12 @@ func (c *Config) hubFromEnv(getenv func(string) string, list func(string, func(s
 	c.MemberRoleName = strings.TrimSpace(getenv(EnvMemberRoleName))
 	c.MemberAccounts = list(EnvMemberAccounts, ValidateAccountID)
 	conc := strings.TrimSpace(getenv(EnvSweepConcurrency))
+	prevention := strings.TrimSpace(getenv(EnvPrevention))
+	c.PreventionTargets = list(EnvPreventionTargets, ValidatePolicyTarget)
 	if !c.Hub() {
-		for _, v := range []struct{ name, value string }{{EnvMemberAccounts, strings.Join(c.MemberAccounts, ",")}, {EnvSweepConcurrency, conc}} {
+		c.PreventionTargets = nil
+		for _, v := range []struct{ name, value string }{{EnvMemberAccounts, strings.Join(c.MemberAccounts, ",")}, {EnvSweepConcurrency, conc},
+			{EnvPrevention, prevention}, {EnvPreventionTargets, strings.TrimSpace(getenv(EnvPreventionTargets))}} {
 			if v.value != "" {
 				errs = append(errs, &Error{Var: v.name, Value: v.value, Err: fmt.Errorf("only used in hub mode; set %s as well, or unset it", EnvMemberRoleName)})
 			}
@@ -619,6 +668,18 @@ func (c *Config) hubFromEnv(getenv func(string) string, list func(string, func(s
 		} else {
 			c.SweepConcurrency = n
 		}
+	}
+	switch prevention {
+	case "", PreventionOff:
+		c.Prevention = PreventionOff
+	case PreventionCheck, PreventionEnforce:
+		c.Prevention = prevention
+	default:
+		c.Prevention = PreventionOff
+		errs = append(errs, &Error{Var: EnvPrevention, Value: prevention, Err: fmt.Errorf("%q is not %s, %s or %s", prevention, PreventionOff, PreventionCheck, PreventionEnforce)})
+	}
+	if c.Prevention == PreventionEnforce && len(c.PreventionTargets) == 0 {
+		errs = append(errs, &Error{Var: EnvPreventionTargets, Err: fmt.Errorf("not set; %s=%s needs the OUs or root the perimeter policies are attached to", EnvPrevention, PreventionEnforce)})
 	}
 	return errs
 }
@@ -658,8 +719,8 @@ func (c Config) hubString() string {
 	if !c.Hub() {
 		return ""
 	}
-	return fmt.Sprintf(" member_role_name=%s member_accounts=[%s] sweep_concurrency=%d",
-		c.MemberRoleName, strings.Join(c.MemberAccounts, ","), c.SweepConcurrency)
+	return fmt.Sprintf(" member_role_name=%s member_accounts=[%s] sweep_concurrency=%d prevention=%s prevention_targets=[%s]",
+		c.MemberRoleName, strings.Join(c.MemberAccounts, ","), c.SweepConcurrency, c.Prevention, strings.Join(c.PreventionTargets, ","))
 }
 
 // LogValue implements slog.LogValuer so a Lambda logs its configuration once
@@ -688,7 +749,9 @@ func (c Config) LogValue() slog.Value {
 		attrs = append(attrs,
 			slog.String("member_role_name", c.MemberRoleName),
 			slog.Any("member_accounts", nonNil(c.MemberAccounts)),
-			slog.Int("sweep_concurrency", c.SweepConcurrency))
+			slog.Int("sweep_concurrency", c.SweepConcurrency),
+			slog.String("prevention", c.Prevention),
+			slog.Any("prevention_targets", nonNil(c.PreventionTargets)))
 	}
 	return slog.GroupValue(attrs...)
 }

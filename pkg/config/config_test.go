@@ -391,6 +391,32 @@ func TestFromEnvHub(t *testing.T) {
 		{"hub without lockdown ARN", map[string]string{EnvLockdownMode: "skip", EnvLockdownPolicyARN: "", EnvMemberRoleName: DefaultMemberRoleName}, []string{EnvLockdownPolicyARN}, nil},
 		{"bad member account and concurrency", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: DefaultMemberRoleName,
 			EnvMemberAccounts: "12345", EnvSweepConcurrency: "65"}, []string{EnvMemberAccounts, EnvSweepConcurrency}, nil},
+		{"hub prevention off by default", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: DefaultMemberRoleName}, nil, func(t *testing.T, c Config) {
+			if c.Prevention != PreventionOff || c.PreventionTargets != nil {
+				t.Errorf("prevention %q, targets %v", c.Prevention, c.PreventionTargets)
+			}
+		}},
+		{"hub prevention enforce on two targets", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: DefaultMemberRoleName,
+			EnvPrevention: "enforce", EnvPreventionTargets: "ou-ab12-cd34ef56, r-ab12"}, nil, func(t *testing.T, c Config) {
+			if c.Prevention != PreventionEnforce || !slices.Equal(c.PreventionTargets, []string{"ou-ab12-cd34ef56", "r-ab12"}) {
+				t.Errorf("prevention %q, targets %v", c.Prevention, c.PreventionTargets)
+			}
+			if !strings.Contains(c.String(), "prevention=enforce prevention_targets=[ou-ab12-cd34ef56,r-ab12]") {
+				t.Errorf("String() = %s", c)
+			}
+		}},
+		{"hub prevention check needs no targets", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: DefaultMemberRoleName,
+			EnvPrevention: "check"}, nil, func(t *testing.T, c Config) {
+			if c.Prevention != PreventionCheck {
+				t.Errorf("prevention %q", c.Prevention)
+			}
+		}},
+		{"hub prevention enforce without targets", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: DefaultMemberRoleName,
+			EnvPrevention: "enforce"}, []string{EnvPreventionTargets}, nil},
+		{"hub prevention unknown, target an account", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvMemberRoleName: DefaultMemberRoleName,
+			EnvPrevention: "on", EnvPreventionTargets: "111122223333"}, []string{EnvPrevention, EnvPreventionTargets}, nil},
+		{"prevention without hub mode", map[string]string{EnvLockdownPolicyARN: lockdownARN, EnvPrevention: "enforce", EnvPreventionTargets: "r-ab12"},
+			[]string{EnvPrevention, EnvPreventionTargets}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

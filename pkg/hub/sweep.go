@@ -34,6 +34,9 @@ type SweepOptions struct {
 	// Now is the clock Deadline is compared with (time.Now when nil); the
 	// sweeper passes the one it computed the deadline with.
 	Now func() time.Time
+	// Version is the build version the hub's own records carry (the
+	// perimeter drift records; the members' records carry their engine's).
+	Version string
 }
 
 // Account outcomes of AccountSummary.
@@ -75,11 +78,17 @@ type SweepSummary struct {
 	Errors      int   `json:"errors"`
 	Left        int   `json:"left"`
 	APICalls    int   `json:"api_calls"`          // IAM calls in every account
-	OrgCalls    int   `json:"organization_calls"` // ListAccounts pages
+	OrgCalls    int   `json:"organization_calls"` // ListAccounts pages and the perimeter check's reads
 	DurationMS  int64 `json:"duration_ms"`
+	// Perimeter is the state of the organization policies (issue 18):
+	// PerimeterNotChecked, PerimeterInStep, PerimeterDrift or
+	// PerimeterError; PerimeterDrifts counts the drift records.
+	Perimeter       string `json:"perimeter"`
+	PerimeterDrifts int    `json:"perimeter_drifts"`
 }
 
-// Sweep sweeps every member account (member.Organization.Accounts): emit
+// Sweep checks the organization's perimeter policies (checkPerimeter) and
+// sweeps every member account (member.Organization.Accounts): emit
 // receives every decision record and account one summary per account
 // reached, never concurrently. The error is for the run itself: the
 // accounts could not be listed, or ctx ended; the failures of single
@@ -91,8 +100,12 @@ func (h *Hub) Sweep(ctx context.Context, opts SweepOptions, emit func(decision.R
 	}
 	start := now()
 	var sum SweepSummary
+	// The perimeter first: a handful of calls, and the one check of the
+	// run that no member account's sweep repeats.
+	pc := h.checkPerimeter(ctx, opts, emit)
+	sum.Perimeter, sum.PerimeterDrifts = pc.state, pc.drifts
 	accounts, skipped, calls, err := h.org.Accounts(ctx)
-	sum.OrgCalls = calls
+	sum.OrgCalls = calls + pc.calls
 	for _, s := range skipped {
 		sum.SkippedAccounts = append(sum.SkippedAccounts, s.Account+": "+s.Reason)
 	}

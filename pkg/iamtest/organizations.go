@@ -20,6 +20,12 @@ const orgTargetPrefix = "AWSOrganizationsV20161128."
 // of 20.").
 const maxListAccounts = 20
 
+// orgActions are the Organizations operations the server implements; their
+// calls are logged like IAM's.
+var orgActions = map[string]bool{"DescribeOrganization": true, "ListAccounts": true, "DescribeAccount": true,
+	"ListPolicies": true, "DescribePolicy": true, "ListTargetsForPolicy": true,
+	"CreatePolicy": true, "UpdatePolicy": true, "AttachPolicy": true, "DetachPolicy": true}
+
 // orgError is one Organizations error.
 type orgError struct {
 	status        int
@@ -75,6 +81,9 @@ func (s *Server) orgOperation(op string, body []byte, caller identity) (any, *or
 	}
 	if len(body) > 0 && json.Unmarshal(body, &in) != nil {
 		return nil, &orgError{http.StatusBadRequest, "SerializationException", "The request body is not valid JSON."}
+	}
+	if out, oe, ok := s.orgPolicyOperation(op, body, caller); ok {
+		return out, oe
 	}
 	switch op {
 	case "DescribeOrganization":

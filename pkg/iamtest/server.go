@@ -67,6 +67,11 @@ type Server struct {
 	accounts map[string]*state
 	sessions map[string]*session
 	keyRand  *rand.Rand
+	// orgPolicies holds the organization's OUs and policies
+	// (organizations_policies.go); nil until first used. findings holds
+	// what Security Hub's BatchImportFindings imported (securityhub.go).
+	orgPolicies *orgPolicies
+	findings    []ImportedFinding
 }
 
 // Option configures a Server.
@@ -362,8 +367,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := requestID(s.requests)
 	s.mu.Unlock()
 
-	if service(r) == "organizations" {
+	switch service(r) {
+	case "organizations":
 		s.serveJSON(w, r, reqID, start)
+		return
+	case "securityhub":
+		s.serveSecurityHub(w, r, reqID)
 		return
 	}
 	action, account := "", ""
@@ -545,12 +554,9 @@ func checkAuth(r *http.Request, svc string) *apiError {
 	return nil
 }
 
-// stsActions and orgActions are the STS and Organizations operations the
-// server implements; their calls are logged like IAM's.
-var (
-	stsActions = map[string]bool{"AssumeRole": true, "GetCallerIdentity": true}
-	orgActions = map[string]bool{"DescribeOrganization": true, "ListAccounts": true, "DescribeAccount": true}
-)
+// stsActions are the STS operations the server implements; their calls
+// are logged like IAM's (orgActions: Organizations').
+var stsActions = map[string]bool{"AssumeRole": true, "GetCallerIdentity": true}
 
 // accessKeyID returns the access key ID of a SigV4 Authorization header
 // ("AWS4-HMAC-SHA256 Credential=AKIA…/date/region/iam/aws4_request, …"), or "".

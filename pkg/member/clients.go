@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -35,8 +36,8 @@ const ExpiryWindow = 5 * time.Minute
 // session (role chaining; STS API reference, AssumeRole, DurationSeconds).
 const SessionDuration = time.Hour
 
-// Clients gives the hub an IAM client per member account, signed with the
-// member role's credentials. It is safe for concurrent use; each account's
+// Clients gives the hub an IAM and a Security Hub client per member
+// account, signed with the member role's credentials. It is safe for concurrent use; each account's
 // credentials are fetched once and shared until they near expiry.
 type Clients struct {
 	base    aws.Config
@@ -47,10 +48,12 @@ type Clients struct {
 	accounts map[string]*account
 }
 
-// account is one member's cached credentials and client.
+// account is one member's cached credentials and clients.
 type account struct {
 	creds *aws.CredentialsCache
 	iam   *iam.Client
+	// securityHub imports the member's own findings (publish.MemberFindings).
+	securityHub *securityhub.Client
 }
 
 // NewClients returns the member clients of a hub whose own configuration
@@ -95,11 +98,36 @@ func (e *AssumeError) Unwrap() error { return e.Err }
 // assume into fails here, with an *AssumeError, rather than inside the
 // first IAM call.
 func (c *Clients) IAM(ctx context.Context, acct, session string) (*iam.Client, error) {
+	a, err := c.assumed(ctx, acct, session)
+	if err != nil {
+		return nil, err
+	}
+	return a.iam, nil
+}
+
+// SecurityHub returns the Security Hub client of the member account acct,
+// signed with the member role's credentials like IAM's (the same cache):
+// an account may import findings under its default product ARN only for
+// itself ("the identifier of the account that you are calling
+// BatchImportFindings from needs to be the same as the AwsAccountId
+// attribute for the finding", Security Hub API reference,
+// BatchImportFindings), so the hub imports each member's findings as that
+// member.
+func (c *Clients) SecurityHub(ctx context.Context, acct, session string) (*securityhub.Client, error) {
+	a, err := c.assumed(ctx, acct, session)
+	if err != nil {
+		return nil, err
+	}
+	return a.securityHub, nil
+}
+
+// assumed returns acct's clients once their credentials are valid.
+func (c *Clients) assumed(ctx context.Context, acct, session string) (*account, error) {
 	a := c.account(acct)
 	if _, err := a.creds.Retrieve(withSession(ctx, session)); err != nil {
 		return nil, &AssumeError{Account: acct, RoleARN: c.roleARN(acct), Err: err}
 	}
-	return a.iam, nil
+	return a, nil
 }
 
 func (c *Clients) account(acct string) *account {
@@ -112,7 +140,7 @@ func (c *Clients) account(acct string) *account {
 	cache := aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = ExpiryWindow })
 	cfg := c.base.Copy()
 	cfg.Credentials = cache
-	a := &account{creds: cache, iam: iam.NewFromConfig(cfg)}
+	a := &account{creds: cache, iam: iam.NewFromConfig(cfg), securityHub: securityhub.NewFromConfig(cfg)}
 	c.accounts[acct] = a
 	return a
 }

@@ -5,23 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
+	"github.com/iamguardrail/guardrail/pkg/perimeter"
 )
 
 // OrganizationsAPI is the part of AWS Organizations the hub calls;
 // *organizations.Client satisfies it. DescribeOrganization may be called
-// from any account of the organization; ListAccounts and DescribeAccount
-// only from the management account or a delegated administrator
-// (Organizations API reference), which is where the hub runs.
+// from any account of the organization; the others only from the
+// management account or a delegated administrator (Organizations API
+// reference), which is where the hub runs. The policy reads serve the
+// sweeper's perimeter drift check (Policies).
 type OrganizationsAPI interface {
 	DescribeOrganization(ctx context.Context, in *organizations.DescribeOrganizationInput, optFns ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error)
 	ListAccounts(ctx context.Context, in *organizations.ListAccountsInput, optFns ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error)
 	DescribeAccount(ctx context.Context, in *organizations.DescribeAccountInput, optFns ...func(*organizations.Options)) (*organizations.DescribeAccountOutput, error)
+	ListPolicies(ctx context.Context, in *organizations.ListPoliciesInput, optFns ...func(*organizations.Options)) (*organizations.ListPoliciesOutput, error)
+	DescribePolicy(ctx context.Context, in *organizations.DescribePolicyInput, optFns ...func(*organizations.Options)) (*organizations.DescribePolicyOutput, error)
+	ListTargetsForPolicy(ctx context.Context, in *organizations.ListTargetsForPolicyInput, optFns ...func(*organizations.Options)) (*organizations.ListTargetsForPolicyOutput, error)
 }
 
 // NotMemberTTL is how long an account found outside the organization is
@@ -82,6 +89,70 @@ func (o *Organization) describe(ctx context.Context) (id, mgmt string, err error
 func (o *Organization) ID(ctx context.Context) (string, error) {
 	id, _, err := o.describe(ctx)
 	return id, err
+}
+
+// Management returns the organization's management account, which owns
+// its policies (their ARNs name it).
+func (o *Organization) Management(ctx context.Context) (string, error) {
+	_, mgmt, err := o.describe(ctx)
+	return mgmt, err
+}
+
+// maxPolicyPage is the most ListPolicies and ListTargetsForPolicy return
+// per page ("Valid Range: Minimum value of 1. Maximum value of 20.",
+// Organizations API reference, ListTargetsForPolicy).
+const maxPolicyPage = 20
+
+// Policies returns the organization's policies of type typ (a
+// perimeter.Type* value) whose names start with prefix, each with its
+// content (DescribePolicy) and the IDs of the roots, OUs and accounts it
+// is attached to (ListTargetsForPolicy), and how many calls that took.
+// ListPolicies filters by type ("Filter … Specifies the type of policy
+// that you want to include in the response", Organizations API reference,
+// ListPolicies), so the organization's other policies cost only their
+// share of a page. An error names the call and the policy it was about.
+func (o *Organization) Policies(ctx context.Context, typ, prefix string) ([]perimeter.Deployed, int, error) {
+	calls := 0
+	var out []perimeter.Deployed
+	p := organizations.NewListPoliciesPaginator(o.api, &organizations.ListPoliciesInput{Filter: types.PolicyType(typ), MaxResults: aws.Int32(maxPolicyPage)})
+	var mine []types.PolicySummary
+	for p.HasMorePages() {
+		calls++
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, calls, fmt.Errorf("organizations:ListPolicies %s page %d: %w", typ, calls, err)
+		}
+		for _, s := range page.Policies {
+			if strings.HasPrefix(aws.ToString(s.Name), prefix) {
+				mine = append(mine, s)
+			}
+		}
+	}
+	for _, s := range mine {
+		id, name := aws.ToString(s.Id), aws.ToString(s.Name)
+		calls++
+		d, err := o.api.DescribePolicy(ctx, &organizations.DescribePolicyInput{PolicyId: s.Id})
+		if err != nil {
+			return nil, calls, fmt.Errorf("organizations:DescribePolicy %s (%s, %s): %w", id, name, aws.ToString(s.Arn), err)
+		}
+		dep := perimeter.Deployed{Name: name, Type: string(s.Type), ARN: aws.ToString(s.Arn), Targets: []string{}}
+		if d.Policy != nil {
+			dep.Content = aws.ToString(d.Policy.Content)
+		}
+		tp := organizations.NewListTargetsForPolicyPaginator(o.api, &organizations.ListTargetsForPolicyInput{PolicyId: s.Id, MaxResults: aws.Int32(maxPolicyPage)})
+		for tp.HasMorePages() {
+			calls++
+			page, err := tp.NextPage(ctx)
+			if err != nil {
+				return nil, calls, fmt.Errorf("organizations:ListTargetsForPolicy %s (%s, %s): %w", id, name, aws.ToString(s.Arn), err)
+			}
+			for _, t := range page.Targets {
+				dep.Targets = append(dep.Targets, aws.ToString(t.TargetId))
+			}
+		}
+		out = append(out, dep)
+	}
+	return out, calls, nil
 }
 
 // Membership is whether the hub guards an account, and why not.

@@ -69,6 +69,7 @@ func Render(z trust.Zone, l lockdown.Config, opts SCPOptions) ([]Document, error
 type Deployed struct {
 	Name    string
 	Type    string
+	ARN     string // the policy's ARN, naming the management account
 	Content string
 	Targets []string
 }
@@ -77,6 +78,10 @@ type Deployed struct {
 // configuration renders.
 type Drift struct {
 	Policy string `json:"policy"`
+	// ARN is the deployed policy's ARN; "" for a missing one.
+	ARN string `json:"arn,omitempty"`
+	// Targets are, for a detached policy, the targets it is missing from.
+	Targets []string `json:"targets,omitempty"`
 	// Kind is "missing" (rendered, not deployed), "edited" (deployed with
 	// other content: edited by hand, or the configuration changed without
 	// a redeployment), "detached" (not attached to a target it should be),
@@ -103,8 +108,12 @@ func Compare(want []Document, targets []string, prefix string, got []Deployed) [
 			out = append(out, Drift{Policy: w.Name, Kind: "missing", Detail: "rendered by the configuration, not deployed"})
 			continue
 		}
-		if d.Type != w.Type || !sameJSON(w.Content, []byte(d.Content)) {
-			out = append(out, Drift{Policy: w.Name, Kind: "edited", Detail: "the deployed content differs from the rendered document (edited, or the configuration changed without a redeployment)"})
+		switch {
+		case d.Type != w.Type:
+			out = append(out, Drift{Policy: w.Name, ARN: d.ARN, Kind: "edited", Detail: "deployed as a " + d.Type + ", rendered as a " + w.Type})
+		case !sameJSON(w.Content, []byte(d.Content)):
+			out = append(out, Drift{Policy: w.Name, ARN: d.ARN, Kind: "edited", Detail: "the deployed content differs from the rendered document (edited, or the configuration changed without a redeployment): " +
+				statementDiff(w.Content, []byte(d.Content))})
 		}
 		var missing []string
 		for _, t := range targets {
@@ -113,7 +122,7 @@ func Compare(want []Document, targets []string, prefix string, got []Deployed) [
 			}
 		}
 		if len(missing) > 0 {
-			out = append(out, Drift{Policy: w.Name, Kind: "detached", Detail: "not attached to " + strings.Join(missing, ", ")})
+			out = append(out, Drift{Policy: w.Name, ARN: d.ARN, Kind: "detached", Targets: missing, Detail: "not attached to " + strings.Join(missing, ", ")})
 		}
 	}
 	var rest []string
@@ -124,9 +133,81 @@ func Compare(want []Document, targets []string, prefix string, got []Deployed) [
 	}
 	slices.Sort(rest)
 	for _, name := range rest {
-		out = append(out, Drift{Policy: name, Kind: "unexpected", Detail: "a guardrail perimeter policy the configuration no longer renders"})
+		out = append(out, Drift{Policy: name, ARN: byName[name].ARN, Kind: "unexpected", Detail: "a guardrail perimeter policy the configuration no longer renders"})
 	}
 	return out
+}
+
+// statementDiff says which statements of the deployed document differ from
+// the rendered one, by Sid (every statement the package renders has one;
+// a statement without is named by its position): those only rendered,
+// those only deployed, and those deployed with other content. A document
+// that is not a policy is said to be so.
+func statementDiff(want, got []byte) string {
+	w, errW := statementsBySid(want)
+	g, errG := statementsBySid(got)
+	if errW != nil || errG != nil {
+		return "the deployed content is not a policy document"
+	}
+	var missing, added, changed []string
+	for sid, st := range w {
+		other, ok := g[sid]
+		switch {
+		case !ok:
+			missing = append(missing, sid)
+		case !reflect.DeepEqual(st, other):
+			changed = append(changed, sid)
+		}
+	}
+	for sid := range g {
+		if _, ok := w[sid]; !ok {
+			added = append(added, sid)
+		}
+	}
+	var parts []string
+	for _, p := range []struct {
+		what string
+		sids []string
+	}{{"statements removed", missing}, {"statements added", added}, {"statements changed", changed}} {
+		if len(p.sids) > 0 {
+			slices.Sort(p.sids)
+			parts = append(parts, p.what+": "+strings.Join(p.sids, ", "))
+		}
+	}
+	if len(parts) == 0 {
+		return "the statements are the same, the rest of the document differs"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// statementsBySid returns a policy document's statements by Sid, or
+// "#<index>" for one without.
+func statementsBySid(doc []byte) (map[string]any, error) {
+	var d struct {
+		Statement json.RawMessage
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, err
+	}
+	var list []any
+	if err := json.Unmarshal(d.Statement, &list); err != nil {
+		var one any
+		if err := json.Unmarshal(d.Statement, &one); err != nil {
+			return nil, err
+		}
+		list = []any{one}
+	}
+	out := map[string]any{}
+	for i, st := range list {
+		sid := fmt.Sprintf("#%d", i)
+		if m, ok := st.(map[string]any); ok {
+			if s, ok := m["Sid"].(string); ok && s != "" {
+				sid = s
+			}
+		}
+		out[sid] = st
+	}
+	return out, nil
 }
 
 // sameJSON reports whether a and b hold equal JSON values; invalid JSON is

@@ -37,7 +37,7 @@ func TestCompare(t *testing.T) {
 			return d
 		}, []Drift{{Policy: "IamRoleGuardrail-Perimeter-SCP-1", Kind: "edited"}}},
 		{"RCP detached from one OU", func(d []Deployed) []Deployed { d[0].Targets = targets[:1]; return d },
-			[]Drift{{Policy: "IamRoleGuardrail-Perimeter-RCP-1", Kind: "detached"}}},
+			[]Drift{{Policy: "IamRoleGuardrail-Perimeter-RCP-1", Kind: "detached", Targets: targets[1:]}}},
 		{"a second SCP no longer rendered", func(d []Deployed) []Deployed {
 			return append(d, Deployed{Name: "IamRoleGuardrail-Perimeter-SCP-2", Type: TypeSCP, Content: "{}"})
 		}, []Drift{{Policy: "IamRoleGuardrail-Perimeter-SCP-2", Kind: "unexpected"}}},
@@ -56,5 +56,22 @@ func TestCompare(t *testing.T) {
 				t.Errorf("Compare = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// An edited document names the statements that differ, by Sid.
+func TestStatementDiff(t *testing.T) {
+	want := []byte(`{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Deny","Action":"a:b","Resource":"*"},{"Sid":"B","Effect":"Deny","Action":"c:d","Resource":"*"}]}`)
+	for _, tc := range []struct{ got, want string }{
+		{`{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Deny","Action":"a:b","Resource":"*"}]}`, "statements removed: B"},
+		{`{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Deny","Action":"a:*","Resource":"*"},{"Sid":"B","Effect":"Deny","Action":"c:d","Resource":"*"},{"Effect":"Allow","Action":"*","Resource":"*"}]}`,
+			"statements added: #2; statements changed: A"},
+		{`{"Version":"2008-10-17","Statement":[{"Sid":"A","Effect":"Deny","Action":"a:b","Resource":"*"},{"Sid":"B","Effect":"Deny","Action":"c:d","Resource":"*"}]}`,
+			"the statements are the same, the rest of the document differs"},
+		{`[]`, "the deployed content is not a policy document"},
+	} {
+		if got := statementDiff(want, []byte(tc.got)); got != tc.want {
+			t.Errorf("statementDiff(%s) = %q, want %q", tc.got, got, tc.want)
+		}
 	}
 }

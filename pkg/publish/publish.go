@@ -14,12 +14,14 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
+	"github.com/iamguardrail/guardrail/pkg/member"
 )
 
 // Environment variables the stack sets for both functions. Unset or empty,
@@ -79,9 +81,28 @@ func FromEnv(ctx context.Context, getenv func(string) string, optFns ...func(*aw
 	}
 	if product != "" {
 		p, _ := ParseProductARN(product)
-		all = append(all, NewFindings(securityhub.NewFromConfig(cfg), p))
+		all = append(all, findingsPublisher(cfg, getenv, p))
 	}
 	return all, nil
+}
+
+// findingsPublisher is Findings under product, or in hub mode
+// (config.EnvMemberRoleName set) MemberFindings, which imports each
+// member's findings under the member's own product ARN with the member
+// role's credentials (member.Clients, from cfg: the function's own
+// credentials assume the member role, as the hub's do); product is then
+// the hub's, whose account each member's replaces.
+func findingsPublisher(cfg aws.Config, getenv func(string) string, product ProductARN) decision.Publisher {
+	role := strings.TrimSpace(getenv(config.EnvMemberRoleName))
+	if role == "" {
+		return NewFindings(securityhub.NewFromConfig(cfg), product)
+	}
+	hub := config.Config{MemberRoleName: role, LockdownPolicyARN: strings.TrimSpace(getenv(config.EnvLockdownPolicyARN))}
+	clients := member.NewClients(cfg, hub.MemberRoleARN)
+	session := member.SessionName("findings")
+	return NewMemberFindings(func(ctx context.Context, account string) (FindingsAPI, error) {
+		return clients.SecurityHub(ctx, account, session)
+	}, product)
 }
 
 // All publishes to each of its publishers in turn; every one is tried, and
