@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/iamguardrail/guardrail/lambdas/fixtures"
+	"github.com/iamguardrail/guardrail/lambdas/sandbox"
 	"github.com/iamguardrail/guardrail/pkg/cloudtrail"
 	"github.com/iamguardrail/guardrail/pkg/config"
 	"github.com/iamguardrail/guardrail/pkg/decision"
@@ -411,4 +412,39 @@ func TestRecheckKeepsWhatBothAdmitWhenTheReadMayBeNewer(t *testing.T) {
 	}
 	w.drain(t)
 	w.assertFinal(t, "svc", newer)
+}
+
+// The guardrail's write that a newer claim restricts to itself is marked
+// again as that claim's: a later look at an event between the two (a
+// second look, a redelivery, an event delivered late) must not take it for
+// an older intent and restore its own policy over the newer one (make
+// chaos, seed 5, found it; it failed on main before the re-mark).
+func TestSameRestrictionIsMarkedForTheNewerClaim(t *testing.T) {
+	w := newStaleWorld(t)
+	if _, _, err := w.deliverWithRetries(t, w.ownerWrite(t, "CreateRole", "svc", docEC2)); err != nil {
+		t.Fatal(err)
+	}
+	w.drain(t)
+	w.clk.advance(10 * time.Minute)
+	trustedAndForeign := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::` + sandbox.TrustedAccount + `:root","arn:aws:iam::555566667777:root"]},"Action":"sts:AssumeRole"}]}`
+	ev1 := w.ownerWrite(t, "UpdateAssumeRolePolicy", "svc", docOther)
+	stale1 := w.snapshot(t, "svc")
+	ev2 := w.ownerWrite(t, "UpdateAssumeRolePolicy", "svc", trustedAndForeign)
+	ev3 := w.ownerWrite(t, "UpdateAssumeRolePolicy", "svc", docForeign)
+	// The first event, from a replica that still shows its policy, writes
+	// its restriction (no principal) over the third: the same document.
+	if d := w.deliverStale(t, ev1, stale1); d.Outcome != decision.OutcomeChanged {
+		t.Fatalf("first event from the stale read: %s, want changed", d.Outcome)
+	}
+	w.clk.advance(3 * time.Minute)
+	if d, err := w.deliver(t, ev3); err != nil || d.Outcome != decision.OutcomeCompliant {
+		t.Fatalf("third event: %s %v, want compliant", d.Outcome, err)
+	}
+	// The second event, delivered last, is older than the third.
+	if d, err := w.deliver(t, ev2); err != nil || d.Outcome == decision.OutcomeError {
+		t.Fatalf("second event: %s %v", d.Outcome, err)
+	}
+	w.assertFinal(t, "svc", docForeign)
+	w.drain(t)
+	w.assertFinal(t, "svc", docForeign)
 }

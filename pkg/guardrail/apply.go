@@ -60,6 +60,9 @@ func (r *run) applyTrust(ctx context.Context, st *roleState, p trustPlan, a *app
 		r.fail(p.err)
 		return
 	case !p.writes():
+		if st.remark && r.e.cfg.TrustMode == config.Enforce {
+			r.remark(ctx, st, a)
+		}
 		return
 	case p.afterErr != nil:
 		r.fail(p.afterErr)

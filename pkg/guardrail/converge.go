@@ -182,7 +182,8 @@ func (cl claim) relation(st *roleState) relation {
 // restricts, and from which intent a write derives:
 //   - the claim (or the guardrail's write for it), the guardrail's write
 //     for a newer intent, or its older write of the claim's own
-//     restriction: the document read, as usual;
+//     restriction (relSame: marked again as this claim's): the document
+//     read, as usual;
 //   - the guardrail's own write derived from an older intent: that write
 //     replaced the owner's newer policy, so the claim is restricted and
 //     written in its place (restore);
@@ -202,9 +203,18 @@ func (cl claim) settle(st *roleState, rel relation, window time.Duration) {
 	switch rel {
 	case relClaim:
 		st.source, st.sourceHash = exactly(cl.at), cl.hash
-	case relNewer, relSame:
+	case relNewer:
 		m, _ := st.own()
 		st.source, st.sourceHash = m.at, m.src
+	case relSame:
+		// The guardrail's write is this claim's restriction, read after
+		// IAM's window: it replaced the claimed document, or the owner set
+		// that document before it. Either way it now stands for this
+		// claim, and its marker says so, lest a look at an event between
+		// the two, made later (a second look, a redelivery), take it for
+		// an older intent and restore its own policy over this newer one
+		// (make chaos, seed 5).
+		st.source, st.sourceHash, st.remark = exactly(cl.at), cl.hash, true
 	case relOlder:
 		st.restoreFrom(cl.doc, &cl.res, "the trust policy read is the guardrail's own write derived from an older event; the owner's newer policy, set by this event, is restored restricted")
 		st.source, st.sourceHash = exactly(cl.at), cl.hash

@@ -199,3 +199,19 @@ func (r *run) putMarker(ctx context.Context, st *roleState, written *policy.Docu
 		r.fail(err)
 	}
 }
+
+// remark writes the marker of the trust document read again, for the newer
+// intent it now stands for (roleState.remark), within the write budget of
+// the read like any trust write. The document is not written: a marker
+// names it by hash, so if the owner has replaced it since the read, the
+// new marker matches nothing and proves nothing.
+func (r *run) remark(ctx context.Context, st *roleState, a *applied) {
+	wctx, cancel, err := r.writeContext(ctx, st)
+	if err != nil {
+		a.act(decision.ControlTrust, "TagRole", MarkerTagKey, decision.ResultFailed, err.Error())
+		r.fail(err)
+		return
+	}
+	defer cancel()
+	r.putMarker(wctx, st, st.trustDoc, a)
+}

@@ -57,6 +57,10 @@ type roleState struct {
 	// (issue 19 defect 3), or what two claims have in common (converge).
 	restore string
 	current *policy.Document
+	// remark is set when the trust document read stays, but now stands
+	// for a newer intent than its marker says (source; converge, relSame):
+	// the marker is written again for it (applyTrust).
+	remark bool
 	// restricted memoises trust.Restrict of trustDoc (restriction).
 	restricted    *trust.Result
 	restrictedErr error
