@@ -54,6 +54,8 @@ type staleWorld struct {
 	window time.Duration
 	n      int    // events made, for unique IDs
 	queue  *queue // the re-check queue
+	// received counts the re-check messages delivered, for their IDs.
+	received int
 }
 
 func newStaleWorld(t *testing.T) *staleWorld {

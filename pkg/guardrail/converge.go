@@ -203,6 +203,7 @@ func (cl claim) settle(st *roleState, rel relation, window time.Duration) {
 	switch rel {
 	case relClaim:
 		st.source, st.sourceHash = exactly(cl.at), cl.hash
+		st.remark = st.confirms(cl, window)
 	case relNewer:
 		m, _ := st.own()
 		st.source, st.sourceHash = m.at, m.src
@@ -246,6 +247,27 @@ func (cl claim) settle(st *roleState, rel relation, window time.Duration) {
 	default:
 		st.source, st.sourceHash = span{}, ""
 	}
+}
+
+// confirms reports whether a read that shows the claimed document itself
+// is marked as the claim's (roleState.remark): on a role that carries a
+// marker for another document (the guardrail wrote it before; the owner
+// has since replaced it), when the read reflects the claim's write (it was
+// made at least IAM's window after it), unless the marker already names
+// this document for an intent no older. Unmarked, the owner's document
+// would be indistinguishable from the guardrail's write left unmarked by a
+// concurrent one, and a look at an older event would keep only what both
+// admit (relUnsure), narrowing the owner's newer policy for good; marked,
+// that look sees a newer intent and keeps it. A read inside the window may
+// be stale: it marks nothing, so that a marker is never moved off the
+// document it describes on the strength of an old copy.
+func (st *roleState) confirms(cl claim, window time.Duration) bool {
+	at := exactly(cl.at)
+	if st.marker == "" || !policy.Equivalent(cl.doc, st.trustDoc) || !at.before(readSpan(st.readAt, window)) {
+		return false
+	}
+	m, own := st.own()
+	return !own || m.at.before(at)
 }
 
 // restoreFrom makes doc, restricted as res, the document the plan writes in
